@@ -1,0 +1,42 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * The control tables, applied to the control schema (the search_path of the migration's
+ * transaction). A trigger notifies every instance of each catalog change.
+ */
+export class CreateTenantCatalog1732752000000 implements MigrationInterface {
+  name = 'CreateTenantCatalog1732752000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      CREATE TABLE tenants (
+        id text PRIMARY KEY CHECK (id ~ '^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$'),
+        name text NOT NULL,
+        tier text,
+        strategy text NOT NULL CHECK (strategy IN ('shared', 'schema', 'database')),
+        server text NOT NULL DEFAULT 'default',
+        status text NOT NULL DEFAULT 'provisioning'
+          CHECK (status IN ('provisioning', 'active', 'suspended', 'moving', 'deleting')),
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      )`);
+    await q.query(`CREATE TABLE settings (key text PRIMARY KEY, value text NOT NULL)`);
+    await q.query(`
+      CREATE FUNCTION notify_tenant_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify('tenancy_catalog', COALESCE(NEW.id, OLD.id));
+        RETURN NULL;
+      END $$`);
+    await q.query(`
+      CREATE TRIGGER tenants_notify AFTER INSERT OR UPDATE OR DELETE ON tenants
+      FOR EACH ROW EXECUTE FUNCTION notify_tenant_change()`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE tenants`);
+    await q.query(`DROP TABLE settings`);
+    await q.query(`DROP FUNCTION notify_tenant_change()`);
+  }
+}
+
+export const CONTROL_MIGRATIONS = [CreateTenantCatalog1732752000000];

@@ -1,0 +1,16 @@
+import type { IsolationModel } from '../config/tenancy-options';
+
+export type TenantStatus = 'provisioning' | 'active' | 'suspended' | 'moving' | 'deleting';
+
+/** A tenant as the catalog knows it. */
+export interface TenantRecord {
+  id: string;
+  name: string;
+  tier: string | null;
+  strategy: IsolationModel;
+  /** Database model: the server holding the tenant's database. */
+  server: string;
+  status: TenantStatus;
+  createdAt: Date;
+  updatedAt: Date;
+}

@@ -1,0 +1,133 @@
+import { plainToInstance, Type } from 'class-transformer';
+import {
+  IsArray,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+  validateSync,
+  ValidationError,
+} from 'class-validator';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { TenancyConfigError } from '../errors/tenancy.errors';
+import { TENANT_ID_PATTERN } from '../resolution/tenant-id';
+import { ISOLATION_MODELS, IsolationModel, TenantsDefinition } from './tenancy-options';
+
+class PoolSection {
+  @IsOptional() @IsInt() @Min(1) @Max(100) max?: number;
+}
+
+class TierSection {
+  @IsIn(ISOLATION_MODELS) strategy!: IsolationModel;
+  @IsOptional() @ValidateNested() @Type(() => PoolSection) pool?: PoolSection;
+}
+
+class TenantSection {
+  @Matches(TENANT_ID_PATTERN, {
+    message: 'id must be 1 to 40 characters of a-z, 0-9 and "-", starting and ending with a letter or digit',
+  })
+  id!: string;
+  @IsString() @IsNotEmpty() @MaxLength(200) name!: string;
+  @IsOptional() @IsString() tier?: string;
+  @IsOptional() @IsIn(ISOLATION_MODELS) strategy?: IsolationModel;
+  @IsOptional() @IsString() @IsNotEmpty() server?: string;
+}
+
+class TenantsFileSection {
+  @IsObject() tiers!: Record<string, unknown>;
+  @IsArray() @ValidateNested({ each: true }) @Type(() => TenantSection) tenants!: TenantSection[];
+}
+
+function flatten(errors: ValidationError[], path: string, label: (p: string) => string): string[] {
+  return errors.flatMap((e) => {
+    const here = path ? `${path}.${e.property}` : e.property;
+    const own = Object.values(e.constraints ?? {}).map((m) => `${label(here)}: ${m}`);
+    return [...own, ...flatten(e.children ?? [], here, label)];
+  });
+}
+
+/**
+ * Validates a parsed tenants file. Every problem names its key and, where there is one, the tenant,
+ * so `tenants.2.tier: unknown tier "gold" (tenant "gadget")` points straight at the line to fix.
+ */
+export function validateTenantsDefinition(raw: unknown, file = 'tenants file', servers: string[] = ['default']): TenantsDefinition {
+  if (!raw || typeof raw !== 'object') throw new TenancyConfigError(file, ['the file must hold a mapping with keys "tiers" and "tenants"']);
+  const doc = plainToInstance(TenantsFileSection, raw);
+  const tenantLabel = (key: string) => {
+    const m = /^tenants\.(\d+)/.exec(key);
+    const id = m ? (raw as any).tenants?.[Number(m[1])]?.id : undefined;
+    return typeof id === 'string' ? `${key} (tenant "${id}")` : key;
+  };
+  const problems = flatten(validateSync(doc, { whitelist: true, forbidNonWhitelisted: true }), '', tenantLabel);
+  const tiers: TenantsDefinition['tiers'] = {};
+  if (doc.tiers && typeof doc.tiers === 'object') {
+    for (const [name, value] of Object.entries(doc.tiers)) {
+      const tier = plainToInstance(TierSection, value ?? {});
+      const errs = flatten(validateSync(tier, { whitelist: true, forbidNonWhitelisted: true }), `tiers.${name}`, (k) => k);
+      problems.push(...errs);
+      if (!errs.length) tiers[name] = { strategy: tier.strategy, pool: tier.pool ? { max: tier.pool.max } : undefined };
+    }
+  }
+  const seen = new Set<string>();
+  (Array.isArray(doc.tenants) ? doc.tenants : []).forEach((t, i) => {
+    const key = `tenants.${i}`;
+    const who = `(tenant "${t?.id}")`;
+    if (!t || typeof t !== 'object') return;
+    if (seen.has(t.id)) problems.push(`${key}.id: duplicate tenant id ${who}`);
+    seen.add(t.id);
+    if (!t.tier && !t.strategy) problems.push(`${key}: name a tier or a strategy ${who}`);
+    if (t.tier && !(t.tier in (doc.tiers ?? {}))) {
+      problems.push(`${key}.tier: unknown tier "${t.tier}" ${who}; known tiers: ${Object.keys(doc.tiers ?? {}).join(', ') || 'none'}`);
+    }
+    const model = t.strategy ?? (t.tier ? tiers[t.tier]?.strategy : undefined);
+    if (t.server && model !== 'database') problems.push(`${key}.server: only the database model takes a server ${who}`);
+    if (t.server && !servers.includes(t.server)) {
+      problems.push(`${key}.server: unknown server "${t.server}" ${who}; known servers: ${servers.join(', ')} (extra servers come from TENANT_DB_SERVERS)`);
+    }
+  });
+  if (problems.length) throw new TenancyConfigError(file, problems);
+  return {
+    tiers,
+    tenants: doc.tenants.map((t) => ({ id: t.id, name: t.name, tier: t.tier, strategy: t.strategy, server: t.server })),
+  };
+}
+
+/** Reads and validates a tenants YAML file; a bad file fails with every problem named. */
+export function loadTenantsFile(file: string, servers?: string[]): TenantsDefinition {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new TenancyConfigError(file, [`cannot read the file (${(err as NodeJS.ErrnoException).code}); set TENANCY_CONFIG to its path`]);
+  }
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch (err) {
+    throw new TenancyConfigError(file, [`not valid YAML: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  return validateTenantsDefinition(raw, file, servers);
+}
+
+/** Parses `TENANT_DB_SERVERS`: `name=postgres://...,other=postgres://...`. */
+export function parseServerList(value: string | undefined): Record<string, string> {
+  const servers: Record<string, string> = {};
+  for (const part of (value ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const at = part.indexOf('=');
+    const name = part.slice(0, at).trim();
+    const url = part.slice(at + 1).trim();
+    if (at < 1 || !/^[a-z0-9_-]+$/.test(name) || !/^postgres(ql)?:\/\//.test(url)) {
+      throw new TenancyConfigError('TENANT_DB_SERVERS', [`entry "${part.split('=')[0]}" must read name=postgres://user:password@host:port/database`]);
+    }
+    servers[name] = url;
+  }
+  return servers;
+}

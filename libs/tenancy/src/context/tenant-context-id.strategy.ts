@@ -1,0 +1,38 @@
+import { ContextId, ContextIdFactory, ContextIdStrategy, HostComponentInfo } from '@nestjs/core';
+
+/** Where the resolution middleware leaves the tenant id on the request. */
+export const TENANT_REQUEST_KEY = Symbol.for('nest-tenancy:tenant-id');
+
+/** The payload a durable provider receives as REQUEST: the tenant it was built for. */
+export interface TenantDurablePayload {
+  tenantId: string;
+}
+
+/**
+ * Aggregates request contexts by tenant: a provider marked `durable: true` gets one instance per
+ * tenant, reused by all of that tenant's requests, instead of one per request. Non-durable
+ * request-scoped providers keep their per-request instance.
+ */
+export class TenantContextIdStrategy implements ContextIdStrategy {
+  private readonly tenants = new Map<string, ContextId>();
+
+  attach(contextId: ContextId, request: { [TENANT_REQUEST_KEY]?: string }) {
+    const tenantId = request?.[TENANT_REQUEST_KEY];
+    if (!tenantId) return undefined;
+    let tenantSubTree = this.tenants.get(tenantId);
+    if (!tenantSubTree) {
+      tenantSubTree = ContextIdFactory.create();
+      this.tenants.set(tenantId, tenantSubTree);
+    }
+    const payload: TenantDurablePayload = { tenantId };
+    return {
+      resolve: (info: HostComponentInfo) => (info.isTreeDurable ? tenantSubTree! : contextId),
+      payload,
+    };
+  }
+
+  /** Drops the sub-tree of a tenant (deleted or moved), so its durable instances are rebuilt. */
+  forget(tenantId: string): void {
+    this.tenants.delete(tenantId);
+  }
+}

@@ -1,0 +1,51 @@
+import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
+import { withDatabase } from './connection-url';
+import { OwnerConnections } from './owner-connections';
+import { createRuntimeDataSource, DataSourceLease } from './runtime-data-source';
+import { RuntimeRole } from './runtime-role';
+
+/** The runtime pool on the home database, shared by every tenant of the shared and schema models. */
+@Injectable()
+export class HomeDataSource implements OnApplicationShutdown {
+  private ds?: DataSource;
+  private readonly lease: DataSourceLease;
+
+  constructor(
+    @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
+    private readonly owner: OwnerConnections,
+    private readonly role: RuntimeRole,
+  ) {
+    const home = this;
+    this.lease = {
+      get dataSource() {
+        return home.dataSource;
+      },
+      release: () => undefined,
+    };
+  }
+
+  async init(): Promise<void> {
+    if (this.ds) return;
+    const credentials = await this.role.getCredentials();
+    const url = withDatabase(this.options.databaseUrl, this.owner.homeDatabase(), credentials);
+    this.ds = await createRuntimeDataSource(url, this.options.entities, this.options.pool, 'nest-tenancy').initialize();
+  }
+
+  get dataSource(): DataSource {
+    if (!this.ds) throw new Error('The tenancy home DataSource is not initialized yet: the module has not finished starting.');
+    return this.ds;
+  }
+
+  /** Leases of the home pool cost nothing: it is never evicted. */
+  acquire(): DataSourceLease {
+    return this.lease;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    const ds = this.ds;
+    this.ds = undefined;
+    if (ds?.isInitialized) await ds.destroy();
+  }
+}

@@ -1,0 +1,71 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
+import { TenancyConfigError } from '../errors/tenancy.errors';
+import { databaseOf, withDatabase } from './connection-url';
+
+/**
+ * Owner connections: migrations, DDL and provisioning, never a request's queries. One small pool on
+ * the control database; short-lived ones for each server's maintenance database and tenant database.
+ */
+@Injectable()
+export class OwnerConnections implements OnApplicationShutdown {
+  private readonly logger = new Logger('Tenancy');
+  private control?: Promise<DataSource>;
+
+  constructor(@Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions) {}
+
+  /** The owner pool on the control database (also home of the shared and schema models). */
+  controlDataSource(): Promise<DataSource> {
+    this.control ??= open(this.options.databaseUrl, 4, 'nest-tenancy:owner').catch((err) => {
+      this.control = undefined;
+      throw err;
+    });
+    return this.control;
+  }
+
+  serverNames(): string[] {
+    return Object.keys(this.options.servers);
+  }
+
+  serverUrl(server: string): string {
+    const url = this.options.servers[server];
+    if (!url) {
+      throw new TenancyConfigError('TENANT_DB_SERVERS', [`unknown server "${server}"; known servers: ${this.serverNames().join(', ')}`]);
+    }
+    return url;
+  }
+
+  /** The database the server's URL names: where the catalog lives on `default`, maintenance elsewhere. */
+  homeDatabase(server = 'default'): string {
+    return databaseOf(this.serverUrl(server));
+  }
+
+  /** Runs `fn` with an owner DataSource on `database` of `server`, reusing the control pool where it is that. */
+  async withDatabase<T>(server: string, database: string, fn: (ds: DataSource) => Promise<T>): Promise<T> {
+    if (server === 'default' && database === this.homeDatabase()) return fn(await this.controlDataSource());
+    const ds = await open(withDatabase(this.serverUrl(server), database), 1, 'nest-tenancy:owner');
+    try {
+      return await fn(ds);
+    } finally {
+      await ds.destroy().catch((err) => this.logger.warn(`closing an owner connection failed: ${err.message}`));
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    const control = this.control;
+    this.control = undefined;
+    if (control) await (await control.catch(() => undefined))?.destroy();
+  }
+}
+
+async function open(url: string, max: number, applicationName: string): Promise<DataSource> {
+  const ds = new DataSource({
+    type: 'postgres',
+    url,
+    applicationName,
+    installExtensions: false,
+    extra: { max, idleTimeoutMillis: 5_000 },
+  });
+  return ds.initialize();
+}

@@ -1,0 +1,85 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { quoteIdent, quoteLiteral, TenantNaming } from '../catalog/tenant-naming';
+import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
+import { OwnerConnections } from './owner-connections';
+
+export interface RoleCredentials {
+  user: string;
+  password: string;
+}
+
+/**
+ * The runtime role: DML only, not superuser, not the owner of any table, NOBYPASSRLS. Requests run
+ * as this role. The service creates it (or corrects its attributes) from the owner connection on
+ * every server it uses; its password is generated once and kept in the control database, readable
+ * by the owner only, so every instance of the service signs in with the same one.
+ */
+@Injectable()
+export class RuntimeRole {
+  private credentials?: Promise<RoleCredentials>;
+  private readonly ensured = new Map<string, Promise<void>>();
+
+  constructor(
+    @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
+    private readonly owner: OwnerConnections,
+    private readonly naming: TenantNaming,
+  ) {}
+
+  get name(): string {
+    return this.options.runtimeRole;
+  }
+
+  getCredentials(): Promise<RoleCredentials> {
+    this.credentials ??= this.loadCredentials().catch((err) => {
+      this.credentials = undefined;
+      throw err;
+    });
+    return this.credentials;
+  }
+
+  /** Makes sure the role exists on `server` with the right attributes and password. */
+  ensureOn(server: string): Promise<void> {
+    let pending = this.ensured.get(server);
+    if (!pending) {
+      pending = this.create(server).catch((err) => {
+        this.ensured.delete(server);
+        throw err;
+      });
+      this.ensured.set(server, pending);
+    }
+    return pending;
+  }
+
+  private async loadCredentials(): Promise<RoleCredentials> {
+    const ds = await this.owner.controlDataSource();
+    const table = `${quoteIdent(this.naming.controlSchema)}.settings`;
+    const key = `runtime_password:${this.name}`;
+    await ds.query(`INSERT INTO ${table} (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, [key, randomBytes(24).toString('hex')]);
+    const [row] = await ds.query(`SELECT value FROM ${table} WHERE key = $1`, [key]);
+    return { user: this.name, password: row.value };
+  }
+
+  private async create(server: string): Promise<void> {
+    const { user, password } = await this.getCredentials();
+    const role = quoteIdent(user);
+    const attributes = `LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD ${quoteLiteral(password)}`;
+    await this.owner.withDatabase(server, this.owner.homeDatabase(server), async (ds) => {
+      const runner = ds.createQueryRunner();
+      await runner.connect();
+      try {
+        // One creator at a time per server: CREATE ROLE has no IF NOT EXISTS.
+        await runner.startTransaction();
+        await runner.query(`SELECT pg_advisory_xact_lock(hashtextextended('tenancy:runtime-role', 0))`);
+        const [exists] = await runner.query(`SELECT 1 FROM pg_roles WHERE rolname = $1`, [user]);
+        await runner.query(exists ? `ALTER ROLE ${role} ${attributes}` : `CREATE ROLE ${role} ${attributes}`);
+        await runner.commitTransaction();
+      } catch (err) {
+        if (runner.isTransactionActive) await runner.rollbackTransaction();
+        throw err;
+      } finally {
+        await runner.release();
+      }
+    });
+  }
+}

@@ -1,0 +1,46 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager, EntityTarget, ObjectLiteral, QueryRunner, Repository, SelectQueryBuilder } from 'typeorm';
+import type { TenantRecord } from '../catalog/tenant-record';
+import { TenantContext } from '../context/tenant-context';
+
+/**
+ * The tenant-aware DataSource feature code injects. A singleton: each call reaches the unit of
+ * work of the current request (or `TenancyService.run`), whatever the tenant's model. With no tenant
+ * in context every call throws NoTenantContextError before anything reaches the database.
+ */
+@Injectable()
+export class TenantDataSource {
+  constructor(private readonly context: TenantContext) {}
+
+  /** The current tenant (throws outside a tenant context). */
+  get tenant(): TenantRecord {
+    return this.context.requireUnitOfWork().tenant;
+  }
+
+  /** The EntityManager bound to the current unit of work's transaction. */
+  get manager(): EntityManager {
+    return this.context.requireUnitOfWork().manager;
+  }
+
+  getRepository<E extends ObjectLiteral>(target: EntityTarget<E>): Repository<E> {
+    return this.manager.getRepository(target);
+  }
+
+  query<T = unknown>(sql: string, parameters?: unknown[]): Promise<T> {
+    return this.manager.query(sql, parameters);
+  }
+
+  createQueryBuilder<E extends ObjectLiteral>(target: EntityTarget<E>, alias: string): SelectQueryBuilder<E> {
+    return this.manager.createQueryBuilder(target, alias);
+  }
+
+  /** A nested transaction (a savepoint inside the request's transaction). */
+  transaction<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.manager.transaction(fn);
+  }
+
+  /** The query runner of the unit of work, for raw driver access in the tenant's transaction. */
+  get queryRunner(): QueryRunner {
+    return this.context.requireUnitOfWork().queryRunner();
+  }
+}

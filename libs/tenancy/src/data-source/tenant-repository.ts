@@ -1,0 +1,50 @@
+import { Inject, Provider } from '@nestjs/common';
+import { EntityTarget, ObjectLiteral, Repository } from 'typeorm';
+import { TenantDataSource } from './tenant-data-source';
+
+const TOKENS = new Map<unknown, string>();
+
+export function getTenantRepositoryToken(entity: EntityTarget<ObjectLiteral>): string {
+  let token = TOKENS.get(entity);
+  if (!token) {
+    const name = typeof entity === 'function' ? entity.name : String((entity as { name?: string }).name ?? entity);
+    token = `TenantRepository<${name}>#${TOKENS.size}`;
+    TOKENS.set(entity, token);
+  }
+  return token;
+}
+
+/** Injects a Repository<E> that always works in the current tenant's unit of work. */
+export const InjectTenantRepository = (entity: EntityTarget<ObjectLiteral>): ParameterDecorator & PropertyDecorator =>
+  Inject(getTenantRepositoryToken(entity));
+
+const PASSTHROUGH = new Set<PropertyKey>(['manager', 'metadata', 'target', 'queryRunner']);
+
+/**
+ * A singleton proxy standing for `manager.getRepository(entity)` of the current unit of work. Only
+ * members of Repository resolve (anything else reads as undefined, so Nest's lifecycle probes and
+ * `then` checks see a plain object), and each one is bound at call time, so one instance serves
+ * every tenant and every model.
+ */
+export function createTenantRepository<E extends ObjectLiteral>(dataSource: TenantDataSource, entity: EntityTarget<E>): Repository<E> {
+  return new Proxy(Object.create(Repository.prototype), {
+    get(_target, prop) {
+      if (prop === 'constructor') return Repository;
+      if (typeof prop === 'symbol' || !(prop in Repository.prototype || PASSTHROUGH.has(prop))) return undefined;
+      const repository = dataSource.getRepository(entity);
+      const value = Reflect.get(repository, prop, repository);
+      return typeof value === 'function' ? value.bind(repository) : value;
+    },
+    set() {
+      throw new Error('A tenant repository cannot be modified.');
+    },
+  }) as Repository<E>;
+}
+
+export function tenantRepositoryProviders(entities: EntityTarget<ObjectLiteral>[]): Provider[] {
+  return entities.map((entity) => ({
+    provide: getTenantRepositoryToken(entity),
+    inject: [TenantDataSource],
+    useFactory: (ds: TenantDataSource) => createTenantRepository(ds, entity),
+  }));
+}

@@ -1,0 +1,24 @@
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
+import { catchError, concatMap, from, Observable, throwError } from 'rxjs';
+import { TenantContext } from '../context/tenant-context';
+
+/**
+ * Commits the request's unit of work before the response is written, so a 201 means the row is
+ * durable; a failed commit becomes the response instead. Rolls back when the handler throws.
+ */
+@Injectable()
+export class UnitOfWorkInterceptor implements NestInterceptor {
+  constructor(private readonly context: TenantContext) {}
+
+  intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const uow = ctx.getType() === 'http' ? this.context.unitOfWork : undefined;
+    if (!uow) return next.handle();
+    return next.handle().pipe(
+      concatMap(async (value) => {
+        await uow.commit();
+        return value;
+      }),
+      catchError((err) => from(uow.rollback()).pipe(concatMap(() => throwError(() => err)))),
+    );
+  }
+}

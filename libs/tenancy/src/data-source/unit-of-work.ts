@@ -1,0 +1,113 @@
+import type { EntityManager, QueryRunner } from 'typeorm';
+import type { TenantRecord } from '../catalog/tenant-record';
+import type { DataSourceLease } from './runtime-data-source';
+
+type PatchedRunner = { -readonly [K in keyof QueryRunner]: QueryRunner[K] } & {
+  transactionDepth: number;
+  /** PostgresQueryRunner: with an error, the pool destroys the connection instead of reusing it. */
+  releasePostgresConnection?(err?: Error): Promise<void>;
+};
+
+/**
+ * One transaction for one request (or one `TenancyService.run`). Nothing happens until the first
+ * query: then a connection is taken from the tenant's pool and, in ONE round trip, the transaction
+ * begins and the tenant settings are applied with `set_config(..., true)`, scoped to it. Every query
+ * of the unit uses that connection; TypeORM's own `transaction()` calls become savepoints inside it.
+ * `commit` or `rollback` ends it, and the connection always goes back to the pool.
+ */
+export class UnitOfWork {
+  private runner?: PatchedRunner;
+  private begun?: Promise<unknown>;
+  private finished = false;
+
+  constructor(
+    readonly tenant: TenantRecord,
+    private readonly lease: DataSourceLease,
+    private readonly preamble: string,
+  ) {}
+
+  get manager(): EntityManager {
+    return this.queryRunner().manager;
+  }
+
+  get isOpen(): boolean {
+    return !this.finished;
+  }
+
+  /** True once a connection was taken (and the transaction began). */
+  get hasBegun(): boolean {
+    return this.begun !== undefined;
+  }
+
+  queryRunner(): QueryRunner {
+    if (this.finished) {
+      throw new Error(`The unit of work of tenant '${this.tenant.id}' has already ended: run queries before the response is sent or inside TenancyService.run().`);
+    }
+    if (!this.runner) {
+      const runner = this.lease.dataSource.createQueryRunner() as unknown as PatchedRunner;
+      const connect = runner.connect.bind(runner);
+      runner.connect = () =>
+        (this.begun ??= connect().then(async (connection: { query(sql: string): Promise<unknown> }) => {
+          await connection.query(this.preamble);
+          return connection;
+        }));
+      // The transaction is opened by the preamble; TypeORM must nest inside it, not start its own.
+      runner.isTransactionActive = true;
+      runner.transactionDepth = 1;
+      this.runner = runner;
+    }
+    return this.runner as unknown as QueryRunner;
+  }
+
+  async commit(): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    let failure: Error | undefined;
+    try {
+      if (this.begun) {
+        await this.begun;
+        await this.runner!.query('COMMIT');
+      }
+    } catch (err) {
+      failure = err as Error;
+      throw err;
+    } finally {
+      await this.releaseAll(failure);
+    }
+  }
+
+  async rollback(): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    let failure: Error | undefined;
+    try {
+      if (this.begun) {
+        await this.begun;
+        await this.runner!.query('ROLLBACK');
+      }
+    } catch (err) {
+      failure = err as Error;
+    } finally {
+      await this.releaseAll(failure);
+    }
+  }
+
+  /**
+   * Gives the connection back. After any failure to commit or roll back, the connection's state is
+   * unknown (it may still be inside the transaction), so it is destroyed rather than reused.
+   */
+  private async releaseAll(failure?: Error): Promise<void> {
+    const runner = this.runner;
+    this.runner = undefined;
+    try {
+      if (runner) {
+        runner.isTransactionActive = false;
+        runner.transactionDepth = 0;
+        if (failure && runner.releasePostgresConnection) await runner.releasePostgresConnection(failure);
+        else await runner.release();
+      }
+    } finally {
+      this.lease.release();
+    }
+  }
+}

@@ -1,0 +1,92 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
+import { pgErrorCode } from './pg-error-code';
+
+interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string | string[];
+}
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** SQLSTATEs that are the caller's doing, with what to tell them. The driver's text never leaves. */
+const DATABASE_ERRORS: Record<string, [number, string]> = {
+  '23505': [409, 'This conflicts with an existing record.'],
+  '23503': [409, 'This refers to a record that does not exist, or is still referred to by another record.'],
+  '23502': [400, 'A required value is missing.'],
+  '23514': [400, 'A value is out of range.'],
+  '22001': [400, 'A value is too long.'],
+  '22003': [400, 'A number is out of range.'],
+  '22007': [400, 'A date is malformed.'],
+  '22P02': [400, 'A value is malformed.'],
+  '40001': [503, 'The request collided with another one; retry it.'],
+  '40P01': [503, 'The request collided with another one; retry it.'],
+  '53300': [503, 'The database is busy; retry in a moment.'],
+  '57014': [503, 'The request took too long; retry it.'],
+};
+
+/**
+ * Turns every error into `{statusCode, error, message}`: HTTP exceptions as they are, request-body
+ * parser errors and known PostgreSQL errors into 4xx, anything else into a bare 500 (logged here,
+ * never shown). A 503 carries Retry-After.
+ */
+@Catch()
+export class TenancyExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') throw exception;
+    const res = host.switchToHttp().getResponse<ServerResponse>();
+    const body = this.toBody(exception);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+    if (body.statusCode === 503) {
+      headers['retry-after'] = String((exception as { retryAfterSeconds?: number })?.retryAfterSeconds ?? 1);
+    }
+    res.writeHead(body.statusCode, headers);
+    res.end(JSON.stringify(body));
+  }
+
+  private toBody(exception: unknown): ErrorBody {
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const response = exception.getResponse();
+      if (status >= 500 && !(exception as { retryAfterSeconds?: number }).retryAfterSeconds && status !== 503) this.logger.error(exception.stack);
+      if (typeof response === 'object' && response) {
+        const r = response as Partial<ErrorBody>;
+        return { statusCode: status, error: r.error ?? REASONS[status] ?? 'Error', message: r.message ?? exception.message };
+      }
+      return { statusCode: status, error: REASONS[status] ?? 'Error', message: String(response) };
+    }
+    const parser = exception as { type?: string; status?: number; statusCode?: number };
+    if (typeof parser?.type === 'string' && parser.type.startsWith('entity.') || parser?.type === 'charset.unsupported' || parser?.type === 'encoding.unsupported') {
+      const status = parser.status ?? parser.statusCode ?? 400;
+      const message =
+        parser.type === 'entity.parse.failed'
+          ? 'The request body is not valid JSON.'
+          : parser.type === 'entity.too.large'
+            ? 'The request body is too large.'
+            : 'The request body cannot be read.';
+      return { statusCode: status, error: REASONS[status] ?? 'Bad Request', message };
+    }
+    const code = pgErrorCode(exception);
+    const known = code ? DATABASE_ERRORS[code] : undefined;
+    if (known) return { statusCode: known[0], error: REASONS[known[0]], message: known[1] };
+    this.logger.error((exception as Error)?.stack ?? String(exception));
+    return { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, error: 'Internal Server Error', message: 'Internal server error' };
+  }
+}

@@ -1,0 +1,120 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+
+/**
+ * Base class of every error the library raises. Each one carries the HTTP status it maps to, so an
+ * HTTP caller gets a clear 4xx/5xx with `{statusCode, error, message}` and code outside HTTP (CLI,
+ * jobs) can still catch it by class.
+ */
+export abstract class TenancyError extends HttpException {
+  protected constructor(message: string, status: HttpStatus, error: string) {
+    super({ statusCode: status, error, message }, status);
+    this.name = new.target.name;
+  }
+}
+
+export class TenantMissingError extends TenancyError {
+  constructor(sources: string[]) {
+    super(
+      `No tenant given. Name the tenant with ${sources.join(', ')}.`,
+      HttpStatus.BAD_REQUEST,
+      'Bad Request',
+    );
+  }
+}
+
+export class MalformedTenantIdError extends TenancyError {
+  constructor(source: string) {
+    super(
+      `The tenant id from ${source} is malformed: use 1 to 40 characters of a-z, 0-9 and '-', starting and ending with a letter or digit.`,
+      HttpStatus.BAD_REQUEST,
+      'Bad Request',
+    );
+  }
+}
+
+export class UnknownTenantError extends TenancyError {
+  constructor(id: string) {
+    super(`Tenant '${id}' does not exist.`, HttpStatus.NOT_FOUND, 'Not Found');
+  }
+}
+
+export class TenantSuspendedError extends TenancyError {
+  constructor(id: string) {
+    super(
+      `Tenant '${id}' is suspended. Ask the operator to resume it.`,
+      HttpStatus.FORBIDDEN,
+      'Forbidden',
+    );
+  }
+}
+
+export class TenantNotReadyError extends TenancyError {
+  constructor(id: string, status: string) {
+    super(
+      `Tenant '${id}' is not ready (${status}). Try again shortly.`,
+      HttpStatus.SERVICE_UNAVAILABLE,
+      'Service Unavailable',
+    );
+  }
+}
+
+/** A write to a tenant whose data is being moved. `retryAfterSeconds` becomes the Retry-After header. */
+export class TenantMovingError extends TenancyError {
+  readonly retryAfterSeconds = 2;
+  constructor(id: string) {
+    super(
+      `Tenant '${id}' is being moved; writes are paused for a few seconds. Retry after the Retry-After delay.`,
+      HttpStatus.SERVICE_UNAVAILABLE,
+      'Service Unavailable',
+    );
+  }
+}
+
+export class TenantConflictError extends TenancyError {
+  constructor(detail: string) {
+    super(detail, HttpStatus.FORBIDDEN, 'Forbidden');
+  }
+}
+
+export class InvalidTenantTokenError extends TenancyError {
+  constructor() {
+    super(
+      'The bearer token is invalid or expired. Sign in again to get a new token.',
+      HttpStatus.UNAUTHORIZED,
+      'Unauthorized',
+    );
+  }
+}
+
+export class TenantPoolExhaustedError extends TenancyError {
+  readonly retryAfterSeconds = 1;
+  constructor(server: string) {
+    super(
+      `All connections of database server '${server}' are in use. Retry in a moment.`,
+      HttpStatus.SERVICE_UNAVAILABLE,
+      'Service Unavailable',
+    );
+  }
+}
+
+/** Raised in code, never by a request: a tenant-owned query ran with no tenant in context. */
+export class NoTenantContextError extends TenancyError {
+  constructor() {
+    super(
+      'No tenant in context: call this inside an HTTP request with a resolved tenant or inside TenancyService.run(tenantId, fn).',
+      HttpStatus.INTERNAL_SERVER_ERROR,
+      'Internal Server Error',
+    );
+  }
+}
+
+/** Invalid tenancy configuration: raised at start, names the key and the tenant. */
+export class TenancyConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`Invalid tenancy configuration in ${file}:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'TenancyConfigError';
+  }
+}

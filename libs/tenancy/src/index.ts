@@ -1,0 +1,23 @@
+// Public API of nest-tenancy. Anything not exported here is internal.
+export { TenancyModule, TenancyModuleAsyncOptions } from './tenancy.module';
+export * from './config/tenancy-options';
+export { loadTenantsFile, validateTenantsDefinition, parseServerList } from './config/tenants-file';
+export * from './errors/tenancy.errors';
+export { TenancyExceptionFilter } from './errors/tenancy-exception.filter';
+export { pgErrorCode } from './errors/pg-error-code';
+export { TenancyService } from './context/tenancy.service';
+export { TenantContext } from './context/tenant-context';
+export { CurrentTenant, CURRENT_TENANT, InjectCurrentTenant } from './context/current-tenant';
+export { TenantContextIdStrategy, TenantDurablePayload } from './context/tenant-context-id.strategy';
+export { TenantDataSource } from './data-source/tenant-data-source';
+export { InjectTenantRepository, getTenantRepositoryToken } from './data-source/tenant-repository';
+export { PoolRegistry, PoolRegistryStats } from './data-source/pool-registry';
+export { TenantCatalog } from './catalog/tenant-catalog';
+export { TenantRecord, TenantStatus } from './catalog/tenant-record';
+export { TenantNaming, quoteIdent } from './catalog/tenant-naming';
+export { TenantProvisioner, MigrationResult } from './lifecycle/tenant-provisioner';
+export { IsolationStrategies } from './strategies/isolation-strategies';
+export { IsolationStrategy, TenantLocation } from './strategies/isolation-strategy';
+export { isValidTenantId, TENANT_ID_PATTERN } from './resolution/tenant-id';
+export { VERIFIED_JWT } from './resolution/jwt.source';
+export { OwnerConnections } from './data-source/owner-connections';

@@ -1,0 +1,42 @@
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { CONTROL_MIGRATIONS } from '../catalog/control-migrations';
+import { TenantCatalog } from '../catalog/tenant-catalog';
+import { TenantNaming } from '../catalog/tenant-naming';
+import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
+import { HomeDataSource } from '../data-source/home-data-source';
+import { OwnerConnections } from '../data-source/owner-connections';
+import { RuntimeRole } from '../data-source/runtime-role';
+import { MigrationRunner } from './migration-runner';
+import { TenantProvisioner } from './tenant-provisioner';
+
+/**
+ * Start-up, in order: control tables, runtime role, runtime pool, catalog (and its listener),
+ * then the tenants of the configuration file. Every step is safe to run from many instances at once.
+ */
+@Injectable()
+export class TenancyBootstrap implements OnModuleInit {
+  private readonly logger = new Logger('Tenancy');
+
+  constructor(
+    @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
+    private readonly owner: OwnerConnections,
+    private readonly runner: MigrationRunner,
+    private readonly naming: TenantNaming,
+    private readonly role: RuntimeRole,
+    private readonly home: HomeDataSource,
+    private readonly catalog: TenantCatalog,
+    private readonly provisioner: TenantProvisioner,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    const started = Date.now();
+    await this.runner.apply(await this.owner.controlDataSource(), this.naming.controlSchema, CONTROL_MIGRATIONS);
+    await this.role.ensureOn('default');
+    await this.home.init();
+    await this.catalog.start();
+    if (this.options.seedOnStart) {
+      const tenants = await this.provisioner.seed();
+      this.logger.log(`${tenants.length} tenants ready (${tenants.map((t) => `${t.id}:${t.strategy}`).join(', ')}) in ${Date.now() - started} ms`);
+    }
+  }
+}

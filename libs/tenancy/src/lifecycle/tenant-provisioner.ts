@@ -1,0 +1,84 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { TenantCatalog } from '../catalog/tenant-catalog';
+import { TenantRecord } from '../catalog/tenant-record';
+import { IsolationModel, ResolvedTenancyOptions, TenantDefinition, TENANCY_OPTIONS } from '../config/tenancy-options';
+import { TenancyConfigError } from '../errors/tenancy.errors';
+import { IsolationStrategies } from '../strategies/isolation-strategies';
+
+export interface MigrationResult {
+  target: string;
+  applied: string[];
+  error?: string;
+}
+
+/**
+ * Makes tenants ready to serve. A tenant is recorded as `provisioning` first and only marked
+ * `active` once its schema or database exists and is migrated, so a half-made tenant is never
+ * served, and provisioning again finishes it.
+ */
+@Injectable()
+export class TenantProvisioner {
+  private readonly logger = new Logger('TenantProvisioner');
+
+  constructor(
+    @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
+    private readonly catalog: TenantCatalog,
+    private readonly strategies: IsolationStrategies,
+  ) {}
+
+  modelOf(def: Pick<TenantDefinition, 'tier' | 'strategy' | 'id'>): IsolationModel {
+    const model = def.strategy ?? (def.tier ? this.options.catalog.tiers[def.tier]?.strategy : undefined);
+    if (!model) throw new TenancyConfigError('tenant definition', [`tenant "${def.id}" names neither a known tier nor a strategy`]);
+    return model;
+  }
+
+  async provision(def: TenantDefinition): Promise<TenantRecord> {
+    const model = this.modelOf(def);
+    const record = await this.catalog.insertIfMissing({
+      id: def.id,
+      name: def.name,
+      tier: def.tier ?? null,
+      strategy: model,
+      server: model === 'database' ? (def.server ?? 'default') : 'default',
+    });
+    if (record.strategy !== model) {
+      this.logger.warn(`tenant ${record.id} is served by the ${record.strategy} model, its definition says ${model}: moving a tenant is an explicit operation`);
+    }
+    await this.strategies.for(record.strategy).provision(record);
+    if (record.status === 'provisioning') return (await this.catalog.setStatus(record.id, 'active'))!;
+    return record;
+  }
+
+  /** Provisions the shared tables and every tenant of the configuration file. */
+  async seed(): Promise<TenantRecord[]> {
+    await this.strategies.for('shared').provision({ id: 'shared', server: 'default' });
+    const out: TenantRecord[] = [];
+    for (const def of this.options.catalog.tenants) out.push(await this.provision(def));
+    return out;
+  }
+
+  /**
+   * Applies pending migrations to the shared tables and every tenant in the catalog, `concurrency`
+   * at a time, going on past a failing tenant and reporting each result.
+   */
+  async migrateAll(concurrency = 4): Promise<MigrationResult[]> {
+    const results: MigrationResult[] = [];
+    const run = async (target: string, fn: () => Promise<string[] | void>) => {
+      try {
+        results.push({ target, applied: (await fn()) ?? [] });
+      } catch (err) {
+        results.push({ target, applied: [], error: (err as Error).message });
+      }
+    };
+    await run('shared', () => this.strategies.for('shared').provision({ id: 'shared', server: 'default' }));
+    const queue = this.catalog.list().filter((t) => t.status !== 'deleting' && t.strategy !== 'shared');
+    const workers = Array.from({ length: Math.max(1, concurrency) }, async () => {
+      for (let t = queue.shift(); t; t = queue.shift()) {
+        const tenant = t;
+        await run(`${tenant.strategy}:${tenant.id}`, () => this.strategies.for(tenant.strategy).provision(tenant));
+      }
+    });
+    await Promise.all(workers);
+    return results;
+  }
+}

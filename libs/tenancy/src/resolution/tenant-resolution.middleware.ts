@@ -1,0 +1,39 @@
+import { Inject, Injectable, NestMiddleware } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { TenantAccess } from '../catalog/tenant-access';
+import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
+import { TenantContext } from '../context/tenant-context';
+import { TENANT_REQUEST_KEY } from '../context/tenant-context-id.strategy';
+import { UnitOfWorkFactory } from '../data-source/unit-of-work-factory';
+import { TenantResolver } from './tenant-resolver';
+
+type Request = IncomingMessage & { url: string; originalUrl?: string; [TENANT_REQUEST_KEY]?: string };
+
+/**
+ * Runs inside the nestjs-cls context of each request: resolves the tenant, checks it may be
+ * served, leases its pool and opens its (lazy) unit of work. The unit is committed by the
+ * interceptor before the response is written; if the request ends any other way, it is rolled back
+ * here when the response closes, so a connection is always released.
+ */
+@Injectable()
+export class TenantResolutionMiddleware implements NestMiddleware {
+  constructor(
+    @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
+    private readonly resolver: TenantResolver,
+    private readonly access: TenantAccess,
+    private readonly units: UnitOfWorkFactory,
+    private readonly context: TenantContext,
+  ) {}
+
+  async use(req: Request, res: ServerResponse, next: (err?: unknown) => void): Promise<void> {
+    const path = (req.originalUrl ?? req.url).split('?')[0];
+    if (this.options.resolution.exclude.some((p) => path === p || path.startsWith(`${p}/`))) return next();
+    const { id, source } = await this.resolver.resolve(req);
+    const tenant = this.access.servable(id, source, req.method);
+    const uow = await this.units.open(tenant);
+    res.once('close', () => void uow.rollback());
+    this.context.enter(tenant, uow);
+    req[TENANT_REQUEST_KEY] = tenant.id;
+    next();
+  }
+}

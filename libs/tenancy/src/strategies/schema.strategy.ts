@@ -1,0 +1,41 @@
+import { Injectable } from '@nestjs/common';
+import { TenantNaming } from '../catalog/tenant-naming';
+import type { TenantRecord } from '../catalog/tenant-record';
+import { HomeDataSource } from '../data-source/home-data-source';
+import { OwnerConnections } from '../data-source/owner-connections';
+import type { DataSourceLease } from '../data-source/runtime-data-source';
+import { TenantMigrator } from '../lifecycle/tenant-migrator';
+import type { IsolationStrategy, TenantLocation } from './isolation-strategy';
+import { transactionPreamble } from './transaction-preamble';
+
+/**
+ * Bridge model: a schema per tenant in the home database, reached through the one shared pool with
+ * `search_path` set for each transaction. Row-level security stays on underneath as a second wall.
+ */
+@Injectable()
+export class SchemaStrategy implements IsolationStrategy {
+  readonly model = 'schema' as const;
+
+  constructor(
+    private readonly naming: TenantNaming,
+    private readonly owner: OwnerConnections,
+    private readonly home: HomeDataSource,
+    private readonly migrator: TenantMigrator,
+  ) {}
+
+  location(tenant: Pick<TenantRecord, 'id'>): TenantLocation {
+    return { server: 'default', database: this.owner.homeDatabase(), schema: this.naming.schemaFor(tenant.id) };
+  }
+
+  async provision(tenant: Pick<TenantRecord, 'id'>): Promise<void> {
+    await this.migrator.migrate(this.location(tenant));
+  }
+
+  async acquire(): Promise<DataSourceLease> {
+    return this.home.acquire();
+  }
+
+  preamble(tenant: Pick<TenantRecord, 'id'>): string {
+    return transactionPreamble(tenant.id, this.naming.schemaFor(tenant.id));
+  }
+}

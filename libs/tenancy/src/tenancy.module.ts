@@ -1,0 +1,127 @@
+import { DynamicModule, MiddlewareConsumer, Module, ModuleMetadata, NestModule, OnModuleInit, Provider } from '@nestjs/common';
+import { APP_INTERCEPTOR, ContextIdFactory } from '@nestjs/core';
+import { ClsMiddleware, ClsModule } from 'nestjs-cls';
+import type { EntityTarget, ObjectLiteral } from 'typeorm';
+import { TenantAccess } from './catalog/tenant-access';
+import { TenantCatalog } from './catalog/tenant-catalog';
+import { TenantNaming } from './catalog/tenant-naming';
+import { resolveTenancyOptions, TENANCY_MODULE_OPTIONS, TENANCY_OPTIONS, TenancyModuleOptions } from './config/tenancy-options';
+import { currentTenantProvider, CURRENT_TENANT } from './context/current-tenant';
+import { TenancyService } from './context/tenancy.service';
+import { TenantContext } from './context/tenant-context';
+import { TenantContextIdStrategy } from './context/tenant-context-id.strategy';
+import { HomeDataSource } from './data-source/home-data-source';
+import { OwnerConnections } from './data-source/owner-connections';
+import { PoolRegistry } from './data-source/pool-registry';
+import { RuntimeRole } from './data-source/runtime-role';
+import { TenantDataSource } from './data-source/tenant-data-source';
+import { tenantRepositoryProviders } from './data-source/tenant-repository';
+import { UnitOfWorkFactory } from './data-source/unit-of-work-factory';
+import { UnitOfWorkInterceptor } from './data-source/unit-of-work.interceptor';
+import { MigrationRunner } from './lifecycle/migration-runner';
+import { TenancyBootstrap } from './lifecycle/tenancy-bootstrap';
+import { TenantMigrator } from './lifecycle/tenant-migrator';
+import { TenantProvisioner } from './lifecycle/tenant-provisioner';
+import { TenantResolutionMiddleware } from './resolution/tenant-resolution.middleware';
+import { TenantResolver } from './resolution/tenant-resolver';
+import { DatabaseStrategy } from './strategies/database.strategy';
+import { IsolationStrategies } from './strategies/isolation-strategies';
+import { SchemaStrategy } from './strategies/schema.strategy';
+import { SharedStrategy } from './strategies/shared.strategy';
+
+export interface TenancyModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  inject?: any[];
+  useFactory: (...args: any[]) => TenancyModuleOptions | Promise<TenancyModuleOptions>;
+}
+
+/** One strategy instance per process: durable providers aggregate by tenant through it. */
+export const tenantContextIdStrategy = new TenantContextIdStrategy();
+
+const PROVIDERS: Provider[] = [
+  TenantNaming,
+  OwnerConnections,
+  RuntimeRole,
+  HomeDataSource,
+  PoolRegistry,
+  MigrationRunner,
+  TenantMigrator,
+  TenantCatalog,
+  TenantAccess,
+  SharedStrategy,
+  SchemaStrategy,
+  DatabaseStrategy,
+  IsolationStrategies,
+  UnitOfWorkFactory,
+  TenantContext,
+  TenancyService,
+  TenantDataSource,
+  TenantResolver,
+  TenantResolutionMiddleware,
+  TenantProvisioner,
+  TenancyBootstrap,
+  currentTenantProvider,
+  { provide: APP_INTERCEPTOR, useClass: UnitOfWorkInterceptor },
+];
+
+const EXPORTS = [
+  TENANCY_OPTIONS,
+  TenancyService,
+  TenantDataSource,
+  TenantContext,
+  TenantCatalog,
+  TenantProvisioner,
+  TenantNaming,
+  IsolationStrategies,
+  PoolRegistry,
+  OwnerConnections,
+  CURRENT_TENANT,
+];
+
+/**
+ * Resolves each request's tenant, carries it in CLS and hands feature modules a tenant-aware
+ * DataSource that works the same under the shared, schema and database models.
+ */
+@Module({})
+export class TenancyModule implements NestModule, OnModuleInit {
+  static forRoot(options: TenancyModuleOptions): DynamicModule {
+    return TenancyModule.build([{ provide: TENANCY_OPTIONS, useValue: resolveTenancyOptions(options) }], []);
+  }
+
+  static forRootAsync(options: TenancyModuleAsyncOptions): DynamicModule {
+    return TenancyModule.build(
+      [
+        { provide: TENANCY_MODULE_OPTIONS, inject: options.inject ?? [], useFactory: options.useFactory },
+        { provide: TENANCY_OPTIONS, inject: [TENANCY_MODULE_OPTIONS], useFactory: resolveTenancyOptions },
+      ],
+      options.imports ?? [],
+    );
+  }
+
+  /** Tenant repositories for `@InjectTenantRepository(Entity)` in the importing module. */
+  static forFeature(entities: EntityTarget<ObjectLiteral>[]): DynamicModule {
+    const providers = tenantRepositoryProviders(entities);
+    return { module: TenancyFeatureModule, providers, exports: providers };
+  }
+
+  private static build(optionProviders: Provider[], imports: ModuleMetadata['imports']): DynamicModule {
+    return {
+      module: TenancyModule,
+      global: true,
+      imports: [...(imports ?? []), ClsModule.forRoot({ global: true, middleware: { mount: false } })],
+      providers: [...optionProviders, ...PROVIDERS],
+      exports: EXPORTS,
+    };
+  }
+
+  onModuleInit(): void {
+    ContextIdFactory.apply(tenantContextIdStrategy);
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    // The run-based nestjs-cls middleware first (never enterWith), then tenant resolution inside it.
+    consumer.apply(ClsMiddleware, TenantResolutionMiddleware).forRoutes('/');
+  }
+}
+
+@Module({})
+class TenancyFeatureModule {}

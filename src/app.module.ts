@@ -1,0 +1,48 @@
+import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import { APP_FILTER } from '@nestjs/core';
+import { loadTenantsFile, parseServerList, TenancyExceptionFilter, TenancyModule } from '../libs/tenancy/src';
+import { JsonBodyMiddleware } from './common/json-body.middleware';
+import { AppConfig, appConfig, validateEnvironment } from './config/app.config';
+import { HealthController } from './health/health.controller';
+import { TENANT_MIGRATIONS } from './migrations';
+import { Project } from './projects/project.entity';
+import { ProjectsModule } from './projects/projects.module';
+import { User } from './users/user.entity';
+import { UsersModule } from './users/users.module';
+
+@Module({
+  imports: [
+    ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [appConfig], validate: validateEnvironment }),
+    TenancyModule.forRootAsync({
+      inject: [ConfigService],
+      useFactory: (config: ConfigService) => {
+        const app = config.getOrThrow<AppConfig>('app');
+        const servers = parseServerList(app.tenantDbServers);
+        return {
+          databaseUrl: app.databaseUrl,
+          servers,
+          catalog: loadTenantsFile(app.tenantsFile, ['default', ...Object.keys(servers)]),
+          entities: [User, Project],
+          migrations: TENANT_MIGRATIONS,
+          runtimeRole: app.runtimeRole,
+          naming: app.databasePrefix ? { databasePrefix: app.databasePrefix } : undefined,
+          resolution: {
+            baseDomain: app.baseDomain,
+            jwt: app.jwtSecret || app.jwksUrl ? { secret: app.jwtSecret, jwksUrl: app.jwksUrl } : undefined,
+            exclude: ['/health', '/docs'],
+          },
+        };
+      },
+    }),
+    UsersModule,
+    ProjectsModule,
+  ],
+  controllers: [HealthController],
+  providers: [{ provide: APP_FILTER, useClass: TenancyExceptionFilter }],
+})
+export class AppModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(JsonBodyMiddleware).forRoutes('/');
+  }
+}

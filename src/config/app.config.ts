@@ -1,0 +1,64 @@
+import { registerAs } from '@nestjs/config';
+import { plainToInstance, Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
+
+/** The environment the service reads, validated at start. */
+class Environment {
+  @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgres:// URL of an owner (or superuser) connection' })
+  DATABASE_URL!: string;
+
+  @IsOptional() @IsString() TENANT_DB_SERVERS?: string;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(65535) PORT?: number;
+
+  @IsOptional() @IsString() @MinLength(32, { message: 'JWT_SECRET must hold at least 32 characters' }) JWT_SECRET?: string;
+
+  @IsOptional() @IsUrl({ require_tld: false, protocols: ['http', 'https'] }) JWKS_URL?: string;
+
+  @IsOptional() @IsIn(['development', 'production', 'test']) NODE_ENV?: string;
+
+  @IsOptional() @IsString() TENANCY_CONFIG?: string;
+
+  @IsOptional() @Matches(/^[a-z_][a-z0-9_]{0,40}$/) TENANCY_RUNTIME_ROLE?: string;
+
+  @IsOptional() @Matches(/^[a-z_][a-z0-9_]{0,15}$/) TENANCY_DATABASE_PREFIX?: string;
+
+  @IsOptional() @IsString() TENANCY_BASE_DOMAIN?: string;
+}
+
+export function validateEnvironment(raw: Record<string, unknown>): Record<string, unknown> {
+  const env = plainToInstance(Environment, raw, { enableImplicitConversion: false });
+  const errors = validateSync(env, { skipMissingProperties: false, whitelist: false });
+  if (errors.length) {
+    const lines = errors.flatMap((e) => Object.values(e.constraints ?? {}).map((m) => `${e.property}: ${m}`));
+    throw new Error(`Invalid environment:\n  - ${lines.join('\n  - ')}`);
+  }
+  return raw;
+}
+
+export interface AppConfig {
+  databaseUrl: string;
+  port: number;
+  tenantsFile: string;
+  tenantDbServers?: string;
+  jwtSecret?: string;
+  jwksUrl?: string;
+  runtimeRole?: string;
+  databasePrefix?: string;
+  baseDomain?: string;
+}
+
+export const appConfig = registerAs(
+  'app',
+  (): AppConfig => ({
+    databaseUrl: process.env.DATABASE_URL!,
+    port: Number(process.env.PORT ?? 3000),
+    tenantsFile: process.env.TENANCY_CONFIG ?? 'config/tenants.yaml',
+    tenantDbServers: process.env.TENANT_DB_SERVERS,
+    jwtSecret: process.env.JWT_SECRET,
+    jwksUrl: process.env.JWKS_URL,
+    runtimeRole: process.env.TENANCY_RUNTIME_ROLE,
+    databasePrefix: process.env.TENANCY_DATABASE_PREFIX,
+    baseDomain: process.env.TENANCY_BASE_DOMAIN,
+  }),
+);

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { TenancyModule } from '../../libs/tenancy/src';
+import { User } from '../users/user.entity';
+import { Project } from './project.entity';
+import { ProjectsController } from './projects.controller';
+import { ProjectsService } from './projects.service';
+
+@Module({
+  imports: [TenancyModule.forFeature([Project, User])],
+  controllers: [ProjectsController],
+  providers: [ProjectsService],
+})
+export class ProjectsModule {}
