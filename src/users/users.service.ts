@@ -74,7 +74,7 @@ export class UsersService {
       const result = await this.users.delete({ id });
       if (!result.affected) throw new UserNotFoundError(id);
     } catch (err) {
-      if (pgErrorCode(err) === '23503') throw new UserHasProjectsError();
+      if (['23503', '23001'].includes(pgErrorCode(err) ?? '')) throw new UserHasProjectsError();
       throw err;
     }
   }

@@ -24,6 +24,7 @@ const REASONS: Record<number, string> = {
 const DATABASE_ERRORS: Record<string, [number, string]> = {
   '23505': [409, 'This conflicts with an existing record.'],
   '23503': [409, 'This refers to a record that does not exist, or is still referred to by another record.'],
+  '23001': [409, 'This record is still referred to by another record.'],
   '23502': [400, 'A required value is missing.'],
   '23514': [400, 'A value is out of range.'],
   '22001': [400, 'A value is too long.'],
