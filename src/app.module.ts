@@ -27,6 +27,8 @@ import { UsersModule } from './users/users.module';
           migrations: TENANT_MIGRATIONS,
           runtimeRole: app.runtimeRole,
           naming: app.databasePrefix ? { databasePrefix: app.databasePrefix } : undefined,
+          pool: { max: app.poolMax },
+          databasePools: { budgetPerServer: app.serverConnectionBudget },
           resolution: {
             baseDomain: app.baseDomain,
             jwt: app.jwtSecret || app.jwksUrl ? { secret: app.jwtSecret, jwksUrl: app.jwksUrl } : undefined,

@@ -24,6 +24,10 @@ class Environment {
   @IsOptional() @Matches(/^[a-z_][a-z0-9_]{0,15}$/) TENANCY_DATABASE_PREFIX?: string;
 
   @IsOptional() @IsString() TENANCY_BASE_DOMAIN?: string;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) TENANCY_POOL_MAX?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(10000) TENANCY_SERVER_CONNECTION_BUDGET?: number;
 }
 
 export function validateEnvironment(raw: Record<string, unknown>): Record<string, unknown> {
@@ -46,6 +50,8 @@ export interface AppConfig {
   runtimeRole?: string;
   databasePrefix?: string;
   baseDomain?: string;
+  poolMax?: number;
+  serverConnectionBudget?: number;
 }
 
 export const appConfig = registerAs(
@@ -60,5 +66,11 @@ export const appConfig = registerAs(
     runtimeRole: process.env.TENANCY_RUNTIME_ROLE,
     databasePrefix: process.env.TENANCY_DATABASE_PREFIX,
     baseDomain: process.env.TENANCY_BASE_DOMAIN,
+    poolMax: optionalNumber(process.env.TENANCY_POOL_MAX),
+    serverConnectionBudget: optionalNumber(process.env.TENANCY_SERVER_CONNECTION_BUDGET),
   }),
 );
+
+function optionalNumber(value: string | undefined): number | undefined {
+  return value === undefined || value === '' ? undefined : Number(value);
+}
