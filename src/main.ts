@@ -1,15 +1,10 @@
 import { Logger } from '@nestjs/common';
-import { startEmbeddedPostgres } from './database/embedded-postgres';
+import { ensureDatabase } from './database/ensure-database';
 
 async function main(): Promise<void> {
   const logger = new Logger('Main');
-  let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>> | undefined;
-  if (!process.env.DATABASE_URL) {
-    logger.log('No DATABASE_URL: starting an embedded PostgreSQL (data under .data/)');
-    embedded = await startEmbeddedPostgres({ dir: '.data/postgres', persistent: true });
-    process.env.DATABASE_URL = embedded.url;
-  }
-  // Imported after DATABASE_URL is known: the configuration is validated as the module loads.
+  const embedded = await ensureDatabase();
+  // Imported after DATABASE_URL is known: the environment is validated as the module loads.
   const { createApp } = await import('./app.factory.js');
   const app = await createApp();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
