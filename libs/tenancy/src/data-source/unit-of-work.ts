@@ -1,5 +1,6 @@
 import type { EntityManager, QueryRunner } from 'typeorm';
 import type { TenantRecord } from '../catalog/tenant-record';
+import { UnitOfWorkEndedError } from '../errors/tenancy.errors';
 import type { DataSourceLease } from './runtime-data-source';
 
 type PatchedRunner = { -readonly [K in keyof QueryRunner]: QueryRunner[K] } & {
@@ -41,7 +42,7 @@ export class UnitOfWork {
 
   queryRunner(): QueryRunner {
     if (this.finished) {
-      throw new Error(`The unit of work of tenant '${this.tenant.id}' has already ended: run queries before the response is sent or inside TenancyService.run().`);
+      throw new UnitOfWorkEndedError(this.tenant.id);
     }
     if (!this.runner) {
       const runner = this.lease.dataSource.createQueryRunner() as unknown as PatchedRunner;

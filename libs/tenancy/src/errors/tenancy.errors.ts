@@ -108,6 +108,20 @@ export class NoTenantContextError extends TenancyError {
   }
 }
 
+/**
+ * A query after the unit of work ended: the response was already sent, the client went away (its
+ * transaction was rolled back), or code ran after `TenancyService.run` returned.
+ */
+export class UnitOfWorkEndedError extends TenancyError {
+  constructor(tenantId: string) {
+    super(
+      `The unit of work of tenant '${tenantId}' has already ended: run queries before the response is sent or inside TenancyService.run().`,
+      HttpStatus.SERVICE_UNAVAILABLE,
+      'Service Unavailable',
+    );
+  }
+}
+
 /** Invalid tenancy configuration: raised at start, names the key and the tenant. */
 export class TenancyConfigError extends Error {
   constructor(

@@ -1,0 +1,147 @@
+/**
+ * `npm run bench`: measures the service under each isolation model and prints figures (no
+ * assertions: machines are noisy, so compare the ratios of one run).
+ *
+ * 1. HTTP: the service runs as a child process (`node dist/src/main.js`) on a throwaway embedded
+ *    PostgreSQL with 3 tenants per model and 200 users each; autocannon drives reads and writes per
+ *    model, each request for a random tenant of that model, against /health as the no-database baseline.
+ * 2. Unit of work: sequential `TenancyService.run` + one query per model, against the same query on
+ *    a bare runtime-role pg pool: the cost of the tenancy layer (BEGIN + set_config + COMMIT).
+ */
+import autocannon from 'autocannon';
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { freePort, startEmbeddedPostgres } from '../src/database/embedded-postgres';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const MODELS = ['shared', 'schema', 'database'] as const;
+const tenantsOf = (model: string) => [1, 2, 3].map((i) => `${model}-${i}`);
+
+async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the service did not start within 60 s');
+}
+
+function load(title: string, url: string, opts: Partial<autocannon.Options>): Promise<autocannon.Result> {
+  return autocannon({ url, connections: CONNECTIONS, duration: SECONDS, title, ...opts });
+}
+
+function row(name: string, r: autocannon.Result, base?: autocannon.Result): string {
+  const ratio = base ? `${((r.requests.average / base.requests.average) * 100).toFixed(0)}%` : '';
+  return `| ${name.padEnd(26)} | ${r.requests.average.toFixed(0).padStart(7)} | ${String(r.latency.p50).padStart(5)} | ${String(r.latency.p99).padStart(5)} | ${String(r.non2xx + r.errors).padStart(6)} | ${ratio.padStart(9)} |`;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'nest-tenancy-bench-'));
+  const pg = await startEmbeddedPostgres({ dir, persistent: false });
+  const configFile = join(dir, 'tenants.yaml');
+  writeFileSync(
+    configFile,
+    stringify({
+      tiers: { free: { strategy: 'shared' }, pro: { strategy: 'schema' }, enterprise: { strategy: 'database', pool: { max: 5 } } },
+      tenants: MODELS.flatMap((m) => tenantsOf(m).map((id) => ({ id, name: id, tier: { shared: 'free', schema: 'pro', database: 'enterprise' }[m] }))),
+    }),
+  );
+  const port = await freePort();
+  const env = { ...process.env, DATABASE_URL: pg.url, TENANCY_CONFIG: configFile, PORT: String(port), NODE_ENV: 'production', TENANCY_POOL_MAX: '10' };
+  const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    const started = Date.now();
+    await waitForHttp(`${base}/health/ready`, child);
+    console.log(`service ready in ${Date.now() - started} ms (embedded PostgreSQL, 9 tenants: 3 per model)`);
+    for (const model of MODELS) {
+      for (const tenant of tenantsOf(model)) {
+        for (let i = 0; i < 200; i++) {
+          const res = await fetch(`${base}/users`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-tenant-id': tenant },
+            body: JSON.stringify({ email: `seed${i}@${tenant}.test`, name: `Seed ${i}` }),
+          });
+          if (res.status !== 201) throw new Error(`seeding ${tenant}: ${res.status}`);
+        }
+      }
+    }
+    const health = await load('health', `${base}/health`, {});
+    const lines = [
+      `| scenario (${CONNECTIONS} connections, ${SECONDS} s) | req/s   | p50ms | p99ms | errors | vs health |`,
+      '|----------------------------|---------|-------|-------|--------|-----------|',
+      row('GET /health (no database)', health),
+    ];
+    for (const model of MODELS) {
+      const tenants = tenantsOf(model);
+      const pick = () => tenants[Math.floor(Math.random() * tenants.length)];
+      const reads = await load(`${model} reads`, `${base}/users?limit=20`, {
+        requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'x-tenant-id': pick() } }) }],
+      });
+      lines.push(row(`GET /users?limit=20 ${model}`, reads, health));
+      let n = 0;
+      const writes = await load(`${model} writes`, `${base}/users`, {
+        method: 'POST',
+        requests: [
+          {
+            setupRequest: (req) => ({
+              ...req,
+              headers: { ...req.headers, 'x-tenant-id': pick(), 'content-type': 'application/json' },
+              body: JSON.stringify({ email: `bench${n++}-${process.pid}@x.test`, name: 'Bench' }),
+            }),
+          },
+        ],
+      });
+      lines.push(row(`POST /users ${model}`, writes, health));
+    }
+    console.log(`\n${lines.join('\n')}\n`);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+
+  await unitOfWorkOverhead(pg.url, configFile);
+  await pg.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function unitOfWorkOverhead(databaseUrl: string, configFile: string): Promise<void> {
+  Object.assign(process.env, { DATABASE_URL: databaseUrl, TENANCY_CONFIG: configFile });
+  const { createApp } = await import('../src/app.factory.js');
+  const { TenancyService, TenantDataSource } = await import('../libs/tenancy/src/index.js');
+  const { HomeDataSource } = await import('../libs/tenancy/src/data-source/home-data-source.js');
+  const app = await createApp({ logger: false });
+  await app.init();
+  const tenancy = app.get(TenancyService);
+  const tds = app.get(TenantDataSource);
+  const home = app.get(HomeDataSource).dataSource;
+  const N = 2000;
+  const time = async (fn: () => Promise<unknown>) => {
+    for (let i = 0; i < 200; i++) await fn();
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < N; i++) await fn();
+    return Number(process.hrtime.bigint() - t0) / 1e3 / N;
+  };
+  const bare = await time(() => home.query('SELECT 1'));
+  const lines = [`| ${N} sequential units of work, one SELECT 1 each | µs/op | vs bare pool |`, '|---|---|---|', `| bare runtime pool, no transaction | ${bare.toFixed(0)} | 100% |`];
+  for (const model of MODELS) {
+    const us = await time(() => tenancy.run(`${model}-1`, () => tds.query('SELECT 1')));
+    lines.push(`| TenancyService.run, ${model} model | ${us.toFixed(0)} | ${((us / bare) * 100).toFixed(0)}% |`);
+  }
+  const rss = process.memoryUsage().rss / 1024 / 1024;
+  console.log(`${lines.join('\n')}\n\nbench process RSS after the runs: ${rss.toFixed(0)} MiB\n`);
+  await app.close();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
