@@ -37,6 +37,8 @@ const DATABASE_ERRORS: Record<string, [number, string]> = {
   '57014': [503, 'The request took too long; retry it.'],
 };
 
+const DATA_EXCEPTION: [number, string] = [400, 'A value is not valid.'];
+
 /**
  * Turns every error into `{statusCode, error, message}`: HTTP exceptions as they are, request-body
  * parser errors and known PostgreSQL errors into 4xx, anything else into a bare 500 (logged here,
@@ -85,7 +87,8 @@ export class TenancyExceptionFilter implements ExceptionFilter {
       return { statusCode: status, error: REASONS[status] ?? 'Bad Request', message };
     }
     const code = pgErrorCode(exception);
-    const known = code ? DATABASE_ERRORS[code] : undefined;
+    // Unlisted data exceptions (class 22, e.g. a NUL byte in text) are the caller's input too.
+    const known = code ? (DATABASE_ERRORS[code] ?? (code.startsWith('22') ? DATA_EXCEPTION : undefined)) : undefined;
     if (known) return { statusCode: known[0], error: REASONS[known[0]], message: known[1] };
     this.logger.error((exception as Error)?.stack ?? String(exception));
     return { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, error: 'Internal Server Error', message: 'Internal server error' };
