@@ -3,32 +3,37 @@ import { ensureDatabase } from './database/ensure-database';
 
 /**
  * `npm run migrate`: applies the control migrations and every pending tenant migration to the
- * shared tables, each tenant schema and each tenant database. Goes on past a failing tenant, prints
- * one line per target and exits non-zero if any failed.
+ * shared tables, each tenant schema and each tenant database (`--status` only reports). Goes on
+ * past a failing tenant, prints one line per target and exits non-zero if any failed.
  */
-async function main(): Promise<number> {
+async function main(argv: string[]): Promise<number> {
   const embedded = await ensureDatabase();
   const { NestFactory } = await import('@nestjs/core');
   const { AppModule } = await import('./app.module.js');
-  const { TenantProvisioner } = await import('../libs/tenancy/src/index.js');
+  const { TenantMigrations } = await import('../libs/tenancy/src/index.js');
   const app = await NestFactory.createApplicationContext(AppModule, { logger: ['error', 'warn'] });
   try {
-    const started = Date.now();
-    const results = await app.get(TenantProvisioner).migrateAll(4);
-    for (const r of results) {
-      const what = r.error ? `FAILED: ${r.error}` : r.applied.length ? `applied ${r.applied.join(', ')}` : 'up to date';
-      console.log(`${r.target.padEnd(40)} ${what}`);
+    const migrations = app.get(TenantMigrations);
+    if (argv.includes('--status')) {
+      for (const row of await migrations.status()) {
+        console.log(`${row.target.padEnd(42)} ${row.model.padEnd(9)} ${row.status.padEnd(8)} ${row.version ?? '-'}${row.error ? `  (${row.error})` : ''}`);
+      }
+      return 0;
     }
-    const failed = results.filter((r) => r.error).length;
-    console.log(`${results.length} targets, ${failed} failed, ${Date.now() - started} ms`);
-    return failed ? 1 : 0;
+    const report = await migrations.run({ concurrency: 4 });
+    for (const o of report.outcomes) {
+      const what = o.error ? `FAILED: ${o.error}` : o.result === 'skipped' ? 'current (skipped)' : o.applied.length ? `applied ${o.applied.join(', ')}` : 'current';
+      console.log(`${o.target.padEnd(42)} ${o.model.padEnd(9)} ${what}`);
+    }
+    console.log(`${report.outcomes.length} targets: ${report.applied} migrated, ${report.skipped} skipped, ${report.failed} failed, ${report.millis} ms`);
+    return report.failed ? 1 : 0;
   } finally {
     await app.close();
     await embedded?.stop();
   }
 }
 
-main().then(
+main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {
     new Logger('Migrate').error(err instanceof Error ? err.message : err);

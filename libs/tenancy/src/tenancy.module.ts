@@ -21,6 +21,8 @@ import { UnitOfWorkInterceptor } from './data-source/unit-of-work.interceptor';
 import { MigrationRunner } from './lifecycle/migration-runner';
 import { TenancyBootstrap } from './lifecycle/tenancy-bootstrap';
 import { TenantMigrator } from './lifecycle/tenant-migrator';
+import { MigrationLedger } from './lifecycle/migration-ledger';
+import { TenantMigrations } from './lifecycle/tenant-migrations';
 import { TenantProvisioner } from './lifecycle/tenant-provisioner';
 import { TenantResolutionMiddleware } from './resolution/tenant-resolution.middleware';
 import { TenantResolver } from './resolution/tenant-resolver';
@@ -58,6 +60,8 @@ const PROVIDERS: Provider[] = [
   TenantResolver,
   TenantResolutionMiddleware,
   TenantProvisioner,
+  MigrationLedger,
+  TenantMigrations,
   TenancyBootstrap,
   currentTenantProvider,
   { provide: APP_INTERCEPTOR, useClass: UnitOfWorkInterceptor },
@@ -70,6 +74,7 @@ const EXPORTS = [
   TenantContext,
   TenantCatalog,
   TenantProvisioner,
+  TenantMigrations,
   TenantNaming,
   IsolationStrategies,
   PoolRegistry,

@@ -39,4 +39,30 @@ export class CreateTenantCatalog1732752000000 implements MigrationInterface {
   }
 }
 
-export const CONTROL_MIGRATIONS = [CreateTenantCatalog1732752000000];
+/**
+ * The migration ledger: the version each target (the shared tables, or a tenant's schema or
+ * database) is on, so a run skips current targets without opening a connection to them, and the
+ * last error of a failed one. The authoritative record of what was applied stays inside each
+ * target, committed with its DDL; this table is the index over all of them.
+ */
+export class CreateMigrationLedger1732752000002 implements MigrationInterface {
+  name = 'CreateMigrationLedger1732752000002';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      CREATE TABLE migration_ledger (
+        target text PRIMARY KEY,
+        server text NOT NULL,
+        version text,
+        status text NOT NULL CHECK (status IN ('current', 'failed')),
+        error text,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      )`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE migration_ledger`);
+  }
+}
+
+export const CONTROL_MIGRATIONS = [CreateTenantCatalog1732752000000, CreateMigrationLedger1732752000002];

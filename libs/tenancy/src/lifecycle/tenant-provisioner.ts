@@ -4,12 +4,8 @@ import { TenantRecord } from '../catalog/tenant-record';
 import { IsolationModel, ResolvedTenancyOptions, TenantDefinition, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { TenancyConfigError } from '../errors/tenancy.errors';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
-
-export interface MigrationResult {
-  target: string;
-  applied: string[];
-  error?: string;
-}
+import { MigrationLedger, SHARED_TARGET } from './migration-ledger';
+import { TenantMigrations } from './tenant-migrations';
 
 /**
  * Makes tenants ready to serve. A tenant is recorded as `provisioning` first and only marked
@@ -24,6 +20,8 @@ export class TenantProvisioner {
     @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
     private readonly catalog: TenantCatalog,
     private readonly strategies: IsolationStrategies,
+    private readonly ledger: MigrationLedger,
+    private readonly migrations: TenantMigrations,
   ) {}
 
   modelOf(def: Pick<TenantDefinition, 'tier' | 'strategy' | 'id'>): IsolationModel {
@@ -45,6 +43,7 @@ export class TenantProvisioner {
       this.logger.warn(`tenant ${record.id} is served by the ${record.strategy} model, its definition says ${model}: moving a tenant is an explicit operation`);
     }
     await this.strategies.for(record.strategy).provision(record);
+    if (record.strategy !== 'shared') await this.ledger.recordCurrent(record.id, record.server, this.migrations.latest);
     if (record.status === 'provisioning') return (await this.catalog.setStatus(record.id, 'active'))!;
     return record;
   }
@@ -52,33 +51,9 @@ export class TenantProvisioner {
   /** Provisions the shared tables and every tenant of the configuration file. */
   async seed(): Promise<TenantRecord[]> {
     await this.strategies.for('shared').provision({ id: 'shared', server: 'default' });
+    await this.ledger.recordCurrent(SHARED_TARGET, 'default', this.migrations.latest);
     const out: TenantRecord[] = [];
     for (const def of this.options.catalog.tenants) out.push(await this.provision(def));
     return out;
-  }
-
-  /**
-   * Applies pending migrations to the shared tables and every tenant in the catalog, `concurrency`
-   * at a time, going on past a failing tenant and reporting each result.
-   */
-  async migrateAll(concurrency = 4): Promise<MigrationResult[]> {
-    const results: MigrationResult[] = [];
-    const run = async (target: string, fn: () => Promise<string[] | void>) => {
-      try {
-        results.push({ target, applied: (await fn()) ?? [] });
-      } catch (err) {
-        results.push({ target, applied: [], error: (err as Error).message });
-      }
-    };
-    await run('shared', () => this.strategies.for('shared').provision({ id: 'shared', server: 'default' }));
-    const queue = this.catalog.list().filter((t) => t.status !== 'deleting' && t.strategy !== 'shared');
-    const workers = Array.from({ length: Math.max(1, concurrency) }, async () => {
-      for (let t = queue.shift(); t; t = queue.shift()) {
-        const tenant = t;
-        await run(`${tenant.strategy}:${tenant.id}`, () => this.strategies.for(tenant.strategy).provision(tenant));
-      }
-    });
-    await Promise.all(workers);
-    return results;
   }
 }
