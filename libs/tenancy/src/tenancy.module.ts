@@ -22,7 +22,11 @@ import { MigrationRunner } from './lifecycle/migration-runner';
 import { TenancyBootstrap } from './lifecycle/tenancy-bootstrap';
 import { TenantMigrator } from './lifecycle/tenant-migrator';
 import { MigrationLedger } from './lifecycle/migration-ledger';
+import { TenantExporter } from './lifecycle/tenant-exporter';
+import { TenantInspector } from './lifecycle/tenant-inspector';
+import { TenantLifecycle } from './lifecycle/tenant-lifecycle';
 import { TenantMigrations } from './lifecycle/tenant-migrations';
+import { TenantMover } from './lifecycle/tenant-mover';
 import { TenantProvisioner } from './lifecycle/tenant-provisioner';
 import { TenantResolutionMiddleware } from './resolution/tenant-resolution.middleware';
 import { TenantResolver } from './resolution/tenant-resolver';
@@ -62,6 +66,10 @@ const PROVIDERS: Provider[] = [
   TenantProvisioner,
   MigrationLedger,
   TenantMigrations,
+  TenantLifecycle,
+  TenantInspector,
+  TenantExporter,
+  TenantMover,
   TenancyBootstrap,
   currentTenantProvider,
   { provide: APP_INTERCEPTOR, useClass: UnitOfWorkInterceptor },
@@ -75,6 +83,10 @@ const EXPORTS = [
   TenantCatalog,
   TenantProvisioner,
   TenantMigrations,
+  TenantLifecycle,
+  TenantInspector,
+  TenantExporter,
+  TenantMover,
   TenantNaming,
   IsolationStrategies,
   PoolRegistry,

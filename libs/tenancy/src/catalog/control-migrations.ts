@@ -65,4 +65,31 @@ export class CreateMigrationLedger1732752000002 implements MigrationInterface {
   }
 }
 
-export const CONTROL_MIGRATIONS = [CreateTenantCatalog1732752000000, CreateMigrationLedger1732752000002];
+/** When a tenant was last exported (deletion asks for one first), and the state of tenant moves. */
+export class CreateExportsAndMoves1732752000003 implements MigrationInterface {
+  name = 'CreateExportsAndMoves1732752000003';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE tenants ADD COLUMN exported_at timestamptz`);
+    await q.query(`
+      CREATE TABLE tenant_moves (
+        tenant_id text PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
+        source_strategy text NOT NULL,
+        source_server text NOT NULL,
+        target_strategy text NOT NULL CHECK (target_strategy IN ('shared', 'schema', 'database')),
+        target_server text NOT NULL,
+        phase text NOT NULL,
+        progress jsonb NOT NULL DEFAULT '{}',
+        error text,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      )`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE tenant_moves`);
+    await q.query(`ALTER TABLE tenants DROP COLUMN exported_at`);
+  }
+}
+
+export const CONTROL_MIGRATIONS = [CreateTenantCatalog1732752000000, CreateMigrationLedger1732752000002, CreateExportsAndMoves1732752000003];

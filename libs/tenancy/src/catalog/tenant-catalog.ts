@@ -6,7 +6,7 @@ import { OwnerConnections } from '../data-source/owner-connections';
 import { quoteIdent, TenantNaming } from './tenant-naming';
 import { TenantRecord, TenantStatus } from './tenant-record';
 
-const COLUMNS = `id, name, tier, strategy, server, status, created_at AS "createdAt", updated_at AS "updatedAt"`;
+const COLUMNS = `id, name, tier, strategy, server, status, exported_at AS "exportedAt", created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 export interface NewTenant {
   id: string;
@@ -73,6 +73,19 @@ export class TenantCatalog implements OnApplicationShutdown {
       [id, changes.name ?? null, changes.tier ?? null, changes.status ?? null],
     );
     return this.refresh(id);
+  }
+
+  async markExported(id: string): Promise<void> {
+    const ds = await this.owner.controlDataSource();
+    await ds.query(`UPDATE ${this.table} SET exported_at = now() WHERE id = $1`, [id]);
+    await this.refresh(id);
+  }
+
+  /** Removes a tenant from the catalog (its data must be gone already). */
+  async remove(id: string): Promise<void> {
+    const ds = await this.owner.controlDataSource();
+    await ds.query(`DELETE FROM ${this.table} WHERE id = $1`, [id]);
+    await this.refresh(id);
   }
 
   setStatus(id: string, status: TenantStatus): Promise<TenantRecord | undefined> {

@@ -11,6 +11,8 @@ export interface TenantRecord {
   /** Database model: the server holding the tenant's database. */
   server: string;
   status: TenantStatus;
+  /** When the tenant was last exported in full (deletion asks for an export first). */
+  exportedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }

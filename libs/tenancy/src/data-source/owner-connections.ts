@@ -43,13 +43,24 @@ export class OwnerConnections implements OnApplicationShutdown {
 
   /** Runs `fn` with an owner DataSource on `database` of `server`, reusing the control pool where it is that. */
   async withDatabase<T>(server: string, database: string, fn: (ds: DataSource) => Promise<T>): Promise<T> {
-    if (server === 'default' && database === this.homeDatabase()) return fn(await this.controlDataSource());
-    const ds = await open(withDatabase(this.serverUrl(server), database), 1, 'nest-tenancy:owner');
+    const { dataSource, close } = await this.open(server, database);
     try {
-      return await fn(ds);
+      return await fn(dataSource);
     } finally {
-      await ds.destroy().catch((err) => this.logger.warn(`closing an owner connection failed: ${err.message}`));
+      await close().catch((err) => this.logger.warn(`closing an owner connection failed: ${err.message}`));
     }
+  }
+
+  /**
+   * An owner DataSource on `database` of `server` held until `close` (the control pool is shared
+   * and not closed): for work that outlives one callback, such as a streamed export.
+   */
+  async open(server: string, database: string): Promise<{ dataSource: DataSource; close(): Promise<void> }> {
+    if (server === 'default' && database === this.homeDatabase()) {
+      return { dataSource: await this.controlDataSource(), close: async () => undefined };
+    }
+    const ds = await open(withDatabase(this.serverUrl(server), database), 2, 'nest-tenancy:owner');
+    return { dataSource: ds, close: () => ds.destroy() };
   }
 
   async onApplicationShutdown(): Promise<void> {

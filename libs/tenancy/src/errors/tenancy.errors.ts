@@ -122,6 +122,13 @@ export class UnitOfWorkEndedError extends TenancyError {
   }
 }
 
+/** A lifecycle operation that the tenant's current state does not allow. */
+export class TenantStateError extends TenancyError {
+  constructor(message: string) {
+    super(message, HttpStatus.CONFLICT, 'Conflict');
+  }
+}
+
 /** Invalid tenancy configuration: raised at start, names the key and the tenant. */
 export class TenancyConfigError extends Error {
   constructor(

@@ -1,0 +1,83 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { TenantCatalog } from '../catalog/tenant-catalog';
+import { quoteIdent } from '../catalog/tenant-naming';
+import { TenantRecord } from '../catalog/tenant-record';
+import { OwnerConnections } from '../data-source/owner-connections';
+import { PoolRegistry } from '../data-source/pool-registry';
+import { TenantStateError, UnknownTenantError } from '../errors/tenancy.errors';
+import { IsolationStrategies } from '../strategies/isolation-strategies';
+import { MigrationLedger } from './migration-ledger';
+import { tenantTables } from './tenant-tables';
+
+/** Suspend, resume and delete: the state changes of a tenant after it is provisioned. */
+@Injectable()
+export class TenantLifecycle {
+  private readonly logger = new Logger('TenantLifecycle');
+
+  constructor(
+    private readonly catalog: TenantCatalog,
+    private readonly strategies: IsolationStrategies,
+    private readonly owner: OwnerConnections,
+    private readonly registry: PoolRegistry,
+    private readonly ledger: MigrationLedger,
+  ) {}
+
+  require(id: string): TenantRecord {
+    const tenant = this.catalog.get(id);
+    if (!tenant) throw new UnknownTenantError(id);
+    return tenant;
+  }
+
+  /** Every instance answers the tenant's requests with 403 from the moment its catalog hears of it. */
+  async suspend(id: string): Promise<TenantRecord> {
+    const tenant = this.require(id);
+    if (tenant.status !== 'active' && tenant.status !== 'suspended') throw new TenantStateError(`Tenant '${id}' is ${tenant.status}; only an active tenant can be suspended.`);
+    return (await this.catalog.setStatus(id, 'suspended'))!;
+  }
+
+  async resume(id: string): Promise<TenantRecord> {
+    const tenant = this.require(id);
+    if (tenant.status !== 'suspended' && tenant.status !== 'active') throw new TenantStateError(`Tenant '${id}' is ${tenant.status}; only a suspended tenant can be resumed.`);
+    return (await this.catalog.setStatus(id, 'active'))!;
+  }
+
+  /**
+   * Deletes every row of the tenant wherever it lives (drops its schema or database, or deletes its
+   * rows from the shared tables) and then removes it from the catalog. Asks for an export first
+   * unless `force`. Marked `deleting` first, so it is no longer served, and safe to run again.
+   */
+  async remove(id: string, options: { force?: boolean } = {}): Promise<void> {
+    const tenant = this.require(id);
+    if (tenant.status === 'moving') throw new TenantStateError(`Tenant '${id}' is being moved; delete it once the move is done.`);
+    if (!tenant.exportedAt && !options.force && tenant.status !== 'deleting') {
+      throw new TenantStateError(`Tenant '${id}' was never exported: export it first (GET /admin/tenants/${id}/export), or delete with force.`);
+    }
+    await this.catalog.setStatus(id, 'deleting');
+    await this.dropData(tenant);
+    await this.ledger.forget(id);
+    await this.catalog.remove(id);
+    this.logger.log(`tenant ${id} deleted (${tenant.strategy})`);
+  }
+
+  /** Removes the tenant's data from one location (used by delete, and by a move for its source). */
+  async dropData(tenant: Pick<TenantRecord, 'id' | 'strategy' | 'server'>): Promise<void> {
+    const location = this.strategies.for(tenant.strategy).location(tenant);
+    if (tenant.strategy === 'database') {
+      await this.registry.closeIdle(tenant.id);
+      await this.owner.withDatabase(location.server, this.owner.homeDatabase(location.server), (ds) =>
+        ds.query(`DROP DATABASE IF EXISTS ${quoteIdent(location.database)} WITH (FORCE)`),
+      );
+    } else if (tenant.strategy === 'schema') {
+      const ds = await this.owner.controlDataSource();
+      await ds.query(`DROP SCHEMA IF EXISTS ${quoteIdent(location.schema)} CASCADE`);
+    } else {
+      const ds = await this.owner.controlDataSource();
+      await ds.transaction(async (m) => {
+        await m.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenant.id]);
+        for (const table of (await tenantTables(m, location.schema)).reverse()) {
+          await m.query(`DELETE FROM ${quoteIdent(location.schema)}.${quoteIdent(table.name)} WHERE tenant_id = $1`, [tenant.id]);
+        }
+      });
+    }
+  }
+}

@@ -1,0 +1,413 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { PoolClient } from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { pipeline } from 'node:stream/promises';
+import type { QueryRunner } from 'typeorm';
+import { TenantCatalog } from '../catalog/tenant-catalog';
+import { quoteIdent, quoteLiteral, TenantNaming } from '../catalog/tenant-naming';
+import { TenantRecord } from '../catalog/tenant-record';
+import { IsolationModel, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
+import { OwnerConnections } from '../data-source/owner-connections';
+import { RuntimeRole } from '../data-source/runtime-role';
+import { TenantStateError } from '../errors/tenancy.errors';
+import { IsolationStrategies } from '../strategies/isolation-strategies';
+import type { TenantLocation } from '../strategies/isolation-strategy';
+import { MigrationLedger } from './migration-ledger';
+import { TenantLifecycle } from './tenant-lifecycle';
+import { TenantMigrations } from './tenant-migrations';
+import { TenantTable, tenantTables } from './tenant-tables';
+
+export type MovePhase = 'provisioning' | 'copying' | 'freezing' | 'switched' | 'cleanup' | 'failed';
+
+export interface MoveState {
+  tenantId: string;
+  sourceStrategy: IsolationModel;
+  sourceServer: string;
+  targetStrategy: IsolationModel;
+  targetServer: string;
+  phase: MovePhase;
+  progress: { tables?: Record<string, { copied: number; caughtUp?: number; checksum?: string }>; freezeMillis?: number };
+  error: string | null;
+  startedAt: Date;
+  updatedAt: Date;
+}
+
+export interface MoveReport {
+  tenantId: string;
+  from: { strategy: IsolationModel; server: string };
+  to: { strategy: IsolationModel; server: string };
+  rows: Record<string, number>;
+  /** How long writes were refused (status `moving`): the final catch-up and the switch. */
+  freezeMillis: number;
+  totalMillis: number;
+}
+
+/** The two sides of a move disagree after the copy: the move is abandoned, the source keeps serving. */
+export class MoveVerificationError extends TenantStateError {}
+
+type Side = { runner: QueryRunner; client: PoolClient; close(): Promise<void>; location: TenantLocation };
+
+const lockKey = (tenantId: string) => `tenancy:move:${tenantId}`;
+
+/**
+ * Moves one tenant's rows between any two models (or servers), keeping ids:
+ * provision the target; copy table by table in key order with COPY while the tenant is served;
+ * freeze writes (status `moving`: 503 with Retry-After; reads go on) and lock the source tables;
+ * catch up the rows changed since the copy; verify row counts and a checksum per table; switch the
+ * catalog in one transaction; then remove the source rows. A session advisory lock per tenant
+ * keeps two moves apart and tells the other instances whether the mover is alive: a tenant left
+ * `moving` by a killed mover is put back to `active` (served from the source), and running the move
+ * again starts it over, or only finishes the clean-up if the switch had happened.
+ */
+@Injectable()
+export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('TenantMover');
+  private recovery?: NodeJS.Timeout;
+  /** Pause between announcing the freeze and locking the source, so every instance has heard it. */
+  freezeGraceMillis = 250;
+
+  constructor(
+    @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
+    private readonly catalog: TenantCatalog,
+    private readonly strategies: IsolationStrategies,
+    private readonly owner: OwnerConnections,
+    private readonly naming: TenantNaming,
+    private readonly lifecycle: TenantLifecycle,
+    private readonly ledger: MigrationLedger,
+    private readonly migrations: TenantMigrations,
+    private readonly role: RuntimeRole,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.recovery = setInterval(() => void this.recoverAbandoned().catch((e) => this.logger.warn(`move recovery failed: ${e.message}`)), 5_000);
+    this.recovery.unref();
+    void this.recoverAbandoned().catch((e) => this.logger.warn(`move recovery failed: ${e.message}`));
+  }
+
+  onApplicationShutdown(): void {
+    if (this.recovery) clearInterval(this.recovery);
+  }
+
+  private get movesTable(): string {
+    return `${quoteIdent(this.naming.controlSchema)}.tenant_moves`;
+  }
+
+  async state(tenantId: string): Promise<MoveState | undefined> {
+    const ds = await this.owner.controlDataSource();
+    const [row] = await ds.query(
+      `SELECT tenant_id AS "tenantId", source_strategy AS "sourceStrategy", source_server AS "sourceServer",
+              target_strategy AS "targetStrategy", target_server AS "targetServer", phase, progress, error,
+              started_at AS "startedAt", updated_at AS "updatedAt"
+         FROM ${this.movesTable} WHERE tenant_id = $1`,
+      [tenantId],
+    );
+    return row;
+  }
+
+  async move(tenantId: string, to: { strategy: IsolationModel; server?: string }, onPhase?: (phase: string, detail?: string) => void): Promise<MoveReport> {
+    const started = Date.now();
+    const target = { strategy: to.strategy, server: to.strategy === 'database' ? (to.server ?? 'default') : 'default' };
+    this.owner.serverUrl(target.server);
+    const lock = await this.lockMove(tenantId);
+    try {
+      let tenant = this.lifecycle.require(tenantId);
+      const previous = await this.state(tenantId);
+      if (previous && (previous.phase === 'switched' || previous.phase === 'cleanup')) {
+        // A move switched the catalog but did not finish: remove what is left at its source first.
+        onPhase?.('cleanup', 'finishing an interrupted move');
+        await this.cleanup(previous.tenantId, { strategy: previous.sourceStrategy, server: previous.sourceServer });
+        tenant = this.lifecycle.require(tenantId);
+      }
+      if (tenant.strategy === target.strategy && tenant.server === target.server) {
+        if (previous && (previous.phase === 'switched' || previous.phase === 'cleanup')) {
+          return { tenantId, from: { strategy: previous.sourceStrategy, server: previous.sourceServer }, to: target, rows: {}, freezeMillis: 0, totalMillis: Date.now() - started };
+        }
+        throw new TenantStateError(`Tenant '${tenantId}' is already served by the ${target.strategy} model${target.strategy === 'database' ? ` on server '${target.server}'` : ''}.`);
+      }
+      if (tenant.status !== 'active') throw new TenantStateError(`Tenant '${tenantId}' is ${tenant.status}; only an active tenant can be moved.`);
+      const source = { strategy: tenant.strategy, server: tenant.server };
+      await this.record(tenantId, source, target, 'provisioning');
+
+      onPhase?.('provisioning', `${target.strategy}${target.strategy === 'database' ? `@${target.server}` : ''}`);
+      await this.lifecycle.dropData({ id: tenantId, ...target });
+      await this.strategies.for(target.strategy).provision({ id: tenantId, server: target.server });
+
+      const src = await this.open(tenant, source);
+      const dst = await this.open(tenant, target);
+      let frozen = false;
+      let switched = false;
+      let freezeStarted = 0;
+      try {
+        const tables = await tenantTables(src.runner.manager, src.location.schema);
+        const targetTables = new Set((await tenantTables(dst.runner.manager, dst.location.schema)).map((t) => t.name));
+        const missing = tables.filter((t) => !targetTables.has(t.name)).map((t) => t.name);
+        if (missing.length) throw new TenantStateError(`The target lacks tables ${missing.join(', ')}: migrate every tenant first (npm run migrate).`);
+
+        // Bulk copy, live: one snapshot of the source, one transaction on the target.
+        await this.setPhase(tenantId, 'copying');
+        const progress: MoveState['progress'] = { tables: {} };
+        await begin(src, 'REPEATABLE READ READ ONLY', tenantId);
+        await begin(dst, 'READ COMMITTED', tenantId);
+        const useCopy = await this.bypassesRls(dst);
+        for (const table of tables) {
+          onPhase?.('copying', table.name);
+          const copied = await this.copyTable(src, dst, table, tenantId, useCopy);
+          progress.tables![table.name] = { copied };
+          await this.setPhase(tenantId, 'copying', progress);
+        }
+        await src.client.query('COMMIT');
+        await dst.client.query('COMMIT');
+
+        // Freeze: writes get 503 from here; the lock waits for writes already in flight.
+        onPhase?.('freezing');
+        await this.catalog.setStatus(tenantId, 'moving');
+        frozen = true;
+        freezeStarted = Date.now();
+        await this.setPhase(tenantId, 'freezing', progress);
+        await new Promise((r) => setTimeout(r, this.freezeGraceMillis));
+        await begin(src, 'READ COMMITTED', tenantId);
+        for (const table of tables) {
+          await src.client.query(`LOCK TABLE ${qualified(src.location, table)} IN EXCLUSIVE MODE`);
+        }
+        if (source.strategy !== 'shared') {
+          // Writes queued behind the lock fail once it is released, instead of landing in the old place.
+          await src.client.query(`REVOKE INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${quoteIdent(src.location.schema)} FROM ${quoteIdent(this.role.name)}`);
+        }
+        await begin(dst, 'READ COMMITTED', tenantId);
+        for (const table of [...tables].reverse()) {
+          progress.tables![table.name].caughtUp = await this.deleteStale(src, dst, table, tenantId);
+        }
+        for (const table of tables) {
+          progress.tables![table.name].caughtUp! += await this.insertMissing(src, dst, table, tenantId);
+        }
+        for (const table of tables) {
+          const [a, b] = [await checksum(src, table, tenantId), await checksum(dst, table, tenantId)];
+          if (a.count !== b.count || a.sum !== b.sum) {
+            throw new MoveVerificationError(`Verification failed for ${table.name}: source ${a.count} rows (${a.sum}), target ${b.count} rows (${b.sum}); the tenant stays where it was.`);
+          }
+          progress.tables![table.name].checksum = a.sum;
+        }
+        await dst.client.query('COMMIT');
+
+        // Switch: one transaction on the control database; every instance hears it through NOTIFY.
+        onPhase?.('switching');
+        const control = await this.owner.controlDataSource();
+        await control.transaction(async (m) => {
+          await m.query(
+            `UPDATE ${quoteIdent(this.naming.controlSchema)}.tenants SET strategy = $2, server = $3, status = 'active', updated_at = now() WHERE id = $1`,
+            [tenantId, target.strategy, target.server],
+          );
+          await m.query(`UPDATE ${this.movesTable} SET phase = 'switched', progress = $2, updated_at = now() WHERE tenant_id = $1`, [tenantId, JSON.stringify(progress)]);
+        });
+        if (target.strategy !== 'shared') await this.ledger.recordCurrent(tenantId, target.server, this.migrations.latest);
+        switched = true;
+        frozen = false;
+        await this.catalog.refresh(tenantId);
+        // Writers still queued behind the lock were routed by a stale catalog: end them (they get an
+        // error and retry against the new place) rather than let them land in the old one.
+        await src.client.query('SAVEPOINT terminate_stale_writers');
+        await src.client
+          .query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND pg_backend_pid() = ANY(pg_blocking_pids(pid))`)
+          .catch(() => src.client.query('ROLLBACK TO SAVEPOINT terminate_stale_writers'));
+        await src.client.query('COMMIT');
+        const freezeMillis = Date.now() - freezeStarted;
+        progress.freezeMillis = freezeMillis;
+        await this.setPhase(tenantId, 'switched', progress);
+        const rows = Object.fromEntries(Object.entries(progress.tables!).map(([k, v]) => [k, v.copied + (v.caughtUp ?? 0)]));
+
+        onPhase?.('cleanup');
+        await src.close();
+        await dst.close();
+        await this.cleanup(tenantId, source);
+        return { tenantId, from: source, to: target, rows, freezeMillis, totalMillis: Date.now() - started };
+      } catch (err) {
+        await src.client.query('ROLLBACK').catch(() => undefined);
+        await dst.client.query('ROLLBACK').catch(() => undefined);
+        // Past the switch the tenant is served from the target: only the clean-up is left to redo.
+        if (!switched) {
+          if (frozen) await this.catalog.setStatus(tenantId, 'active').catch(() => undefined);
+          await this.setPhase(tenantId, 'failed', undefined, (err as Error).message).catch(() => undefined);
+        }
+        throw err;
+      } finally {
+        await src.close().catch(() => undefined);
+        await dst.close().catch(() => undefined);
+      }
+    } finally {
+      await this.unlockMove(tenantId, lock);
+    }
+  }
+
+  /** Puts back to `active` any tenant left `moving` by a mover that is no longer alive. */
+  async recoverAbandoned(): Promise<string[]> {
+    const stuck = this.catalog.list().filter((t) => t.status === 'moving');
+    const recovered: string[] = [];
+    for (const tenant of stuck) {
+      const ds = await this.owner.controlDataSource();
+      const runner = ds.createQueryRunner();
+      await runner.connect();
+      try {
+        const [{ free }] = await runner.query(`SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS free`, [lockKey(tenant.id)]);
+        if (!free) continue;
+        try {
+          await runner.query(`UPDATE ${quoteIdent(this.naming.controlSchema)}.tenants SET status = 'active', updated_at = now() WHERE id = $1 AND status = 'moving'`, [tenant.id]);
+          await this.catalog.refresh(tenant.id);
+          recovered.push(tenant.id);
+          this.logger.warn(`tenant ${tenant.id} was left frozen by an interrupted move; it is served from ${tenant.strategy} again`);
+        } finally {
+          await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [lockKey(tenant.id)]);
+        }
+      } finally {
+        await runner.release();
+      }
+    }
+    return recovered;
+  }
+
+  private async cleanup(tenantId: string, source: { strategy: IsolationModel; server: string }): Promise<void> {
+    await this.setPhase(tenantId, 'cleanup');
+    await this.lifecycle.dropData({ id: tenantId, ...source });
+    if (source.strategy !== 'shared' && this.catalog.get(tenantId)?.strategy === 'shared') await this.ledger.forget(tenantId);
+    const ds = await this.owner.controlDataSource();
+    await ds.query(`DELETE FROM ${this.movesTable} WHERE tenant_id = $1`, [tenantId]);
+  }
+
+  private async lockMove(tenantId: string): Promise<QueryRunner> {
+    const ds = await this.owner.controlDataSource();
+    const runner = ds.createQueryRunner();
+    await runner.connect();
+    const [{ locked }] = await runner.query(`SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked`, [lockKey(tenantId)]);
+    if (!locked) {
+      await runner.release();
+      throw new TenantStateError(`A move of tenant '${tenantId}' is already running.`);
+    }
+    return runner;
+  }
+
+  private async unlockMove(tenantId: string, runner: QueryRunner): Promise<void> {
+    await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [lockKey(tenantId)]).catch(() => undefined);
+    await runner.release();
+  }
+
+  private async record(tenantId: string, source: { strategy: string; server: string }, target: { strategy: string; server: string }, phase: MovePhase): Promise<void> {
+    const ds = await this.owner.controlDataSource();
+    await ds.query(
+      `INSERT INTO ${this.movesTable} (tenant_id, source_strategy, source_server, target_strategy, target_server, phase)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (tenant_id) DO UPDATE SET source_strategy = $2, source_server = $3, target_strategy = $4, target_server = $5,
+         phase = $6, progress = '{}', error = NULL, started_at = now(), updated_at = now()`,
+      [tenantId, source.strategy, source.server, target.strategy, target.server, phase],
+    );
+  }
+
+  private async setPhase(tenantId: string, phase: MovePhase, progress?: MoveState['progress'], error?: string): Promise<void> {
+    const ds = await this.owner.controlDataSource();
+    await ds.query(
+      `UPDATE ${this.movesTable} SET phase = $2, progress = COALESCE($3::jsonb, progress), error = $4, updated_at = now() WHERE tenant_id = $1`,
+      [tenantId, phase, progress ? JSON.stringify(progress) : null, error ?? null],
+    );
+  }
+
+  private async open(tenant: TenantRecord, where: { strategy: IsolationModel; server: string }): Promise<Side> {
+    const location = this.strategies.for(where.strategy).location({ id: tenant.id, server: where.server });
+    const { dataSource, close } = await this.owner.open(location.server, location.database);
+    const runner = dataSource.createQueryRunner();
+    const client = (await runner.connect()) as PoolClient;
+    let closed = false;
+    return {
+      runner,
+      client,
+      location,
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await runner.release();
+        await close();
+      },
+    };
+  }
+
+  private async bypassesRls(side: Side): Promise<boolean> {
+    const { rows } = await side.client.query(`SELECT rolsuper OR rolbypassrls AS bypass FROM pg_roles WHERE rolname = current_user`);
+    return rows[0]?.bypass === true;
+  }
+
+  /** Streams the tenant's rows of one table with COPY (or batched INSERTs where COPY FROM meets RLS). */
+  private async copyTable(src: Side, dst: Side, table: TenantTable, tenantId: string, useCopy: boolean): Promise<number> {
+    const columns = table.columns.map(quoteIdent).join(', ');
+    const rows = `FROM ${qualified(src.location, table)} t WHERE tenant_id = ${quoteLiteral(tenantId)} ORDER BY ${table.key.map((k) => `t.${quoteIdent(k)}`).join(', ')}`;
+    if (!useCopy) return this.insertRows(src, dst, table, `SELECT row_to_json(t)::text AS row ${rows}`, []);
+    const out = src.client.query(copyTo(`COPY (SELECT ${table.columns.map((c) => `t.${quoteIdent(c)}`).join(', ')} ${rows}) TO STDOUT`));
+    const into = dst.client.query(copyFrom(`COPY ${qualified(dst.location, table)} (${columns}) FROM STDIN`));
+    await pipeline(out, into);
+    return Number((into as unknown as { rowCount?: number }).rowCount ?? 0);
+  }
+
+  /** Deletes target rows that are gone from the source or changed since the copy; returns how many. */
+  private async deleteStale(src: Side, dst: Side, table: TenantTable, tenantId: string): Promise<number> {
+    const [a, b] = [await rowHashes(src, table, tenantId), await rowHashes(dst, table, tenantId)];
+    const stale = [...b.entries()].filter(([k, h]) => a.get(k) !== h).map(([k]) => k);
+    if (stale.length) {
+      await dst.client.query(`DELETE FROM ${qualified(dst.location, table)} WHERE ${keyExpr(table)} = ANY($1::text[])`, [stale]);
+    }
+    return stale.length;
+  }
+
+  /** Copies source rows the target lacks (new or changed since the copy); returns how many. */
+  private async insertMissing(src: Side, dst: Side, table: TenantTable, tenantId: string): Promise<number> {
+    const [a, b] = [await rowHashes(src, table, tenantId), await rowHashes(dst, table, tenantId)];
+    const missing = [...a.keys()].filter((k) => !b.has(k));
+    if (!missing.length) return 0;
+    return this.insertRows(
+      src,
+      dst,
+      table,
+      `SELECT row_to_json(t)::text AS row FROM ${qualified(src.location, table)} t WHERE tenant_id = ${quoteLiteral(tenantId)} AND ${keyExpr(table, 't')} = ANY($1::text[])`,
+      [missing],
+    );
+  }
+
+  private async insertRows(src: Side, dst: Side, table: TenantTable, select: string, params: unknown[]): Promise<number> {
+    const { rows } = await src.client.query(select, params);
+    const target = qualified(dst.location, table);
+    for (let i = 0; i < rows.length; i += 5_000) {
+      const batch = `[${rows.slice(i, i + 5_000).map((r: { row: string }) => r.row).join(',')}]`;
+      await dst.client.query(`INSERT INTO ${target} SELECT * FROM json_populate_recordset(NULL::${target}, $1::json)`, [batch]);
+    }
+    return rows.length;
+  }
+}
+
+function qualified(location: TenantLocation, table: TenantTable): string {
+  return `${quoteIdent(location.schema)}.${quoteIdent(table.name)}`;
+}
+
+function keyExpr(table: TenantTable, alias?: string): string {
+  return `json_build_array(${table.key.map((k) => (alias ? `${alias}.${quoteIdent(k)}` : quoteIdent(k))).join(', ')})::text`;
+}
+
+async function begin(side: Side, isolation: string, tenantId: string): Promise<void> {
+  await side.client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
+  // The same rendering of every value on both sides, so row hashes compare.
+  await side.client.query(
+    `SELECT set_config('app.tenant_id', $1, true), set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, MDY', true), set_config('extra_float_digits', '3', true)`,
+    [tenantId],
+  );
+}
+
+async function rowHashes(side: Side, table: TenantTable, tenantId: string): Promise<Map<string, string>> {
+  const { rows } = await side.client.query(
+    `SELECT ${keyExpr(table, 't')} AS k, md5(row_to_json(t)::text) AS h FROM ${qualified(side.location, table)} t WHERE tenant_id = $1`,
+    [tenantId],
+  );
+  return new Map(rows.map((r: { k: string; h: string }) => [r.k, r.h]));
+}
+
+async function checksum(side: Side, table: TenantTable, tenantId: string): Promise<{ count: number; sum: string }> {
+  const { rows } = await side.client.query(
+    `SELECT count(*)::bigint AS count, md5(COALESCE(string_agg(md5(row_to_json(t)::text), ',' ORDER BY ${table.key.map((k) => `t.${quoteIdent(k)}`).join(', ')}), '')) AS sum
+       FROM ${qualified(side.location, table)} t WHERE tenant_id = $1`,
+    [tenantId],
+  );
+  return { count: Number(rows[0].count), sum: rows[0].sum };
+}
