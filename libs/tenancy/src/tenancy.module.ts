@@ -29,6 +29,7 @@ import { TenantMigrations } from './lifecycle/tenant-migrations';
 import { TenantMover } from './lifecycle/tenant-mover';
 import { TenantProvisioner } from './lifecycle/tenant-provisioner';
 import { TenantResolutionMiddleware } from './resolution/tenant-resolution.middleware';
+import { SuperAdminGuard } from './resolution/super-admin.guard';
 import { TenantResolver } from './resolution/tenant-resolver';
 import { DatabaseStrategy } from './strategies/database.strategy';
 import { IsolationStrategies } from './strategies/isolation-strategies';
@@ -63,6 +64,7 @@ const PROVIDERS: Provider[] = [
   TenantDataSource,
   TenantResolver,
   TenantResolutionMiddleware,
+  SuperAdminGuard,
   TenantProvisioner,
   MigrationLedger,
   TenantMigrations,
@@ -87,6 +89,7 @@ const EXPORTS = [
   TenantInspector,
   TenantExporter,
   TenantMover,
+  SuperAdminGuard,
   TenantNaming,
   IsolationStrategies,
   PoolRegistry,

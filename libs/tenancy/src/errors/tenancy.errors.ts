@@ -122,6 +122,13 @@ export class UnitOfWorkEndedError extends TenancyError {
   }
 }
 
+/** A tenant definition (from the admin API or CLI) that cannot be provisioned as given. */
+export class InvalidTenantDefinitionError extends TenancyError {
+  constructor(message: string) {
+    super(message, HttpStatus.BAD_REQUEST, 'Bad Request');
+  }
+}
+
 /** A lifecycle operation that the tenant's current state does not allow. */
 export class TenantStateError extends TenancyError {
   constructor(message: string) {

@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { TenantCatalog } from '../catalog/tenant-catalog';
 import { TenantRecord } from '../catalog/tenant-record';
 import { IsolationModel, ResolvedTenancyOptions, TenantDefinition, TENANCY_OPTIONS } from '../config/tenancy-options';
-import { TenancyConfigError } from '../errors/tenancy.errors';
+import { InvalidTenantDefinitionError } from '../errors/tenancy.errors';
+import { isValidTenantId } from '../resolution/tenant-id';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
 import { MigrationLedger, SHARED_TARGET } from './migration-ledger';
 import { TenantMigrations } from './tenant-migrations';
@@ -25,13 +26,21 @@ export class TenantProvisioner {
   ) {}
 
   modelOf(def: Pick<TenantDefinition, 'tier' | 'strategy' | 'id'>): IsolationModel {
-    const model = def.strategy ?? (def.tier ? this.options.catalog.tiers[def.tier]?.strategy : undefined);
-    if (!model) throw new TenancyConfigError('tenant definition', [`tenant "${def.id}" names neither a known tier nor a strategy`]);
+    if (def.tier && !this.options.catalog.tiers[def.tier]) {
+      throw new InvalidTenantDefinitionError(`Unknown tier '${def.tier}'; known tiers: ${Object.keys(this.options.catalog.tiers).join(', ')}.`);
+    }
+    const model = def.strategy ?? (def.tier ? this.options.catalog.tiers[def.tier].strategy : undefined);
+    if (!model) throw new InvalidTenantDefinitionError(`Tenant '${def.id}' names neither a tier nor a strategy.`);
     return model;
   }
 
   async provision(def: TenantDefinition): Promise<TenantRecord> {
+    if (!isValidTenantId(def.id)) throw new InvalidTenantDefinitionError(`Tenant id '${String(def.id).slice(0, 60)}' is malformed: use 1 to 40 characters of a-z, 0-9 and '-'.`);
     const model = this.modelOf(def);
+    if (def.server && model !== 'database') throw new InvalidTenantDefinitionError('Only the database model takes a server.');
+    if (def.server && !this.options.servers[def.server]) {
+      throw new InvalidTenantDefinitionError(`Unknown server '${def.server}'; known servers: ${Object.keys(this.options.servers).join(', ')}.`);
+    }
     const record = await this.catalog.insertIfMissing({
       id: def.id,
       name: def.name,

@@ -1,0 +1,103 @@
+import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Logger, Param, PipeTransform, Post, Query, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  isValidTenantId,
+  SuperAdminGuard,
+  TenantExporter,
+  TenantInspector,
+  TenantLifecycle,
+  TenantMover,
+  TenantProvisioner,
+} from '../../libs/tenancy/src';
+import { DeleteTenantQueryDto, MoveTenantDto, ProvisionTenantDto } from './admin.dto';
+
+class TenantIdPipe implements PipeTransform<string, string> {
+  transform(value: string): string {
+    if (!isValidTenantId(value)) throw new BadRequestException('The tenant id is malformed.');
+    return value;
+  }
+}
+
+/** The tenant lifecycle over HTTP: a bearer token with the super_admin role. */
+@ApiTags('admin')
+@ApiBearerAuth()
+@UseGuards(SuperAdminGuard)
+@Controller('admin/tenants')
+export class AdminController {
+  private readonly logger = new Logger('Admin');
+
+  constructor(
+    private readonly provisioner: TenantProvisioner,
+    private readonly inspector: TenantInspector,
+    private readonly lifecycle: TenantLifecycle,
+    private readonly exporter: TenantExporter,
+    private readonly mover: TenantMover,
+  ) {}
+
+  @Get()
+  async list() {
+    return { items: await this.inspector.list() };
+  }
+
+  /** Creates the schema or database, applies every migration, records the tenant. Safe to retry. */
+  @Post()
+  async provision(@Body() dto: ProvisionTenantDto) {
+    const started = Date.now();
+    const tenant = await this.provisioner.provision(dto);
+    return { ...tenant, provisionMillis: Date.now() - started };
+  }
+
+  @Get(':id')
+  async inspect(@Param('id', TenantIdPipe) id: string) {
+    const tenant = this.lifecycle.require(id);
+    return { ...(await this.inspector.inspect(tenant)), move: (await this.mover.state(id)) ?? null };
+  }
+
+  @Post(':id/suspend')
+  @HttpCode(200)
+  suspend(@Param('id', TenantIdPipe) id: string) {
+    return this.lifecycle.suspend(id);
+  }
+
+  @Post(':id/resume')
+  @HttpCode(200)
+  resume(@Param('id', TenantIdPipe) id: string) {
+    return this.lifecycle.resume(id);
+  }
+
+  /** Starts the move and answers 202; progress shows in GET /admin/tenants/:id under `move`. */
+  @Post(':id/move')
+  @HttpCode(202)
+  async move(@Param('id', TenantIdPipe) id: string, @Body() dto: MoveTenantDto) {
+    const tenant = this.lifecycle.require(id);
+    if (tenant.status !== 'active') throw new BadRequestException(`Tenant '${id}' is ${tenant.status}; only an active tenant can be moved.`);
+    void this.mover.move(id, dto).then(
+      (report) => this.logger.log(`moved ${id}: ${JSON.stringify(report)}`),
+      (err) => this.logger.warn(`move of ${id} failed: ${err.message}`),
+    );
+    return { id, move: { from: tenant.strategy, to: dto.strategy, server: dto.server ?? null }, status: 'started' };
+  }
+
+  /** Streams every row of the tenant as NDJSON, whatever its model. */
+  @Get(':id/export')
+  async export(@Param('id', TenantIdPipe) id: string, @Res() res: Response) {
+    const tenant = this.lifecycle.require(id);
+    res.status(200).setHeader('content-type', 'application/x-ndjson; charset=utf-8');
+    res.setHeader('content-disposition', `attachment; filename="${id}.ndjson"`);
+    try {
+      await pipeline(Readable.from(this.exporter.export(tenant)), res);
+    } catch (err) {
+      this.logger.warn(`export of ${id} ended early: ${(err as Error).message}`);
+      res.destroy();
+    }
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  async remove(@Param('id', TenantIdPipe) id: string, @Query() query: DeleteTenantQueryDto) {
+    await this.lifecycle.remove(id, { force: query.force === true });
+  }
+}
