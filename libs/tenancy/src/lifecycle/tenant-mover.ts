@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { QueryRunner } from 'typeorm';
 import { TenantCatalog } from '../catalog/tenant-catalog';
@@ -174,18 +175,40 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
           await src.client.query(`REVOKE INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${quoteIdent(src.location.schema)} FROM ${quoteIdent(this.role.name)}`);
         }
         await begin(dst, 'READ COMMITTED', tenantId);
-        for (const table of [...tables].reverse()) {
-          progress.tables![table.name].caughtUp = await this.deleteStale(src, dst, table, tenantId);
-        }
+        // Catch up. Each side sums its rows' hashes into 4,096 buckets by key, in SQL; only the rows
+        // of buckets that differ travel: the target's stale ones are deleted (children first) and the
+        // source's missing or changed ones copied (parents first).
+        const sources = [];
         for (const table of tables) {
-          progress.tables![table.name].caughtUp! += await this.insertMissing(src, dst, table, tenantId);
+          const [a, b] = await Promise.all([bucketSums(src, table, tenantId), bucketSums(dst, table, tenantId)]);
+          const differing = [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k));
+          const [rowsA, rowsB] = differing.length
+            ? await Promise.all([rowHashes(src, table, tenantId, differing), rowHashes(dst, table, tenantId, differing)])
+            : [new Map<string, string>(), new Map<string, string>()];
+          sources.push({ table, buckets: a, rowsA, rowsB });
         }
-        for (const table of tables) {
-          const [a, b] = [await checksum(src, table, tenantId), await checksum(dst, table, tenantId)];
-          if (a.count !== b.count || a.sum !== b.sum) {
-            throw new MoveVerificationError(`Verification failed for ${table.name}: source ${a.count} rows (${a.sum}), target ${b.count} rows (${b.sum}); the tenant stays where it was.`);
+        for (const { table, rowsA, rowsB } of [...sources].reverse()) {
+          const stale = [...rowsB.entries()].filter(([k, h]) => rowsA.get(k) !== h).map(([k]) => k);
+          if (stale.length) await dst.client.query(`DELETE FROM ${qualified(dst.location, table)} WHERE ${keyExpr(table)} = ANY($1::text[])`, [stale]);
+          progress.tables![table.name].caughtUp = stale.length;
+        }
+        for (const { table, rowsA, rowsB } of sources) {
+          const missing = [...rowsA.entries()].filter(([k, h]) => rowsB.get(k) !== h).map(([k]) => k);
+          if (missing.length) await this.insertMissing(src, dst, table, tenantId, missing);
+          progress.tables![table.name].caughtUp! += missing.length;
+        }
+        // Verify: the target as it now is against the locked source, bucket by bucket (row counts
+        // and hashes of every row).
+        for (const { table, buckets } of sources) {
+          const actual = await bucketSums(dst, table, tenantId);
+          const expected = summary(buckets);
+          const got = summary(actual);
+          if (expected.count !== got.count || expected.sum !== got.sum) {
+            throw new MoveVerificationError(
+              `Verification failed for ${table.name}: source ${expected.count} rows (${expected.sum}), target ${got.count} rows (${got.sum}); the tenant stays where it was.`,
+            );
           }
-          progress.tables![table.name].checksum = a.sum;
+          progress.tables![table.name].checksum = expected.sum;
         }
         await dst.client.query('COMMIT');
 
@@ -343,27 +366,14 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
     return Number((into as unknown as { rowCount?: number }).rowCount ?? 0);
   }
 
-  /** Deletes target rows that are gone from the source or changed since the copy; returns how many. */
-  private async deleteStale(src: Side, dst: Side, table: TenantTable, tenantId: string): Promise<number> {
-    const [a, b] = [await rowHashes(src, table, tenantId), await rowHashes(dst, table, tenantId)];
-    const stale = [...b.entries()].filter(([k, h]) => a.get(k) !== h).map(([k]) => k);
-    if (stale.length) {
-      await dst.client.query(`DELETE FROM ${qualified(dst.location, table)} WHERE ${keyExpr(table)} = ANY($1::text[])`, [stale]);
-    }
-    return stale.length;
-  }
-
-  /** Copies source rows the target lacks (new or changed since the copy); returns how many. */
-  private async insertMissing(src: Side, dst: Side, table: TenantTable, tenantId: string): Promise<number> {
-    const [a, b] = [await rowHashes(src, table, tenantId), await rowHashes(dst, table, tenantId)];
-    const missing = [...a.keys()].filter((k) => !b.has(k));
-    if (!missing.length) return 0;
+  /** Copies the given source rows (new or changed since the bulk copy) into the target. */
+  private async insertMissing(src: Side, dst: Side, table: TenantTable, tenantId: string, keys: string[]): Promise<number> {
     return this.insertRows(
       src,
       dst,
       table,
       `SELECT row_to_json(t)::text AS row FROM ${qualified(src.location, table)} t WHERE tenant_id = ${quoteLiteral(tenantId)} AND ${keyExpr(table, 't')} = ANY($1::text[])`,
-      [missing],
+      [keys],
     );
   }
 
@@ -395,19 +405,40 @@ async function begin(side: Side, isolation: string, tenantId: string): Promise<v
   );
 }
 
-async function rowHashes(side: Side, table: TenantTable, tenantId: string): Promise<Map<string, string>> {
-  const { rows } = await side.client.query(
-    `SELECT ${keyExpr(table, 't')} AS k, md5(row_to_json(t)::text) AS h FROM ${qualified(side.location, table)} t WHERE tenant_id = $1`,
-    [tenantId],
-  );
-  return new Map(rows.map((r: { k: string; h: string }) => [r.k, r.h]));
+/** The bucket of a row: the first 12 bits of the md5 of its key (the same on every server and version). */
+function bucketExpr(table: TenantTable): string {
+  return `('x' || substr(md5(${keyExpr(table, 't')}), 1, 3))::bit(12)::int`;
 }
 
-async function checksum(side: Side, table: TenantTable, tenantId: string): Promise<{ count: number; sum: string }> {
+/** A row's hash: the md5 of its text form (rendered alike on both sides, see `begin`). */
+const ROW_HASH = 'md5(t::text)';
+
+/**
+ * Per bucket: `count:sum` where sum adds up the first 60 bits of every row hash (order-independent,
+ * so no sort). Equal maps mean equal rows, short of a 60-bit collision.
+ */
+async function bucketSums(side: Side, table: TenantTable, tenantId: string): Promise<Map<number, string>> {
   const { rows } = await side.client.query(
-    `SELECT count(*)::bigint AS count, md5(COALESCE(string_agg(md5(row_to_json(t)::text), ',' ORDER BY ${table.key.map((k) => `t.${quoteIdent(k)}`).join(', ')}), '')) AS sum
-       FROM ${qualified(side.location, table)} t WHERE tenant_id = $1`,
+    `SELECT ${bucketExpr(table)} AS b, count(*) || ':' || sum(('x' || substr(${ROW_HASH}, 1, 15))::bit(60)::bigint) AS s
+       FROM ${qualified(side.location, table)} t WHERE tenant_id = $1
+      GROUP BY 1`,
     [tenantId],
   );
-  return { count: Number(rows[0].count), sum: rows[0].sum };
+  return new Map(rows.map((r: { b: number; s: string }) => [r.b, r.s]));
+}
+
+/** A table's row count and checksum from its bucket sums. */
+function summary(buckets: Map<number, string>): { count: number; sum: string } {
+  const entries = [...buckets.entries()].sort((x, y) => x[0] - y[0]);
+  const count = entries.reduce((n, [, s]) => n + Number(s.split(':')[0]), 0);
+  return { count, sum: createHash('md5').update(entries.map(([b, s]) => `${b}=${s}`).join(',')).digest('hex') };
+}
+
+async function rowHashes(side: Side, table: TenantTable, tenantId: string, buckets: number[]): Promise<Map<string, string>> {
+  const { rows } = await side.client.query(
+    `SELECT ${keyExpr(table, 't')} AS k, ${ROW_HASH} AS h FROM ${qualified(side.location, table)} t
+      WHERE tenant_id = $1 AND ${bucketExpr(table)} = ANY($2::int[])`,
+    [tenantId, buckets],
+  );
+  return new Map(rows.map((r: { k: string; h: string }) => [r.k, r.h]));
 }
