@@ -17,7 +17,7 @@ export class OwnerConnections implements OnApplicationShutdown {
 
   /** The owner pool on the control database (also home of the shared and schema models). */
   controlDataSource(): Promise<DataSource> {
-    this.control ??= open(this.options.databaseUrl, 4, 'nest-tenancy:owner').catch((err) => {
+    this.control ??= open(this.options.databaseUrl, 8, 'nest-tenancy:owner').catch((err) => {
       this.control = undefined;
       throw err;
     });
