@@ -2,6 +2,7 @@ import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { APP_FILTER } from '@nestjs/core';
 import { loadTenantsFile, parseServerList, TenancyExceptionFilter, TenancyModule } from '../libs/tenancy/src';
+import { AdminModule } from './admin/admin.module';
 import { JsonBodyMiddleware } from './common/json-body.middleware';
 import { AppConfig, appConfig, validateEnvironment } from './config/app.config';
 import { HealthController } from './health/health.controller';
@@ -28,17 +29,18 @@ import { UsersModule } from './users/users.module';
           runtimeRole: app.runtimeRole,
           naming: app.databasePrefix ? { databasePrefix: app.databasePrefix } : undefined,
           pool: { max: app.poolMax },
-          databasePools: { budgetPerServer: app.serverConnectionBudget },
+          databasePools: { budgetPerServer: app.serverConnectionBudget, idleMillis: app.poolIdleMillis },
           resolution: {
             baseDomain: app.baseDomain,
             jwt: app.jwtSecret || app.jwksUrl ? { secret: app.jwtSecret, jwksUrl: app.jwksUrl } : undefined,
-            exclude: ['/health', '/docs'],
+            exclude: ['/health', '/docs', '/admin'],
           },
         };
       },
     }),
     UsersModule,
     ProjectsModule,
+    AdminModule,
   ],
   controllers: [HealthController],
   providers: [{ provide: APP_FILTER, useClass: TenancyExceptionFilter }],

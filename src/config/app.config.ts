@@ -28,6 +28,8 @@ class Environment {
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) TENANCY_POOL_MAX?: number;
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(10000) TENANCY_SERVER_CONNECTION_BUDGET?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(86_400_000) TENANCY_POOL_IDLE_MILLIS?: number;
 }
 
 export function validateEnvironment(raw: Record<string, unknown>): Record<string, unknown> {
@@ -52,6 +54,8 @@ export interface AppConfig {
   baseDomain?: string;
   poolMax?: number;
   serverConnectionBudget?: number;
+  /** Database model: a tenant pool idle this long is closed. */
+  poolIdleMillis?: number;
 }
 
 export const appConfig = registerAs(
@@ -68,6 +72,7 @@ export const appConfig = registerAs(
     baseDomain: process.env.TENANCY_BASE_DOMAIN,
     poolMax: optionalNumber(process.env.TENANCY_POOL_MAX),
     serverConnectionBudget: optionalNumber(process.env.TENANCY_SERVER_CONNECTION_BUDGET),
+    poolIdleMillis: optionalNumber(process.env.TENANCY_POOL_IDLE_MILLIS),
   }),
 );
 

@@ -3,14 +3,24 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { TenantDefinition, TierDefinition } from '../../libs/tenancy/src';
+import type { MigrationInterface } from 'typeorm';
+import { TENANCY_OPTIONS, type ResolvedTenancyOptions, type TenantDefinition, type TierDefinition } from '../../libs/tenancy/src';
 import { testServerUrl, uniqueSuffix, urlFor, withOwnerClient } from './test-database';
 
 export interface TestAppOptions {
-  tenants: TenantDefinition[];
+  /** The tenants of the suite's tenants file (ignored with `join`: the joined app's file is used). */
+  tenants?: TenantDefinition[];
   tiers?: Record<string, TierDefinition>;
   /** Extra environment for the app (e.g. JWT_SECRET). */
   env?: Record<string, string>;
+  /** Tenant migrations in place of the service's own (for example the service's plus one more). */
+  migrations?: (new () => MigrationInterface)[];
+  /**
+   * Start another instance of the service on the control database of `join` (same runtime role,
+   * database prefix and tenants file), as a second replica would run. Its `close` closes only this
+   * instance; the first app still drops everything.
+   */
+  join?: TestApp;
 }
 
 export interface TestApp {
@@ -22,6 +32,10 @@ export interface TestApp {
   controlDatabase: string;
   runtimeRole: string;
   databasePrefix: string;
+  /** The suite's tenants file (TENANCY_CONFIG). */
+  tenantsFile: string;
+  /** The environment another process needs to run the service on the same databases. */
+  serviceEnv: Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -36,25 +50,38 @@ export const DEFAULT_TIERS: Record<string, TierDefinition> = {
  * test server, with a runtime role and tenant-database prefix of its own, so suites running in
  * parallel on one server never meet. `close` drops everything it created.
  */
-export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const joined = options.join;
   const suffix = uniqueSuffix();
-  const controlDatabase = `nt_${suffix}`;
-  const runtimeRole = `nt_app_${suffix}`;
-  const databasePrefix = `nt${suffix}_`;
-  await withOwnerClient(undefined, (c) => c.query(`CREATE DATABASE "${controlDatabase}"`));
-  const dir = mkdtempSync(join(tmpdir(), 'nt-config-'));
-  const tenantsFile = join(dir, 'tenants.yaml');
-  writeFileSync(tenantsFile, stringify({ tiers: options.tiers ?? DEFAULT_TIERS, tenants: options.tenants }));
+  const controlDatabase = joined?.controlDatabase ?? `nt_${suffix}`;
+  const runtimeRole = joined?.runtimeRole ?? `nt_app_${suffix}`;
+  const databasePrefix = joined?.databasePrefix ?? `nt${suffix}_`;
+  let dir: string | undefined;
+  let tenantsFile: string;
+  if (joined) {
+    tenantsFile = joined.tenantsFile;
+  } else {
+    await withOwnerClient(undefined, (c) => c.query(`CREATE DATABASE "${controlDatabase}"`));
+    dir = mkdtempSync(join(tmpdir(), 'nt-config-'));
+    tenantsFile = join(dir, 'tenants.yaml');
+    writeFileSync(tenantsFile, stringify({ tiers: options.tiers ?? DEFAULT_TIERS, tenants: options.tenants ?? [] }));
+  }
   const databaseUrl = urlFor(controlDatabase);
-  Object.assign(process.env, {
+  const serviceEnv: Record<string, string> = {
+    ...joined?.serviceEnv,
     DATABASE_URL: databaseUrl,
     TENANCY_CONFIG: tenantsFile,
     TENANCY_RUNTIME_ROLE: runtimeRole,
     TENANCY_DATABASE_PREFIX: databasePrefix,
     ...options.env,
-  });
+  };
+  Object.assign(process.env, serviceEnv);
   const { createApp } = await import('../../src/app.factory.js');
   const app = await createApp({ logger: process.env.TEST_LOG ? ['error', 'warn', 'log'] : false });
+  if (options.migrations) {
+    // Providers exist once the app is created, and nothing reads the migration set before init.
+    (app.get(TENANCY_OPTIONS) as ResolvedTenancyOptions).migrations = options.migrations;
+  }
   await app.init();
   return {
     app,
@@ -63,15 +90,19 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
     controlDatabase,
     runtimeRole,
     databasePrefix,
+    tenantsFile,
+    serviceEnv,
     close: async () => {
       await app.close();
-      rmSync(dir, { recursive: true, force: true });
+      if (joined) return;
+      if (dir) rmSync(dir, { recursive: true, force: true });
       await dropEverything(controlDatabase, databasePrefix, runtimeRole);
     },
   };
 }
 
-async function dropEverything(controlDatabase: string, prefix: string, role: string): Promise<void> {
+/** Drops a suite's control database, every database with its prefix, and its runtime role. */
+export async function dropEverything(controlDatabase: string, prefix: string, role: string): Promise<void> {
   await withOwnerClient(undefined, async (c) => {
     const { rows } = await c.query(`SELECT datname FROM pg_database WHERE datname = $1 OR starts_with(datname, $2)`, [controlDatabase, prefix]);
     for (const { datname } of rows) await c.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);

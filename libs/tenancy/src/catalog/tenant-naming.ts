@@ -1,6 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
+import { databaseOf } from '../data-source/connection-url';
+import { TenancyConfigError } from '../errors/tenancy.errors';
 import { isValidTenantId } from '../resolution/tenant-id';
+
+/** PostgreSQL truncates identifiers to 63 bytes; a tenant id takes up to 40 of them. */
+const MAX_IDENTIFIER_BYTES = 63;
+const MAX_TENANT_ID_LENGTH = 40;
+const MAX_PREFIX_BYTES = MAX_IDENTIFIER_BYTES - MAX_TENANT_ID_LENGTH;
+const PREFIX_PATTERN = /^[a-z_][a-z0-9_]*$/;
 
 /** Quotes an identifier for SQL. Every schema, database and role name goes through here. */
 export function quoteIdent(name: string): string {
@@ -15,11 +23,35 @@ export function quoteLiteral(value: string): string {
 
 /**
  * Where a tenant's rows live, by name. Names derive injectively from the validated id: ids hold
- * only a-z, 0-9 and '-', so mapping '-' to '_' cannot make two ids collide.
+ * only a-z, 0-9 and '-', so mapping '-' to '_' cannot make two ids collide. That holds only while
+ * no name is truncated (a prefix of at most 23 bytes) and no tenant's name can be the name of
+ * something else (the control or shared schema, a server's home database): checked at start.
  */
 @Injectable()
 export class TenantNaming {
-  constructor(@Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions) {}
+  constructor(@Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions) {
+    const { naming } = options;
+    const problems: string[] = [];
+    for (const key of ['schemaPrefix', 'databasePrefix'] as const) {
+      const prefix = naming[key];
+      if (!PREFIX_PATTERN.test(prefix) || Buffer.byteLength(prefix) > MAX_PREFIX_BYTES) {
+        problems.push(`naming.${key}: "${prefix}" must be 1 to ${MAX_PREFIX_BYTES} characters of a-z, 0-9 and "_", not starting with a digit`);
+      }
+    }
+    const taken = (name: string, prefix: string) => name.startsWith(prefix) && isValidTenantId(name.slice(prefix.length).replace(/_/g, '-'));
+    for (const key of ['controlSchema', 'sharedSchema'] as const) {
+      if (taken(naming[key], naming.schemaPrefix)) {
+        problems.push(`naming.${key}: "${naming[key]}" could be the schema of a tenant under naming.schemaPrefix "${naming.schemaPrefix}"`);
+      }
+    }
+    for (const [server, url] of Object.entries(options.servers ?? {})) {
+      const home = databaseOf(url);
+      if (taken(home, naming.databasePrefix)) {
+        problems.push(`naming.databasePrefix: "${naming.databasePrefix}" could name a tenant database "${home}", the home database of server "${server}"`);
+      }
+    }
+    if (problems.length) throw new TenancyConfigError('tenancy naming options', problems);
+  }
 
   get controlSchema(): string {
     return this.options.naming.controlSchema;
@@ -38,7 +70,7 @@ export class TenantNaming {
   }
 
   private safe(tenantId: string): string {
-    if (!isValidTenantId(tenantId)) throw new Error(`invalid tenant id reached naming: ${JSON.stringify(tenantId).slice(0, 60)}`);
+    if (!isValidTenantId(tenantId)) throw new Error(`invalid tenant id reached naming: ${String(JSON.stringify(tenantId)).slice(0, 60)}`);
     return tenantId.replace(/-/g, '_');
   }
 }

@@ -59,7 +59,9 @@ function flatten(errors: ValidationError[], path: string, label: (p: string) => 
  * so `tenants.2.tier: unknown tier "gold" (tenant "gadget")` points straight at the line to fix.
  */
 export function validateTenantsDefinition(raw: unknown, file = 'tenants file', servers: string[] = ['default']): TenantsDefinition {
-  if (!raw || typeof raw !== 'object') throw new TenancyConfigError(file, ['the file must hold a mapping with keys "tiers" and "tenants"']);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new TenancyConfigError(file, ['the file must hold a mapping with keys "tiers" and "tenants"']);
+  }
   const doc = plainToInstance(TenantsFileSection, raw);
   const tenantLabel = (key: string) => {
     const m = /^tenants\.(\d+)/.exec(key);
@@ -76,6 +78,8 @@ export function validateTenantsDefinition(raw: unknown, file = 'tenants file', s
       if (!errs.length) tiers[name] = { strategy: tier.strategy, pool: tier.pool ? { max: tier.pool.max } : undefined };
     }
   }
+  // Own keys only: `tier: constructor` must not pass as a tier through Object.prototype.
+  const declaredTiers = doc.tiers && typeof doc.tiers === 'object' && !Array.isArray(doc.tiers) ? Object.keys(doc.tiers) : [];
   const seen = new Set<string>();
   (Array.isArray(doc.tenants) ? doc.tenants : []).forEach((t, i) => {
     const key = `tenants.${i}`;
@@ -84,10 +88,10 @@ export function validateTenantsDefinition(raw: unknown, file = 'tenants file', s
     if (seen.has(t.id)) problems.push(`${key}.id: duplicate tenant id ${who}`);
     seen.add(t.id);
     if (!t.tier && !t.strategy) problems.push(`${key}: name a tier or a strategy ${who}`);
-    if (t.tier && !(t.tier in (doc.tiers ?? {}))) {
-      problems.push(`${key}.tier: unknown tier "${t.tier}" ${who}; known tiers: ${Object.keys(doc.tiers ?? {}).join(', ') || 'none'}`);
+    if (t.tier && !declaredTiers.includes(t.tier)) {
+      problems.push(`${key}.tier: unknown tier "${t.tier}" ${who}; known tiers: ${declaredTiers.join(', ') || 'none'}`);
     }
-    const model = t.strategy ?? (t.tier ? tiers[t.tier]?.strategy : undefined);
+    const model = t.strategy ?? (t.tier && Object.hasOwn(tiers, t.tier) ? tiers[t.tier].strategy : undefined);
     if (t.server && model !== 'database') problems.push(`${key}.server: only the database model takes a server ${who}`);
     if (t.server && !servers.includes(t.server)) {
       problems.push(`${key}.server: unknown server "${t.server}" ${who}; known servers: ${servers.join(', ')} (extra servers come from TENANT_DB_SERVERS)`);
@@ -127,6 +131,9 @@ export function parseServerList(value: string | undefined): Record<string, strin
     if (at < 1 || !/^[a-z0-9_-]+$/.test(name) || !/^postgres(ql)?:\/\//.test(url)) {
       throw new TenancyConfigError('TENANT_DB_SERVERS', [`entry "${part.split('=')[0]}" must read name=postgres://user:password@host:port/database`]);
     }
+    // `default` is DATABASE_URL, and a repeated name would silently replace the first URL.
+    if (name === 'default') throw new TenancyConfigError('TENANT_DB_SERVERS', ['entry "default" is reserved: the default server is DATABASE_URL']);
+    if (Object.hasOwn(servers, name)) throw new TenancyConfigError('TENANT_DB_SERVERS', [`server "${name}" is named twice`]);
     servers[name] = url;
   }
   return servers;

@@ -77,7 +77,8 @@ export class PoolRegistry implements OnApplicationShutdown {
         if (released) return;
         released = true;
         held.refs--;
-        held.lastUsed = Date.now();
+        // Used until now: the end of a long lease counts as recent use for LRU eviction too.
+        this.touch(held);
         if (held.refs === 0 && this.entries.get(held.tenantId) !== held) this.close(held);
       },
     };

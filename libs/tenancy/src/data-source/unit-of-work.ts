@@ -1,6 +1,6 @@
 import type { EntityManager, QueryRunner } from 'typeorm';
 import type { TenantRecord } from '../catalog/tenant-record';
-import { UnitOfWorkEndedError } from '../errors/tenancy.errors';
+import { UnitOfWorkAbortedError, UnitOfWorkEndedError } from '../errors/tenancy.errors';
 import type { DataSourceLease } from './runtime-data-source';
 
 type PatchedRunner = { -readonly [K in keyof QueryRunner]: QueryRunner[K] } & {
@@ -64,10 +64,13 @@ export class UnitOfWork {
     if (this.finished) return;
     this.finished = true;
     let failure: Error | undefined;
+    let rolledBack = false;
     try {
       if (this.begun) {
-        await this.begun;
-        await this.runner!.query('COMMIT');
+        // On the driver's connection, for the command tag: PostgreSQL answers the COMMIT of a
+        // transaction that a failed statement aborted with ROLLBACK, not with an error.
+        const connection = (await this.begun) as { query(sql: string): Promise<{ command?: string }> };
+        rolledBack = (await connection.query('COMMIT')).command === 'ROLLBACK';
       }
     } catch (err) {
       failure = err as Error;
@@ -75,6 +78,7 @@ export class UnitOfWork {
     } finally {
       await this.releaseAll(failure);
     }
+    if (rolledBack) throw new UnitOfWorkAbortedError(this.tenant.id);
   }
 
   async rollback(): Promise<void> {

@@ -31,10 +31,15 @@ const DATABASE_ERRORS: Record<string, [number, string]> = {
   '22003': [400, 'A number is out of range.'],
   '22007': [400, 'A date is malformed.'],
   '22P02': [400, 'A value is malformed.'],
+  // A NUL byte (or a character the database encoding lacks) in a string value.
+  '22021': [400, 'A value holds a character that cannot be stored (such as a NUL byte).'],
+  '22P05': [400, 'A value holds a character that cannot be stored (such as a NUL byte).'],
   '40001': [503, 'The request collided with another one; retry it.'],
   '40P01': [503, 'The request collided with another one; retry it.'],
   '53300': [503, 'The database is busy; retry in a moment.'],
   '57014': [503, 'The request took too long; retry it.'],
+  // The connection was ended under the request (for example by a tenant move's switch): safe to retry.
+  '57P01': [503, 'The request was interrupted; retry it.'],
 };
 
 const DATA_EXCEPTION: [number, string] = [400, 'A value is not valid.'];
@@ -75,9 +80,13 @@ export class TenancyExceptionFilter implements ExceptionFilter {
       }
       return { statusCode: status, error: REASONS[status] ?? 'Error', message: String(response) };
     }
-    const parser = exception as { type?: string; status?: number; statusCode?: number };
-    if (typeof parser?.type === 'string' && parser.type.startsWith('entity.') || parser?.type === 'charset.unsupported' || parser?.type === 'encoding.unsupported') {
-      const status = parser.status ?? parser.statusCode ?? 400;
+    const parser = exception as { type?: string; status?: number; statusCode?: number; expose?: boolean };
+    const parserStatus = parser?.status ?? parser?.statusCode;
+    // body-parser's errors: typed ones, and untyped http-errors client errors such as a
+    // Content-Encoding: gzip body that does not inflate (a zlib error given status 400).
+    const clientHttpError = parser?.expose === true && typeof parserStatus === 'number' && parserStatus >= 400 && parserStatus < 500;
+    if (typeof parser?.type === 'string' && parser.type.startsWith('entity.') || parser?.type === 'charset.unsupported' || parser?.type === 'encoding.unsupported' || clientHttpError) {
+      const status = parserStatus ?? 400;
       const message =
         parser.type === 'entity.parse.failed'
           ? 'The request body is not valid JSON.'

@@ -122,6 +122,20 @@ export class UnitOfWorkEndedError extends TenancyError {
   }
 }
 
+/**
+ * The unit of work's transaction was aborted by a failed statement whose error the code caught and
+ * did not rethrow: PostgreSQL rolled everything back at COMMIT, so nothing of the unit was saved.
+ */
+export class UnitOfWorkAbortedError extends TenancyError {
+  constructor(tenantId: string) {
+    super(
+      `A statement in the unit of work of tenant '${tenantId}' failed and its error was caught, so the whole transaction was rolled back and nothing was saved. Let database errors propagate, or run the statement that may fail inside TenantDataSource.transaction() (a savepoint).`,
+      HttpStatus.INTERNAL_SERVER_ERROR,
+      'Internal Server Error',
+    );
+  }
+}
+
 /** A tenant definition (from the admin API or CLI) that cannot be provisioned as given. */
 export class InvalidTenantDefinitionError extends TenancyError {
   constructor(message: string) {

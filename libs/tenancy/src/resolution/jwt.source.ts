@@ -32,7 +32,8 @@ export class JwtTenantSource implements TenantSource {
     if (req[VERIFIED_JWT]) return req[VERIFIED_JWT];
     const header = req.headers.authorization;
     if (!header) return undefined;
-    const match = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/.exec(header);
+    // The scheme is case-insensitive (RFC 9110 §11.1): "bearer <token>" is the same credential.
+    const match = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i.exec(header);
     if (!match) throw new InvalidTenantTokenError();
     try {
       const { payload } = await jwtVerify(match[1], this.key as Uint8Array, {

@@ -1,0 +1,93 @@
+// The one round trip that opens a unit of work: BEGIN plus transaction-scoped settings, quoted.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { transactionPreamble } from './transaction-preamble';
+
+/** The set_config calls of a preamble as [setting, value literal, is_local]. */
+function setConfigCalls(sql: string): [string, string, string][] {
+  const calls: [string, string, string][] = [];
+  const re = /set_config\(\s*'([^']*)'\s*,\s*('(?:[^']|'')*')\s*,\s*(\w+)\s*\)/gi;
+  for (let m = re.exec(sql); m; m = re.exec(sql)) calls.push([m[1], m[2], m[3]]);
+  return calls;
+}
+
+/** Splits on semicolons outside quotes. */
+function statements(sql: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  let quote: string | null = null;
+  for (const ch of sql) {
+    if (quote) {
+      if (ch === quote) quote = null;
+    } else if (ch === "'" || ch === '"') {
+      quote = ch;
+    } else if (ch === ';') {
+      out.push(current.trim());
+      current = '';
+      continue;
+    }
+    current += ch;
+  }
+  if (current.trim()) out.push(current.trim());
+  return out;
+}
+
+describe('transactionPreamble', () => {
+  it('begins a transaction and sets the tenant and the search path, both transaction-scoped', () => {
+    const sql = transactionPreamble('acme', 'tenant_acme');
+    const select = `SELECT set_config('app.tenant_id', 'acme', true), set_config('search_path', '"tenant_acme", pg_temp', true)`;
+    assert.equal(sql, `BEGIN; ${select}`);
+    assert.deepEqual(statements(sql), ['BEGIN', select]);
+    assert.deepEqual(setConfigCalls(sql), [
+      ['app.tenant_id', "'acme'", 'true'],
+      ['search_path', `'"tenant_acme", pg_temp'`, 'true'],
+    ]);
+  });
+
+  it('uses set_config(..., true) only: never SET, SET SESSION or a session-scoped set_config', () => {
+    for (const [id, schema] of [
+      ['acme', 'public'],
+      ['big-corp', 'tenant_big_corp'],
+      ['x', 'tenancy_shared'],
+    ]) {
+      const sql = transactionPreamble(id, schema);
+      const calls = setConfigCalls(sql);
+      assert.equal(calls.length, 2);
+      assert.ok(calls.every(([, , local]) => local === 'true'));
+      assert.equal((sql.match(/set_config\(/g) ?? []).length, 2);
+      assert.doesNotMatch(sql, /\bSET\s+(SESSION|LOCAL|search_path|app\.)/i);
+      assert.doesNotMatch(sql, /\b(COMMIT|ROLLBACK|RESET|DISCARD)\b/i);
+      assert.equal(statements(sql).length, 2);
+      assert.equal(statements(sql)[0], 'BEGIN');
+    }
+  });
+
+  it('names pg_temp last, so a temporary table can never shadow the tenant’s tables', () => {
+    const [, [, path]] = setConfigCalls(transactionPreamble('acme', 'tenant_acme'));
+    const entries = path.slice(1, -1).split(',').map((e) => e.trim());
+    assert.deepEqual(entries, ['"tenant_acme"', 'pg_temp']);
+  });
+
+  it('quotes the schema as an identifier inside a literal', () => {
+    const sql = transactionPreamble('acme', 'we"ird');
+    assert.deepEqual(setConfigCalls(sql)[1], ['search_path', `'"we""ird", pg_temp'`, 'true']);
+    const quoted = transactionPreamble('acme', "o'hara; DROP SCHEMA public");
+    assert.deepEqual(setConfigCalls(quoted)[1], ['search_path', `'"o''hara; DROP SCHEMA public", pg_temp'`, 'true']);
+    assert.equal(statements(quoted).length, 2, 'a quote in the schema cannot end the literal');
+  });
+
+  it('passes the tenant id as a quoted literal', () => {
+    const [[, value]] = setConfigCalls(transactionPreamble('a-1', 'tenant_a_1'));
+    assert.equal(value, "'a-1'");
+  });
+
+  it('refuses an invalid tenant id before building any SQL', () => {
+    for (const id of ["acme'); DROP TABLE users; --", 'ACME', '', 'a'.repeat(41), 'acme\n', 'ac_me', undefined as unknown as string]) {
+      assert.throws(() => transactionPreamble(id, 'public'), /refusing to build a preamble for an invalid tenant id/, JSON.stringify(id));
+    }
+  });
+
+  it('refuses a schema name holding a NUL byte', () => {
+    assert.throws(() => transactionPreamble('acme', 'a\0b'), /NUL/);
+  });
+});

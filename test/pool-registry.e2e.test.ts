@@ -1,0 +1,320 @@
+// The registry of per-tenant pools (database model) against real PostgreSQL: one pool per tenant
+// however many requests arrive at once, a per-server connection budget with LRU eviction that
+// never takes a leased pool, 503 when everything is leased, idle eviction, clean shutdown.
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import request from 'supertest';
+import { PoolRegistry, TenantCatalog, TenantPoolExhaustedError, TenantRecord } from '../libs/tenancy/src';
+import { startTestApp, TestApp } from './support/test-app';
+import { withOwnerClient } from './support/test-database';
+
+type Lease = Awaited<ReturnType<PoolRegistry['acquire']>>;
+
+/** Polls `check` until it returns true, failing with `what` after `ms`. */
+async function waitFor(what: string, check: () => Promise<boolean> | boolean, ms = 5_000): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > until) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+/** Backends connected to `database`, optionally only those of one application_name. */
+async function backends(database: string, applicationName?: string): Promise<number> {
+  return withOwnerClient(undefined, async (c) => {
+    const { rows } = await c.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND ($2::text IS NULL OR application_name = $2) AND pid <> pg_backend_pid()`,
+      [database, applicationName ?? null],
+    );
+    return rows[0].n;
+  });
+}
+
+/** A lease runs a real query on the tenant's own database as the runtime role. */
+async function assertServes(lease: Lease, database: string, role: string): Promise<void> {
+  const [row] = await lease.dataSource.query(`SELECT current_database() AS db, current_user AS who`);
+  assert.deepEqual(row, { db: database, who: role });
+}
+
+const TIERS = {
+  free: { strategy: 'shared' as const },
+  enterprise: { strategy: 'database' as const, pool: { max: 2 } },
+};
+
+describe('pool registry: one pool per tenant, budget, eviction, shutdown', () => {
+  const TENANTS = ['p1', 'p2', 'p3', 'p4', 'p5'];
+  let t: TestApp;
+  let registry: PoolRegistry;
+  let catalog: TenantCatalog;
+  const record = (id: string): TenantRecord => catalog.get(id)!;
+  const database = (id: string) => `${t.databasePrefix}${id}`;
+  const held: Lease[] = [];
+  const hold = async (id: string) => {
+    const lease = await registry.acquire(record(id));
+    held.push(lease);
+    return lease;
+  };
+  /** Acquires and releases at once: the pool exists and is idle. */
+  const touch = async (id: string) => {
+    const lease = await registry.acquire(record(id));
+    lease.release();
+    return lease.dataSource;
+  };
+
+  before(async () => {
+    delete process.env.TENANCY_POOL_IDLE_MILLIS;
+    t = await startTestApp({
+      tiers: TIERS,
+      tenants: [...TENANTS.map((id) => ({ id, name: `Tenant ${id}`, tier: 'enterprise' })), { id: 'p-shared', name: 'Shared', tier: 'free' }],
+      // Tier pool max 2 and a budget of 6 per server: three tenant pools fit.
+      env: { TENANCY_SERVER_CONNECTION_BUDGET: '6' },
+    });
+    registry = t.app.get(PoolRegistry);
+    catalog = t.app.get(TenantCatalog);
+  });
+
+  after(async () => {
+    for (const lease of held.splice(0)) lease.release();
+    await t?.close();
+    delete process.env.TENANCY_SERVER_CONNECTION_BUDGET;
+  });
+
+  beforeEach(async () => {
+    // Each test starts with no pool at all.
+    for (const lease of held.splice(0)) lease.release();
+    for (const id of TENANTS) assert.equal(await registry.closeIdle(id), true, `${id} still leased`);
+    assert.deepEqual(registry.stats(), { pools: 0, inUse: 0, reserved: {} });
+  });
+
+  it('starts with no tenant pool: pools are created on first use', async () => {
+    assert.equal(await backends(database('p1'), 'nest-tenancy:p1'), 0);
+    await touch('p1');
+    assert.ok((await backends(database('p1'), 'nest-tenancy:p1')) >= 1);
+    assert.deepEqual(registry.stats(), { pools: 1, inUse: 0, reserved: { default: 2 } });
+  });
+
+  it('20 concurrent acquire() for one tenant create exactly one pool', async () => {
+    const leases = await Promise.all(Array.from({ length: 20 }, () => registry.acquire(record('p1'))));
+    held.push(...leases);
+    assert.equal(new Set(leases.map((l) => l.dataSource)).size, 1, 'every lease holds the same DataSource');
+    assert.deepEqual(registry.stats(), { pools: 1, inUse: 1, reserved: { default: 2 } });
+    // All 20 query at once through one pool of at most 2 connections.
+    await Promise.all(leases.map((l) => assertServes(l, database('p1'), t.runtimeRole)));
+    const connections = await backends(database('p1'), 'nest-tenancy:p1');
+    assert.ok(connections >= 1 && connections <= 2, `${connections} connections: more than one pool was opened`);
+    for (const lease of held.splice(0)) lease.release();
+    assert.equal(registry.stats().inUse, 0);
+    // Releasing twice is harmless and does not drive the count negative.
+    leases[0].release();
+    const again = await hold('p1');
+    assert.equal(again.dataSource, leases[0].dataSource);
+    assert.equal(registry.stats().inUse, 1);
+  });
+
+  it('concurrent first use of different tenants makes one pool each', async () => {
+    const leases = await Promise.all(['p1', 'p2', 'p3', 'p1', 'p2', 'p3'].map((id) => hold(id)));
+    assert.equal(new Set(leases.map((l) => l.dataSource)).size, 3);
+    assert.deepEqual(registry.stats(), { pools: 3, inUse: 3, reserved: { default: 6 } });
+    await assertServes(leases[1], database('p2'), t.runtimeRole);
+  });
+
+  it('past the budget, evicts the least recently used idle pool, never a leased one', async () => {
+    const p1 = await hold('p1'); // oldest, and leased throughout
+    const p2 = await touch('p2');
+    const p3 = await touch('p3');
+    assert.deepEqual(registry.stats(), { pools: 3, inUse: 1, reserved: { default: 6 } });
+
+    const p4 = await hold('p4');
+    assert.deepEqual(registry.stats(), { pools: 3, inUse: 2, reserved: { default: 6 } });
+    await waitFor('the pool of p2 to be closed', () => !p2.isInitialized);
+    assert.equal(p3.isInitialized, true, 'p3 was used after p2: it stays');
+    assert.equal(p1.dataSource.isInitialized, true, 'the leased pool of p1 stays');
+    await assertServes(p1, database('p1'), t.runtimeRole);
+    await waitFor('p2 to have no connection left', async () => (await backends(database('p2'))) === 0);
+
+    await hold('p5');
+    await waitFor('the pool of p3 to be closed', () => !p3.isInitialized);
+    assert.equal(p1.dataSource.isInitialized, true);
+    assert.equal(p4.dataSource.isInitialized, true);
+    await assertServes(p1, database('p1'), t.runtimeRole);
+    await assertServes(p4, database('p4'), t.runtimeRole);
+    assert.deepEqual(registry.stats(), { pools: 3, inUse: 3, reserved: { default: 6 } });
+
+    // A tenant whose pool was evicted gets a new one once there is room.
+    p4.release();
+    const p2again = await hold('p2');
+    assert.notEqual(p2again.dataSource, p2);
+    await assertServes(p2again, database('p2'), t.runtimeRole);
+    await waitFor('the pool of p4 to be closed', () => !p4.dataSource.isInitialized);
+  });
+
+  it('counts the end of a lease as use: a pool released just now is not the least recently used', async () => {
+    const p1 = await hold('p1');
+    const p2 = await touch('p2'); // acquired after p1, but released before it
+    p1.release();
+    held.splice(held.indexOf(p1), 1);
+    await touch('p3');
+    await touch('p4'); // makes room: p2 is the least recently used
+    await waitFor('the pool of p2 to be closed', () => !p2.isInitialized);
+    assert.equal(p1.dataSource.isInitialized, true);
+    assert.deepEqual(registry.stats(), { pools: 3, inUse: 0, reserved: { default: 6 } });
+  });
+
+  it('when every pool is leased and the budget is full, acquire() throws TenantPoolExhaustedError (503)', async () => {
+    const leases = [await hold('p1'), await hold('p2'), await hold('p3')];
+    await assert.rejects(registry.acquire(record('p4')), (err: unknown) => {
+      assert.ok(err instanceof TenantPoolExhaustedError);
+      assert.equal(err.getStatus(), 503);
+      assert.equal(err.retryAfterSeconds, 1);
+      assert.match(err.message, /database server 'default' are in use/);
+      return true;
+    });
+    assert.deepEqual(registry.stats(), { pools: 3, inUse: 3, reserved: { default: 6 } });
+    for (const [i, id] of ['p1', 'p2', 'p3'].entries()) await assertServes(leases[i], database(id), t.runtimeRole);
+    assert.equal(await backends(database('p4')), 0);
+
+    // Over HTTP: 503 with Retry-After and the JSON error body.
+    const res = await request(t.http).get('/users').set('X-Tenant-ID', 'p4');
+    assert.equal(res.status, 503);
+    assert.equal(res.headers['retry-after'], '1');
+    assert.deepEqual(Object.keys(res.body).sort(), ['error', 'message', 'statusCode']);
+    assert.equal(res.body.error, 'Service Unavailable');
+    // Tenants of other models are not affected by the database-model budget.
+    assert.equal((await request(t.http).get('/users').set('X-Tenant-ID', 'p-shared')).status, 200);
+
+    // Freeing one lease makes room again.
+    leases[1].release();
+    held.splice(held.indexOf(leases[1]), 1);
+    const p4 = await hold('p4');
+    await assertServes(p4, database('p4'), t.runtimeRole);
+    await waitFor('the pool of p2 to be closed', () => !leases[1].dataSource.isInitialized);
+  });
+
+  it('over HTTP, a tenant whose pool was evicted is served from a re-created pool, data intact', async () => {
+    const created = await request(t.http).post('/users').set('X-Tenant-ID', 'p1').send({ email: 'ada@p1.test', name: 'Ada' });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    await waitFor('the request to release its lease', () => registry.stats().inUse === 0);
+    assert.equal(registry.stats().pools, 1);
+    const first = await registry.acquire(record('p1'));
+    first.release();
+
+    await hold('p2');
+    await hold('p3');
+    await hold('p4'); // evicts p1, the only idle pool
+    await waitFor('the pool of p1 to be closed', () => !first.dataSource.isInitialized);
+    for (const lease of held.splice(0)) lease.release();
+
+    const got = await request(t.http).get(`/users/${created.body.id}`).set('X-Tenant-ID', 'p1');
+    assert.equal(got.status, 200, JSON.stringify(got.body));
+    assert.equal(got.body.email, 'ada@p1.test');
+    const list = await request(t.http).get('/users').set('X-Tenant-ID', 'p1');
+    assert.deepEqual(list.body.items.map((u: { id: string }) => u.id), [created.body.id]);
+    await waitFor('the request to release its lease', () => registry.stats().inUse === 0);
+    const second = await registry.acquire(record('p1'));
+    second.release();
+    assert.notEqual(second.dataSource, first.dataSource, 'the pool was re-created');
+    assert.equal(second.dataSource.isInitialized, true);
+    assert.ok((await backends(database('p1'), 'nest-tenancy:p1')) >= 1);
+  });
+
+  it('closeIdle refuses a leased pool and closes an idle one', async () => {
+    const lease = await hold('p1');
+    assert.equal(await registry.closeIdle('p1'), false);
+    assert.equal(lease.dataSource.isInitialized, true);
+    lease.release();
+    held.splice(held.indexOf(lease), 1);
+    assert.equal(await registry.closeIdle('p1'), true);
+    assert.equal(lease.dataSource.isInitialized, false);
+    assert.equal(registry.stats().pools, 0);
+    assert.equal(await registry.closeIdle('p1'), true, 'no pool is nothing to close');
+  });
+
+  // Last: closes the app. `after` then drops the databases (a second close is a no-op).
+  it('app.close() closes every pool: no connection to a tenant database or the control database remains', async () => {
+    const pools = [await touch('p1'), await touch('p2'), await touch('p3')];
+    assert.equal((await request(t.http).get('/users').set('X-Tenant-ID', 'p-shared')).status, 200);
+    for (const id of ['p1', 'p2', 'p3']) assert.ok((await backends(database(id))) >= 1, `${id} has no connection before close`);
+    assert.ok((await backends(t.controlDatabase)) >= 1);
+
+    await t.app.close();
+    assert.ok(pools.every((ds) => !ds.isInitialized));
+    assert.deepEqual(registry.stats(), { pools: 0, inUse: 0, reserved: {} });
+    await waitFor('every connection of the suite to end', async () => {
+      const left = await withOwnerClient(undefined, async (c) => {
+        const { rows } = await c.query(
+          `SELECT datname, application_name FROM pg_stat_activity WHERE (datname = $1 OR starts_with(datname, $2)) AND pid <> pg_backend_pid()`,
+          [t.controlDatabase, t.databasePrefix],
+        );
+        return rows;
+      });
+      return left.length === 0;
+    });
+  });
+});
+
+describe('pool registry: idle eviction', () => {
+  let t: TestApp;
+  let registry: PoolRegistry;
+  let catalog: TenantCatalog;
+  const IDLE = 600;
+
+  before(async () => {
+    t = await startTestApp({
+      tiers: TIERS,
+      tenants: [
+        { id: 'q1', name: 'Q1', tier: 'enterprise' },
+        { id: 'q2', name: 'Q2', tier: 'enterprise' },
+      ],
+      env: { TENANCY_POOL_IDLE_MILLIS: String(IDLE), TENANCY_SERVER_CONNECTION_BUDGET: '50' },
+    });
+    registry = t.app.get(PoolRegistry);
+    catalog = t.app.get(TenantCatalog);
+  });
+
+  after(async () => {
+    await t?.close();
+    delete process.env.TENANCY_POOL_IDLE_MILLIS;
+    delete process.env.TENANCY_SERVER_CONNECTION_BUDGET;
+  });
+
+  it('closes a pool idle for longer than idleMillis, and only then', async () => {
+    const lease = await registry.acquire(catalog.get('q1')!);
+    await assertServes(lease, `${t.databasePrefix}q1`, t.runtimeRole);
+    lease.release();
+    const released = Date.now();
+    assert.equal(registry.stats().pools, 1);
+    assert.equal(lease.dataSource.isInitialized, true);
+    await waitFor('the idle pool to be evicted', () => registry.stats().pools === 0, IDLE * 8);
+    const evictedAfter = Date.now() - released;
+    assert.ok(evictedAfter >= IDLE - 50, `evicted after ${evictedAfter} ms, before idleMillis`);
+    await waitFor('the evicted pool to be closed', () => !lease.dataSource.isInitialized);
+    await waitFor('q1 to have no connection left', async () => (await backends(`${t.databasePrefix}q1`)) === 0);
+  });
+
+  it('never evicts a leased pool, however long it is held', async () => {
+    const lease = await registry.acquire(catalog.get('q2')!);
+    await sleep(IDLE * 2.5);
+    assert.deepEqual(registry.stats(), { pools: 1, inUse: 1, reserved: { default: 2 } });
+    assert.equal(lease.dataSource.isInitialized, true);
+    await assertServes(lease, `${t.databasePrefix}q2`, t.runtimeRole);
+    lease.release();
+    const released = Date.now();
+    await waitFor('the pool to be evicted once idle', () => registry.stats().pools === 0, IDLE * 8);
+    // Idle is counted from the end of the lease, not from when it was taken (2.5 idle periods ago).
+    const evictedAfter = Date.now() - released;
+    assert.ok(evictedAfter >= IDLE - 50, `evicted ${evictedAfter} ms after the lease ended, before idleMillis`);
+    await waitFor('the evicted pool to be closed', () => !lease.dataSource.isInitialized);
+  });
+
+  it('serves a tenant over HTTP again after its pool was evicted', async () => {
+    const created = await request(t.http).post('/users').set('X-Tenant-ID', 'q1').send({ email: 'bo@q1.test', name: 'Bo' });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    await waitFor('the idle pool to be evicted', () => registry.stats().pools === 0, IDLE * 8);
+    const got = await request(t.http).get(`/users/${created.body.id}`).set('X-Tenant-ID', 'q1');
+    assert.equal(got.status, 200);
+    assert.equal(got.body.name, 'Bo');
+    assert.equal(registry.stats().pools, 1);
+  });
+});

@@ -1,0 +1,68 @@
+import { withOwnerClient } from './test-database';
+
+/** The library's default schema prefix (the test app does not change it). */
+const SCHEMA_PREFIX = 'tenant_';
+const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+export interface TenantFootprint {
+  /** `database.schema.table` -> the tenant's rows there (owner connections: RLS does not hide rows). */
+  rows: Record<string, Record<string, unknown>[]>;
+  /** The tenant's schema in the control database, if it exists. */
+  schemas: string[];
+  /** Databases named after the tenant. */
+  databases: string[];
+}
+
+/** The suite's databases: its control database and every database with its prefix. */
+export async function suiteDatabases(controlDatabase: string, databasePrefix: string): Promise<string[]> {
+  return withOwnerClient(undefined, async (c) => {
+    const { rows } = await c.query(`SELECT datname FROM pg_database WHERE datname = $1 OR starts_with(datname, $2) ORDER BY 1`, [controlDatabase, databasePrefix]);
+    return rows.map((r) => r.datname as string);
+  });
+}
+
+/**
+ * Everything of one tenant, wherever it is: its rows in every table with a `tenant_id` column of
+ * every schema of every database of the suite, plus any schema or database named after it.
+ */
+export async function tenantFootprint(controlDatabase: string, databasePrefix: string, tenantId: string): Promise<TenantFootprint> {
+  const safe = tenantId.replace(/-/g, '_');
+  const databases = await suiteDatabases(controlDatabase, databasePrefix);
+  const out: TenantFootprint = { rows: {}, schemas: [], databases: databases.filter((d) => d === `${databasePrefix}${safe}`) };
+  for (const database of databases) {
+    await withOwnerClient(database, async (c) => {
+      if (database === controlDatabase) {
+        const { rows } = await c.query(`SELECT nspname FROM pg_namespace WHERE nspname = $1`, [`${SCHEMA_PREFIX}${safe}`]);
+        out.schemas = rows.map((r) => r.nspname);
+      }
+      const { rows: tables } = await c.query(
+        `SELECT n.nspname AS schema, c.relname AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind IN ('r', 'p') AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
+            AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)
+          ORDER BY 1, 2`,
+      );
+      for (const { schema, table } of tables) {
+        const { rows } = await c.query(`SELECT * FROM ${quote(schema)}.${quote(table)} x WHERE tenant_id = $1 ORDER BY x::text`, [tenantId]);
+        if (rows.length) out.rows[`${database}.${schema}.${table}`] = rows;
+      }
+    });
+  }
+  return out;
+}
+
+/** The tenant's rows of one table, wherever they are (the location is part of the answer). */
+export function rowsOfTable(footprint: TenantFootprint, table: string): { location: string; rows: Record<string, unknown>[] }[] {
+  return Object.entries(footprint.rows)
+    .filter(([key]) => key.endsWith(`.${table}`))
+    .map(([location, rows]) => ({ location, rows }));
+}
+
+/** Polls `probe` until it returns true; the elapsed milliseconds, or throws after `timeoutMillis`. */
+export async function waitFor(what: string, probe: () => boolean | Promise<boolean>, timeoutMillis = 10_000, everyMillis = 10): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    if (await probe()) return Date.now() - started;
+    if (Date.now() - started > timeoutMillis) throw new Error(`timed out after ${timeoutMillis} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMillis));
+  }
+}
