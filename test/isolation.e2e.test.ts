@@ -14,6 +14,7 @@ import {
   IsolationModel,
   IsolationStrategies,
   NoTenantContextError,
+  pgErrorCode,
   PoolRegistry,
   quoteIdent,
   TenancyService,
@@ -224,10 +225,16 @@ for (const model of MODELS) {
     it('a temporary table cannot shadow a tenant table for the next tenant on the same connection', async () => {
       // Tenant A plants a session-lived temp table named like the real one on the single pooled
       // connection. B's next unit must still read (and write) its own table, not A's decoy.
-      await h.tenancy.run(A, async () => {
-        await h.tds.query(`CREATE TEMP TABLE users (tenant_id text, id uuid, email text, name text, created_at timestamptz, updated_at timestamptz)`);
-        await h.tds.query(`INSERT INTO pg_temp.users VALUES ($1, gen_random_uuid(), 'decoy@evil.test', 'Decoy', now(), now())`, [B]);
-      });
+      // (A tenant database grants no TEMPORARY privilege: there planting the decoy is refused outright.)
+      await h.tenancy
+        .run(A, async () => {
+          await h.tds.query(`CREATE TEMP TABLE users (tenant_id text, id uuid, email text, name text, created_at timestamptz, updated_at timestamptz)`);
+          await h.tds.query(`INSERT INTO pg_temp.users VALUES ($1, gen_random_uuid(), 'decoy@evil.test', 'Decoy', now(), now())`, [B]);
+        })
+        .catch((err) => {
+          assert.equal(model, 'database');
+          assert.equal(pgErrorCode(err), '42501');
+        });
       const seen: Row[] = await h.query(B, 'SELECT tenant_id, email FROM users');
       assert.deepEqual(seen.map((r) => r.email).sort(), [...seeded[B]].sort());
       const listed = await request(t.http).get('/users').query({ limit: 100 }).set(as(B));
@@ -532,12 +539,12 @@ describe('isolation with tenants of all three models in one app', () => {
   });
 
   it('a row written into another tenant’s schema under one’s own tenant_id never becomes that tenant’s data', async () => {
-    // The runtime role may use every tenant schema, so WITH CHECK (tenant_id = own) is the only wall
-    // here: the row may be stored in c1's schema, but only as mix-c2's row, which c1 never sees.
+    // The runtime role may use every tenant schema and WITH CHECK (tenant_id = own) would pass, so each
+    // tenant's schema pins its tables to its id (CHECK tenant_pin): the stray row is refused outright.
     const c1 = quoteIdent(h.location('mix-c1').schema);
     const stray = tagged('mix-c2', 'stray');
     const code = await pgCode(h.query('mix-c2', `INSERT INTO ${c1}.users (id, email, name) VALUES (gen_random_uuid(), $1, 'Stray')`, [stray]));
-    assert.ok(code === 'no error' || code === RLS_VIOLATION, code);
+    assert.equal(code, '23514');
     const inC1 = (await h.ownerRows('mix-c1')).filter((r) => r.email === stray);
     assert.ok(inC1.every((r) => r.tenant_id === 'mix-c2'));
     assert.deepEqual(await h.query('mix-c1', 'SELECT * FROM users WHERE email = $1', [stray]), []);

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, MigrationInterface } from 'typeorm';
-import { quoteIdent } from '../catalog/tenant-naming';
+import { quoteIdent, quoteLiteral } from '../catalog/tenant-naming';
+import { isValidTenantId } from '../resolution/tenant-id';
 
 export type MigrationClass = new () => MigrationInterface;
 
@@ -18,7 +19,12 @@ function nameOf(migration: MigrationClass): string {
  */
 @Injectable()
 export class MigrationRunner {
-  async apply(ds: DataSource, schema: string, migrations: MigrationClass[], grantTo?: string): Promise<string[]> {
+  /**
+   * `pinTenant`: the schema or database belongs to that one tenant; every tenant-owned table gets a
+   * `tenant_pin` CHECK so no other tenant's row can ever be stored there, even by a runtime role
+   * that can reach the schema (row-level security alone would let it store its own rows there).
+   */
+  async apply(ds: DataSource, schema: string, migrations: MigrationClass[], grantTo?: string, pinTenant?: string): Promise<string[]> {
     const s = quoteIdent(schema);
     const runner = ds.createQueryRunner();
     await runner.connect();
@@ -39,6 +45,19 @@ export class MigrationRunner {
         await new migration().up(runner);
         await runner.query(`INSERT INTO ${s}.${LEDGER_TABLE} (name) VALUES ($1)`, [name]);
         done.push(name);
+      }
+      if (pinTenant) {
+        if (!isValidTenantId(pinTenant)) throw new Error('refusing to pin a schema to an invalid tenant id');
+        const unpinned: { name: string }[] = await runner.query(
+          `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
+              AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.conname = 'tenant_pin')`,
+          [schema],
+        );
+        for (const { name } of unpinned) {
+          await runner.query(`ALTER TABLE ${s}.${quoteIdent(name)} ADD CONSTRAINT tenant_pin CHECK (tenant_id = ${quoteLiteral(pinTenant)})`);
+        }
       }
       if (grantTo) {
         const role = quoteIdent(grantTo);

@@ -80,7 +80,7 @@ export class TenantMigrations {
   /** Applies the migrations of one target and records the result in the ledger. */
   async migrateTarget(target: MigrationTarget): Promise<MigrationOutcome> {
     try {
-      const applied = await this.migrator.migrate(target.location);
+      const applied = await this.migrator.migrate(target.location, target.target === SHARED_TARGET ? undefined : target.target);
       await this.ledger.recordCurrent(target.target, target.location.server, this.latest);
       return { target: target.target, model: target.model, result: 'applied', applied };
     } catch (err) {

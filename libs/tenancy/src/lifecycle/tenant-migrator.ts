@@ -15,9 +15,10 @@ export class TenantMigrator {
     private readonly role: RuntimeRole,
   ) {}
 
-  async migrate(location: TenantLocation): Promise<string[]> {
+  /** `pinTenant`: the location is that tenant's own (schema or database model). */
+  async migrate(location: TenantLocation, pinTenant?: string): Promise<string[]> {
     return this.owner.withDatabase(location.server, location.database, (ds) =>
-      this.runner.apply(ds, location.schema, this.options.migrations, this.role.name),
+      this.runner.apply(ds, location.schema, this.options.migrations, this.role.name, pinTenant),
     );
   }
 

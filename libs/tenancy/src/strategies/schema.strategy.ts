@@ -28,7 +28,7 @@ export class SchemaStrategy implements IsolationStrategy {
   }
 
   async provision(tenant: Pick<TenantRecord, 'id'>): Promise<void> {
-    await this.migrator.migrate(this.location(tenant));
+    await this.migrator.migrate(this.location(tenant), tenant.id);
   }
 
   async acquire(): Promise<DataSourceLease> {
