@@ -61,6 +61,16 @@ export class TenantNaming {
     return this.options.naming.sharedSchema;
   }
 
+  /** Every tenant schema's name starts with this. */
+  get schemaPrefix(): string {
+    return this.options.naming.schemaPrefix;
+  }
+
+  /** Every tenant database's name starts with this. */
+  get databasePrefix(): string {
+    return this.options.naming.databasePrefix;
+  }
+
   schemaFor(tenantId: string): string {
     return this.options.naming.schemaPrefix + this.safe(tenantId);
   }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { TenantCatalog } from '../catalog/tenant-catalog';
-import { TenantNaming } from '../catalog/tenant-naming';
+import { quoteIdent, TenantNaming } from '../catalog/tenant-naming';
 import { TenantRecord } from '../catalog/tenant-record';
 import { OwnerConnections } from '../data-source/owner-connections';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
@@ -76,7 +76,7 @@ export class TenantInspector {
       await m.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenantId]);
       const out: Record<string, number> = {};
       for (const table of await tenantTables(m, schema)) {
-        const [row] = await m.query(`SELECT count(*)::bigint AS n FROM "${schema}"."${table.name}" WHERE tenant_id = $1`, [tenantId]);
+        const [row] = await m.query(`SELECT count(*)::bigint AS n FROM ${quoteIdent(schema)}.${quoteIdent(table.name)} WHERE tenant_id = $1`, [tenantId]);
         out[table.name] = Number(row.n);
       }
       return out;
@@ -90,7 +90,7 @@ export class TenantInspector {
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p', 'm') AND ($1::text IS NULL AND starts_with(n.nspname, $2) OR n.nspname = $1)
         GROUP BY n.nspname`,
-      [only ?? null, this.naming.schemaFor('x').slice(0, -1)],
+      [only ?? null, this.naming.schemaPrefix],
     );
     return new Map(rows.map((r) => [r.schema, Number(r.size)]));
   }
@@ -99,7 +99,7 @@ export class TenantInspector {
     return this.owner.withDatabase(server, this.owner.homeDatabase(server), async (ds) => {
       const rows: { name: string; size: string }[] = await ds.query(
         `SELECT datname AS name, pg_database_size(datname)::bigint AS size FROM pg_database WHERE starts_with(datname, $1)`,
-        [this.naming.databaseFor('x').slice(0, -1)],
+        [this.naming.databasePrefix],
       );
       return new Map(rows.map((r) => [r.name, Number(r.size)]));
     });
@@ -116,8 +116,9 @@ export class TenantInspector {
     const schema = this.naming.sharedSchema;
     const shares = new Map<string, number>();
     for (const table of await tenantTables(ds, schema)) {
-      const [total] = await ds.query(`SELECT pg_total_relation_size($1::regclass)::bigint AS size`, [`"${schema}"."${table.name}"`]);
-      const counts: { tenant_id: string; n: string }[] = await ds.query(`SELECT tenant_id, count(*)::bigint AS n FROM "${schema}"."${table.name}" GROUP BY tenant_id`);
+      const qualified = `${quoteIdent(schema)}.${quoteIdent(table.name)}`;
+      const [total] = await ds.query(`SELECT pg_total_relation_size($1::regclass)::bigint AS size`, [qualified]);
+      const counts: { tenant_id: string; n: string }[] = await ds.query(`SELECT tenant_id, count(*)::bigint AS n FROM ${qualified} GROUP BY tenant_id`);
       const all = counts.reduce((sum, c) => sum + Number(c.n), 0);
       for (const c of counts) shares.set(c.tenant_id, (shares.get(c.tenant_id) ?? 0) + Math.round((Number(total.size) * Number(c.n)) / Math.max(all, 1)));
     }
