@@ -31,7 +31,9 @@ export class TenantResolutionMiddleware implements NestMiddleware {
     const { id, source } = await this.resolver.resolve(req);
     const tenant = this.access.servable(id, source, req.method);
     const uow = await this.units.open(tenant);
-    res.once('close', () => void uow.rollback());
+    // If the client went away while the pool was being leased, 'close' has already fired.
+    if (res.closed || res.destroyed) void uow.rollback();
+    else res.once('close', () => void uow.rollback());
     this.context.enter(tenant, uow);
     req[TENANT_REQUEST_KEY] = tenant.id;
     next();
