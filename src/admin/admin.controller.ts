@@ -74,6 +74,8 @@ export class AdminController {
   async move(@Param('id', TenantIdPipe) id: string, @Body() dto: MoveTenantDto) {
     const tenant = this.lifecycle.require(id);
     if (tenant.status !== 'active') throw new BadRequestException(`Tenant '${id}' is ${tenant.status}; only an active tenant can be moved.`);
+    // What would make the move fail at once is answered now, not after a 202.
+    await this.mover.check(id, dto);
     void this.mover.move(id, dto).then(
       (report) => this.logger.log(`moved ${id}: ${JSON.stringify(report)}`),
       (err) => this.logger.warn(`move of ${id} failed: ${err.message}`),

@@ -1,12 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { TenantCatalog } from '../catalog/tenant-catalog';
-import { quoteIdent } from '../catalog/tenant-naming';
+import { quoteIdent, TenantNaming } from '../catalog/tenant-naming';
 import { TenantRecord } from '../catalog/tenant-record';
 import { OwnerConnections } from '../data-source/owner-connections';
 import { PoolRegistry } from '../data-source/pool-registry';
 import { TenantStateError, UnknownTenantError } from '../errors/tenancy.errors';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
 import { MigrationLedger } from './migration-ledger';
+import { moveLockKey } from './move-lock';
 import { tenantTables } from './tenant-tables';
 
 /** Suspend, resume and delete: the state changes of a tenant after it is provisioned. */
@@ -20,6 +21,7 @@ export class TenantLifecycle {
     private readonly owner: OwnerConnections,
     private readonly registry: PoolRegistry,
     private readonly ledger: MigrationLedger,
+    private readonly naming: TenantNaming,
   ) {}
 
   require(id: string): TenantRecord {
@@ -52,11 +54,44 @@ export class TenantLifecycle {
     if (!tenant.exportedAt && !options.force && tenant.status !== 'deleting') {
       throw new TenantStateError(`Tenant '${id}' was never exported: export it first (GET /admin/tenants/${id}/export), or delete with force.`);
     }
-    await this.catalog.setStatus(id, 'deleting');
-    await this.dropData(tenant);
-    await this.ledger.forget(id);
-    await this.catalog.remove(id);
+    // The lock every move of the tenant holds: no move runs (or starts) while the tenant is deleted.
+    const control = await this.owner.controlDataSource();
+    const runner = control.createQueryRunner();
+    await runner.connect();
+    try {
+      const [{ free }] = await runner.query(`SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS free`, [moveLockKey(id)]);
+      if (!free) throw new TenantStateError(`Tenant '${id}' is being moved; delete it once the move is done.`);
+      try {
+        await this.catalog.setStatus(id, 'deleting');
+        await this.dropData(tenant);
+        // A move that did not finish (its mover killed, or its verification failed) may have left
+        // the tenant's rows at its other end: they go too.
+        for (const place of await this.unfinishedMoveEnds(id)) {
+          if (place.strategy !== tenant.strategy || place.server !== tenant.server) await this.dropData({ id, ...place });
+        }
+        await this.ledger.forget(id);
+        await this.catalog.remove(id);
+      } finally {
+        await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [moveLockKey(id)]).catch(() => undefined);
+      }
+    } finally {
+      await runner.release();
+    }
     this.logger.log(`tenant ${id} deleted (${tenant.strategy})`);
+  }
+
+  /** Both ends of a move of the tenant that is still recorded (a finished move removes its record). */
+  private async unfinishedMoveEnds(id: string): Promise<Pick<TenantRecord, 'strategy' | 'server'>[]> {
+    const ds = await this.owner.controlDataSource();
+    const rows: { ss: TenantRecord['strategy']; sv: string; ts: TenantRecord['strategy']; tv: string }[] = await ds.query(
+      `SELECT source_strategy AS ss, source_server AS sv, target_strategy AS ts, target_server AS tv
+         FROM ${quoteIdent(this.naming.controlSchema)}.tenant_moves WHERE tenant_id = $1`,
+      [id],
+    );
+    return rows.flatMap((r) => [
+      { strategy: r.ss, server: r.sv },
+      { strategy: r.ts, server: r.tv },
+    ]);
   }
 
   /** Removes the tenant's data from one location (used by delete, and by a move for its source). */

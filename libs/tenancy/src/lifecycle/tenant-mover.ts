@@ -10,10 +10,11 @@ import { TenantRecord } from '../catalog/tenant-record';
 import { IsolationModel, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { OwnerConnections } from '../data-source/owner-connections';
 import { RuntimeRole } from '../data-source/runtime-role';
-import { TenantStateError } from '../errors/tenancy.errors';
+import { InvalidTenantDefinitionError, TenantStateError } from '../errors/tenancy.errors';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
 import type { TenantLocation } from '../strategies/isolation-strategy';
 import { MigrationLedger } from './migration-ledger';
+import { moveLockKey } from './move-lock';
 import { TenantLifecycle } from './tenant-lifecycle';
 import { TenantMigrations } from './tenant-migrations';
 import { TenantTable, tenantTables } from './tenant-tables';
@@ -48,15 +49,14 @@ export class MoveVerificationError extends TenantStateError {}
 
 type Side = { runner: QueryRunner; client: PoolClient; close(): Promise<void>; location: TenantLocation };
 
-const lockKey = (tenantId: string) => `tenancy:move:${tenantId}`;
-
 /**
  * Moves one tenant's rows between any two models (or servers), keeping ids:
  * provision the target; copy table by table in key order with COPY while the tenant is served;
- * freeze writes (status `moving`: 503 with Retry-After; reads go on) and lock the source tables;
+ * freeze writes (status `moving`: 503 with Retry-After; reads go on) and lock the source tables
+ * (the shared tables serve other tenants too: there, wait for the transactions in flight instead);
  * catch up the rows changed since the copy; verify row counts and a checksum per table; switch the
  * catalog in one transaction; then remove the source rows. A session advisory lock per tenant
- * keeps two moves apart and tells the other instances whether the mover is alive: a tenant left
+ * keeps two moves (or a move and a delete) apart and tells the other instances whether the mover is alive: a tenant left
  * `moving` by a killed mover is put back to `active` (served from the source), and running the move
  * again starts it over, or only finishes the clean-up if the switch had happened.
  */
@@ -66,6 +66,8 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
   private recovery?: NodeJS.Timeout;
   /** Pause between announcing the freeze and locking the source, so every instance has heard it. */
   freezeGraceMillis = 250;
+  /** Moving out of the shared tables: how long to wait for the transactions open at the freeze. */
+  freezeBarrierMillis = 5_000;
 
   constructor(
     @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
@@ -105,10 +107,37 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
     return row;
   }
 
+  /** The place a move goes to, validated: a known server, named only for the database model. */
+  private targetOf(to: { strategy: IsolationModel; server?: string }): { strategy: IsolationModel; server: string } {
+    if (to.server !== undefined && to.strategy !== 'database') throw new InvalidTenantDefinitionError('Only the database model takes a server.');
+    const server = to.strategy === 'database' ? (to.server ?? 'default') : 'default';
+    if (!Object.hasOwn(this.options.servers, server)) {
+      throw new InvalidTenantDefinitionError(`Unknown server '${server}'; known servers: ${Object.keys(this.options.servers).join(', ')}.`);
+    }
+    return { strategy: to.strategy, server };
+  }
+
+  /**
+   * Refuses at once a move that cannot start (unknown server, unknown tenant, a tenant that is not
+   * active or already there), so a caller that runs the move in the background (the admin API)
+   * can answer with the error instead of a 202 for a move that fails a moment later.
+   */
+  async check(tenantId: string, to: { strategy: IsolationModel; server?: string }): Promise<void> {
+    const target = this.targetOf(to);
+    const tenant = this.lifecycle.require(tenantId);
+    const previous = await this.state(tenantId);
+    const unfinished = previous?.phase === 'switched' || previous?.phase === 'cleanup';
+    if (!unfinished && tenant.strategy === target.strategy && tenant.server === target.server) throw this.alreadyThere(tenantId, target);
+    if (!unfinished && tenant.status !== 'active') throw new TenantStateError(`Tenant '${tenantId}' is ${tenant.status}; only an active tenant can be moved.`);
+  }
+
+  private alreadyThere(tenantId: string, target: { strategy: IsolationModel; server: string }): TenantStateError {
+    return new TenantStateError(`Tenant '${tenantId}' is already served by the ${target.strategy} model${target.strategy === 'database' ? ` on server '${target.server}'` : ''}.`);
+  }
+
   async move(tenantId: string, to: { strategy: IsolationModel; server?: string }, onPhase?: (phase: string, detail?: string) => void): Promise<MoveReport> {
     const started = Date.now();
-    const target = { strategy: to.strategy, server: to.strategy === 'database' ? (to.server ?? 'default') : 'default' };
-    this.owner.serverUrl(target.server);
+    const target = this.targetOf(to);
     const lock = await this.lockMove(tenantId);
     try {
       let tenant = this.lifecycle.require(tenantId);
@@ -123,7 +152,7 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
         if (previous && (previous.phase === 'switched' || previous.phase === 'cleanup')) {
           return { tenantId, from: { strategy: previous.sourceStrategy, server: previous.sourceServer }, to: target, rows: {}, freezeMillis: 0, totalMillis: Date.now() - started };
         }
-        throw new TenantStateError(`Tenant '${tenantId}' is already served by the ${target.strategy} model${target.strategy === 'database' ? ` on server '${target.server}'` : ''}.`);
+        throw this.alreadyThere(tenantId, target);
       }
       if (tenant.status !== 'active') throw new TenantStateError(`Tenant '${tenantId}' is ${tenant.status}; only an active tenant can be moved.`);
       const source = { strategy: tenant.strategy, server: tenant.server };
@@ -166,11 +195,18 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
         freezeStarted = Date.now();
         await this.setPhase(tenantId, 'freezing', progress);
         await new Promise((r) => setTimeout(r, this.freezeGraceMillis));
-        await begin(src, 'READ COMMITTED', tenantId);
-        for (const table of tables) {
-          await src.client.query(`LOCK TABLE ${qualified(src.location, table)} IN EXCLUSIVE MODE`);
-        }
-        if (source.strategy !== 'shared') {
+        if (source.strategy === 'shared') {
+          // The shared tables serve every shared tenant: a table lock would stall the writes of all
+          // of them for the whole freeze (and the switch would end those queued behind it). Writes
+          // of this tenant are refused from the freeze on; wait for the transactions already open
+          // to end instead, so that none of its writes is still in flight.
+          await this.waitForOpenTransactions(src);
+          await begin(src, 'READ COMMITTED', tenantId);
+        } else {
+          await begin(src, 'READ COMMITTED', tenantId);
+          for (const table of tables) {
+            await src.client.query(`LOCK TABLE ${qualified(src.location, table)} IN EXCLUSIVE MODE`);
+          }
           // Writes queued behind the lock fail once it is released, instead of landing in the old place.
           await src.client.query(`REVOKE INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${quoteIdent(src.location.schema)} FROM ${quoteIdent(this.role.name)}`);
         }
@@ -226,12 +262,15 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
         switched = true;
         frozen = false;
         await this.catalog.refresh(tenantId);
-        // Writers still queued behind the lock were routed by a stale catalog: end them (they get an
-        // error and retry against the new place) rather than let them land in the old one.
-        await src.client.query('SAVEPOINT terminate_stale_writers');
-        await src.client
-          .query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND pg_backend_pid() = ANY(pg_blocking_pids(pid))`)
-          .catch(() => src.client.query('ROLLBACK TO SAVEPOINT terminate_stale_writers'));
+        if (source.strategy !== 'shared') {
+          // Writers still queued behind the lock (on the tenant's own tables: only this tenant's)
+          // were routed by a stale catalog: end them (they get an error and retry against the new
+          // place) rather than let them land in the old one.
+          await src.client.query('SAVEPOINT terminate_stale_writers');
+          await src.client
+            .query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND pg_backend_pid() = ANY(pg_blocking_pids(pid))`)
+            .catch(() => src.client.query('ROLLBACK TO SAVEPOINT terminate_stale_writers'));
+        }
         await src.client.query('COMMIT');
         const freezeMillis = Date.now() - freezeStarted;
         progress.freezeMillis = freezeMillis;
@@ -270,7 +309,7 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
       const runner = ds.createQueryRunner();
       await runner.connect();
       try {
-        const [{ free }] = await runner.query(`SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS free`, [lockKey(tenant.id)]);
+        const [{ free }] = await runner.query(`SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS free`, [moveLockKey(tenant.id)]);
         if (!free) continue;
         try {
           await runner.query(`UPDATE ${quoteIdent(this.naming.controlSchema)}.tenants SET status = 'active', updated_at = now() WHERE id = $1 AND status = 'moving'`, [tenant.id]);
@@ -278,7 +317,7 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
           recovered.push(tenant.id);
           this.logger.warn(`tenant ${tenant.id} was left frozen by an interrupted move; it is served from ${tenant.strategy} again`);
         } finally {
-          await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [lockKey(tenant.id)]);
+          await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [moveLockKey(tenant.id)]);
         }
       } finally {
         await runner.release();
@@ -299,7 +338,7 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
     const ds = await this.owner.controlDataSource();
     const runner = ds.createQueryRunner();
     await runner.connect();
-    const [{ locked }] = await runner.query(`SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked`, [lockKey(tenantId)]);
+    const [{ locked }] = await runner.query(`SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked`, [moveLockKey(tenantId)]);
     if (!locked) {
       await runner.release();
       throw new TenantStateError(`A move of tenant '${tenantId}' is already running.`);
@@ -308,7 +347,7 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   private async unlockMove(tenantId: string, runner: QueryRunner): Promise<void> {
-    await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [lockKey(tenantId)]).catch(() => undefined);
+    await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [moveLockKey(tenantId)]).catch(() => undefined);
     await runner.release();
   }
 
@@ -348,6 +387,34 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
         await close();
       },
     };
+  }
+
+  /**
+   * Waits until every transaction the runtime role had open in the side's database has ended (a
+   * barrier, as CREATE INDEX CONCURRENTLY waits for older transactions: each transaction holds the
+   * lock on its own virtual transaction id until it ends, and pg_locks shows it to any role).
+   * Request transactions are short; one still open after `freezeBarrierMillis` abandons the move,
+   * leaving the tenant where it was.
+   */
+  private async waitForOpenTransactions(side: Side): Promise<void> {
+    const { rows } = await side.client.query(
+      `SELECT COALESCE(array_agg(l.virtualxid), '{}') AS open FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'virtualxid' AND l.granted AND l.pid <> pg_backend_pid() AND a.usename = $1 AND a.datname = current_database()`,
+      [this.role.name],
+    );
+    const open: string[] = rows[0].open;
+    const deadline = Date.now() + this.freezeBarrierMillis;
+    while (open.length) {
+      const { rows: left } = await side.client.query(
+        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'virtualxid' AND granted AND virtualxid = ANY($1::text[])`,
+        [open],
+      );
+      if (left[0].n === 0) return;
+      if (Date.now() > deadline) {
+        throw new TenantStateError(`${left[0].n} transactions of the service stayed open through the freeze; the move was abandoned, retry it.`);
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   private async bypassesRls(side: Side): Promise<boolean> {
