@@ -1,16 +1,32 @@
 import { Injectable } from '@nestjs/common';
+import { TenantAccess } from '../catalog/tenant-access';
 import type { TenantRecord } from '../catalog/tenant-record';
+import { TenantMovingError } from '../errors/tenancy.errors';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
 import { UnitOfWork } from './unit-of-work';
 
 /** Opens a unit of work on the pool that serves the tenant's model. */
 @Injectable()
 export class UnitOfWorkFactory {
-  constructor(private readonly strategies: IsolationStrategies) {}
+  constructor(
+    private readonly strategies: IsolationStrategies,
+    private readonly access: TenantAccess,
+  ) {}
 
-  async open(tenant: TenantRecord): Promise<UnitOfWork> {
+  /**
+   * `method`: the request's HTTP method (anything but GET, HEAD and OPTIONS may write). The tenant is
+   * checked again against the catalog when the transaction begins, which can be long after the
+   * request was resolved: a tenant suspended, deleted or frozen for a move in between is refused
+   * then, and one that has moved meanwhile is refused with a 503 to retry against its new place.
+   * A transaction that begins is thus always one a move's freeze waits for.
+   */
+  async open(tenant: TenantRecord, method = 'POST'): Promise<UnitOfWork> {
     const strategy = this.strategies.for(tenant.strategy);
     const lease = await strategy.acquire(tenant);
-    return new UnitOfWork(tenant, lease, strategy.preamble(tenant));
+    const recheck = () => {
+      const now = this.access.servable(tenant.id, 'the catalog', method);
+      if (now.strategy !== tenant.strategy || now.server !== tenant.server) throw new TenantMovingError(tenant.id);
+    };
+    return new UnitOfWork(tenant, lease, strategy.preamble(tenant), recheck);
   }
 }

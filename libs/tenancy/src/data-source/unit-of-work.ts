@@ -25,6 +25,8 @@ export class UnitOfWork {
     readonly tenant: TenantRecord,
     private readonly lease: DataSourceLease,
     private readonly preamble: string,
+    /** Runs just before a connection is taken for the transaction; throwing refuses the unit. */
+    private readonly beforeBegin: () => void = () => undefined,
   ) {}
 
   get manager(): EntityManager {
@@ -48,10 +50,13 @@ export class UnitOfWork {
       const runner = this.lease.dataSource.createQueryRunner() as unknown as PatchedRunner;
       const connect = runner.connect.bind(runner);
       runner.connect = () =>
-        (this.begun ??= connect().then(async (connection: { query(sql: string): Promise<unknown> }) => {
-          await connection.query(this.preamble);
-          return connection;
-        }));
+        (this.begun ??= Promise.resolve()
+          .then(() => this.beforeBegin())
+          .then(() => connect())
+          .then(async (connection: { query(sql: string): Promise<unknown> }) => {
+            await connection.query(this.preamble);
+            return connection;
+          }));
       // The transaction is opened by the preamble; TypeORM must nest inside it, not start its own.
       runner.isTransactionActive = true;
       runner.transactionDepth = 1;

@@ -30,7 +30,7 @@ export class TenantResolutionMiddleware implements NestMiddleware {
     if (this.options.resolution.exclude.some((p) => path === p || path.startsWith(`${p}/`))) return next();
     const { id, source } = await this.resolver.resolve(req);
     const tenant = this.access.servable(id, source, req.method);
-    const uow = await this.units.open(tenant);
+    const uow = await this.units.open(tenant, req.method);
     // If the client went away while the pool was being leased, 'close' has already fired.
     if (res.closed || res.destroyed) void uow.rollback();
     else res.once('close', () => void uow.rollback());
