@@ -46,24 +46,29 @@ export class MigrationRunner {
         await runner.query(`INSERT INTO ${s}.${LEDGER_TABLE} (name) VALUES ($1)`, [name]);
         done.push(name);
       }
+      // The schema's tables, found through pg_depend's index: a scan of pg_class by namespace (what
+      // GRANT ... ON ALL TABLES IN SCHEMA does) costs O(every relation of the database), which
+      // with 10,000 tenant schemas made each tenant's migration ten times slower.
+      const tables: { name: string; tenantOwned: boolean; pinned: boolean }[] = await runner.query(
+        `SELECT c.relname AS name,
+                EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped) AS "tenantOwned",
+                EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.conname = 'tenant_pin') AS pinned
+           FROM pg_depend d JOIN pg_class c ON c.oid = d.objid
+          WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_namespace'::regclass
+            AND d.refobjid = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND c.relkind IN ('r', 'p')`,
+        [schema],
+      );
       if (pinTenant) {
         if (!isValidTenantId(pinTenant)) throw new Error('refusing to pin a schema to an invalid tenant id');
-        const unpinned: { name: string }[] = await runner.query(
-          `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
-              AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)
-              AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.conname = 'tenant_pin')`,
-          [schema],
-        );
-        for (const { name } of unpinned) {
+        for (const { name } of tables.filter((t) => t.tenantOwned && !t.pinned)) {
           await runner.query(`ALTER TABLE ${s}.${quoteIdent(name)} ADD CONSTRAINT tenant_pin CHECK (tenant_id = ${quoteLiteral(pinTenant)})`);
         }
       }
       if (grantTo) {
         const role = quoteIdent(grantTo);
+        const granted = tables.filter((t) => t.name !== LEDGER_TABLE).map((t) => `${s}.${quoteIdent(t.name)}`);
         await runner.query(`GRANT USAGE ON SCHEMA ${s} TO ${role}`);
-        await runner.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${s} TO ${role}`);
-        await runner.query(`REVOKE ALL ON ${s}.${LEDGER_TABLE} FROM ${role}`);
+        if (granted.length) await runner.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE ${granted.join(', ')} TO ${role}`);
       }
       await runner.commitTransaction();
       return done;

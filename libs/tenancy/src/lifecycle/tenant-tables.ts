@@ -23,8 +23,9 @@ export async function tenantTables(db: DataSource | EntityManager, schema: strin
               WHERE p.conrelid = c.oid AND p.contype = 'p') AS key,
             COALESCE((SELECT array_agg(DISTINCT r.relname::text) FROM pg_constraint f JOIN pg_class r ON r.oid = f.confrelid
               WHERE f.conrelid = c.oid AND f.contype = 'f' AND f.confrelid <> c.oid), '{}') AS parents
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
+       FROM pg_depend d JOIN pg_class c ON c.oid = d.objid
+      WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_namespace'::regclass
+        AND d.refobjid = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND c.relkind IN ('r', 'p')
         AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)`,
     [schema],
   );
