@@ -221,7 +221,7 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
           const [rowsA, rowsB] = differing.length
             ? await Promise.all([rowHashes(src, table, tenantId, differing), rowHashes(dst, table, tenantId, differing)])
             : [new Map<string, string>(), new Map<string, string>()];
-          sources.push({ table, buckets: a, rowsA, rowsB });
+          sources.push({ table, buckets: a, targetBuckets: b, differing, rowsA, rowsB });
         }
         for (const { table, rowsA, rowsB } of [...sources].reverse()) {
           const stale = [...rowsB.entries()].filter(([k, h]) => rowsA.get(k) !== h).map(([k]) => k);
@@ -233,10 +233,15 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
           if (missing.length) await this.insertMissing(src, dst, table, tenantId, missing);
           progress.tables![table.name].caughtUp! += missing.length;
         }
-        // Verify: the target as it now is against the locked source, bucket by bucket (row counts
-        // and hashes of every row).
-        for (const { table, buckets } of sources) {
-          const actual = await bucketSums(dst, table, tenantId);
+        // Verify the target against the locked source, bucket by bucket (row counts and hashes of
+        // every row). Buckets that matched before the catch-up were not touched by it; those that
+        // differed are summed again from the target as it now is.
+        for (const { table, buckets, targetBuckets, differing } of sources) {
+          const actual = new Map(targetBuckets);
+          if (differing.length) {
+            for (const b of differing) actual.delete(b);
+            for (const [b, sum] of await bucketSums(dst, table, tenantId, differing)) actual.set(b, sum);
+          }
           const expected = summary(buckets);
           const got = summary(actual);
           if (expected.count !== got.count || expected.sum !== got.sum) {
@@ -484,12 +489,13 @@ const ROW_HASH = 'md5(t::text)';
  * Per bucket: `count:sum` where sum adds up the first 60 bits of every row hash (order-independent,
  * so no sort). Equal maps mean equal rows, short of a 60-bit collision.
  */
-async function bucketSums(side: Side, table: TenantTable, tenantId: string): Promise<Map<number, string>> {
+async function bucketSums(side: Side, table: TenantTable, tenantId: string, only?: number[]): Promise<Map<number, string>> {
   const { rows } = await side.client.query(
-    `SELECT ${bucketExpr(table)} AS b, count(*) || ':' || sum(('x' || substr(${ROW_HASH}, 1, 15))::bit(60)::bigint) AS s
-       FROM ${qualified(side.location, table)} t WHERE tenant_id = $1
-      GROUP BY 1`,
-    [tenantId],
+    `SELECT b, count(*) || ':' || sum(('x' || substr(h, 1, 15))::bit(60)::bigint) AS s
+       FROM (SELECT ${bucketExpr(table)} AS b, ${ROW_HASH} AS h FROM ${qualified(side.location, table)} t WHERE tenant_id = $1) r
+      ${only ? 'WHERE b = ANY($2::int[])' : ''}
+      GROUP BY b`,
+    only ? [tenantId, only] : [tenantId],
   );
   return new Map(rows.map((r: { b: number; s: string }) => [r.b, r.s]));
 }
