@@ -1,12 +1,11 @@
 import { Module } from '@nestjs/common';
 import { TenancyModule } from '../../libs/tenancy/src';
-import { User } from '../users/user.entity';
 import { Project } from './project.entity';
 import { ProjectsController } from './projects.controller';
 import { ProjectsService } from './projects.service';
 
 @Module({
-  imports: [TenancyModule.forFeature([Project, User])],
+  imports: [TenancyModule.forFeature([Project])],
   controllers: [ProjectsController],
   providers: [ProjectsService],
 })

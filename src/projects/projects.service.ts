@@ -3,7 +3,6 @@ import { Repository } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { InjectTenantRepository, pgErrorCode } from '../../libs/tenancy/src';
 import { decodeCursor, Page, toPage } from '../common/cursor';
-import { User } from '../users/user.entity';
 import { CreateProjectDto, ListProjectsQueryDto, ProjectView, UpdateProjectDto } from './dto/project.dto';
 import { Project } from './project.entity';
 
@@ -23,15 +22,13 @@ export class ProjectNotFoundError extends NotFoundException {
 export class ProjectsService {
   constructor(
     @InjectTenantRepository(Project) private readonly projects: Repository<Project>,
-    @InjectTenantRepository(User) private readonly users: Repository<User>,
   ) {}
 
   async create(dto: CreateProjectDto): Promise<ProjectView> {
     const createdById = dto.createdById.toLowerCase();
-    // Row-level security makes another tenant's user invisible here, and the composite foreign key
-    // (tenant_id, created_by_id) refuses it even if this check were skipped.
-    if (!(await this.users.existsBy({ id: createdById }))) throw new UnknownCreatorError(createdById);
     const id = uuidv7();
+    // The composite foreign key (tenant_id, created_by_id) is the check: a user of another tenant
+    // (or of none) is refused by the database, with no extra query.
     try {
       await this.projects.insert({ id, name: dto.name, description: dto.description ?? null, createdById });
     } catch (err) {

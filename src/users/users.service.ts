@@ -36,10 +36,10 @@ export class UsersService {
       .insert()
       .values({ id, email: dto.email, name: dto.name })
       .orIgnore()
-      .returning('id')
+      .returning(RETURNED)
       .execute();
     if (!result.raw?.length) throw new EmailTakenError();
-    return this.get(id);
+    return fromRow(result.raw[0]);
   }
 
   async get(id: string): Promise<UserView> {
@@ -58,15 +58,19 @@ export class UsersService {
 
   async update(id: string, dto: UpdateUserDto): Promise<UserView> {
     if (dto.email === undefined && dto.name === undefined) throw new BadRequestException('Give email or name to change.');
-    const user = await this.users.findOneBy({ id });
-    if (!user) throw new UserNotFoundError(id);
+    const changes: Partial<User> = {};
+    if (dto.email !== undefined) changes.email = dto.email;
+    if (dto.name !== undefined) changes.name = dto.name;
+    let rows: UserRow[];
     try {
-      await this.users.update({ id }, { email: dto.email, name: dto.name });
+      // One round trip: the row as updated (none: not a user of this tenant).
+      rows = (await this.users.createQueryBuilder().update().set(changes).where('id = :id', { id }).returning(RETURNED).execute()).raw;
     } catch (err) {
       if (pgErrorCode(err) === '23505') throw new EmailTakenError();
       throw err;
     }
-    return this.get(id);
+    if (!rows.length) throw new UserNotFoundError(id);
+    return fromRow(rows[0]);
   }
 
   async remove(id: string): Promise<void> {
@@ -78,6 +82,20 @@ export class UsersService {
       throw err;
     }
   }
+}
+
+const RETURNED = 'id, email, name, created_at, updated_at';
+
+interface UserRow {
+  id: string;
+  email: string;
+  name: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function fromRow(r: UserRow): UserView {
+  return { id: r.id, email: r.email, name: r.name, createdAt: r.created_at, updatedAt: r.updated_at };
 }
 
 function view(u: User): UserView {
