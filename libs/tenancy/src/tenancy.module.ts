@@ -133,8 +133,14 @@ export class TenancyModule implements NestModule, OnModuleInit {
     };
   }
 
+  constructor(private readonly catalog: TenantCatalog) {}
+
   onModuleInit(): void {
     ContextIdFactory.apply(tenantContextIdStrategy);
+    // A deleted tenant's durable (per-tenant) instances are dropped with it.
+    this.catalog.events.on('change', (id: string) => {
+      if (id !== '*' && !this.catalog.get(id)) tenantContextIdStrategy.forget(id);
+    });
   }
 
   configure(consumer: MiddlewareConsumer): void {

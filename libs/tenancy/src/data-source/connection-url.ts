@@ -13,10 +13,3 @@ export function databaseOf(url: string): string {
   const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
   return name || decodeURIComponent(new URL(url).username) || 'postgres';
 }
-
-/** A URL without its password, for logs. */
-export function redact(url: string): string {
-  const u = new URL(url);
-  if (u.password) u.password = '***';
-  return u.toString();
-}

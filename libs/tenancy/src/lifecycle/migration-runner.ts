@@ -79,13 +79,4 @@ export class MigrationRunner {
       await runner.release();
     }
   }
-
-  /** Names of the migrations of `migrations` not yet applied to `schema` (all of them if it is missing). */
-  async pending(ds: DataSource, schema: string, migrations: MigrationClass[]): Promise<string[]> {
-    const [exists] = await ds.query(`SELECT to_regclass($1) AS t`, [`${quoteIdent(schema)}.${LEDGER_TABLE}`]);
-    const applied = new Set<string>(
-      exists?.t ? (await ds.query(`SELECT name FROM ${quoteIdent(schema)}.${LEDGER_TABLE}`)).map((r: { name: string }) => r.name) : [],
-    );
-    return migrations.map(nameOf).filter((n) => !applied.has(n));
-  }
 }

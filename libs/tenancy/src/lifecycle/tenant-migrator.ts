@@ -21,10 +21,4 @@ export class TenantMigrator {
       this.runner.apply(ds, location.schema, this.options.migrations, this.role.name, pinTenant),
     );
   }
-
-  async pending(location: TenantLocation): Promise<string[]> {
-    return this.owner.withDatabase(location.server, location.database, (ds) =>
-      this.runner.pending(ds, location.schema, this.options.migrations),
-    );
-  }
 }
