@@ -33,15 +33,6 @@ export class UnitOfWork {
     return this.queryRunner().manager;
   }
 
-  get isOpen(): boolean {
-    return !this.finished;
-  }
-
-  /** True once a connection was taken (and the transaction began). */
-  get hasBegun(): boolean {
-    return this.begun !== undefined;
-  }
-
   queryRunner(): QueryRunner {
     if (this.finished) {
       throw new UnitOfWorkEndedError(this.tenant.id);
