@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { TenantCatalog } from '../catalog/tenant-catalog';
 import { quoteIdent, TenantNaming } from '../catalog/tenant-naming';
 import { TenantRecord } from '../catalog/tenant-record';
+import { withAdvisoryLock } from '../data-source/advisory-lock';
 import { OwnerConnections } from '../data-source/owner-connections';
 import { PoolRegistry } from '../data-source/pool-registry';
 import { TenantStateError, UnknownTenantError } from '../errors/tenancy.errors';
@@ -55,13 +56,10 @@ export class TenantLifecycle {
       throw new TenantStateError(`Tenant '${id}' was never exported: export it first (GET /admin/tenants/${id}/export), or delete with force.`);
     }
     // The lock every move of the tenant holds: no move runs (or starts) while the tenant is deleted.
-    const control = await this.owner.controlDataSource();
-    const runner = control.createQueryRunner();
-    await runner.connect();
-    try {
-      const [{ free }] = await runner.query(`SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS free`, [moveLockKey(id)]);
-      if (!free) throw new TenantStateError(`Tenant '${id}' is being moved; delete it once the move is done.`);
-      try {
+    await withAdvisoryLock(
+      await this.owner.controlDataSource(),
+      moveLockKey(id),
+      async () => {
         await this.catalog.setStatus(id, 'deleting');
         await this.dropData(tenant);
         // A move that did not finish (its mover killed, or its verification failed) may have left
@@ -71,12 +69,11 @@ export class TenantLifecycle {
         }
         await this.ledger.forget(id);
         await this.catalog.remove(id);
-      } finally {
-        await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [moveLockKey(id)]).catch(() => undefined);
-      }
-    } finally {
-      await runner.release();
-    }
+      },
+      () => {
+        throw new TenantStateError(`Tenant '${id}' is being moved; delete it once the move is done.`);
+      },
+    );
     this.logger.log(`tenant ${id} deleted (${tenant.strategy})`);
   }
 

@@ -9,6 +9,7 @@ import { quoteIdent, quoteLiteral, TenantNaming } from '../catalog/tenant-naming
 import { TenantRecord } from '../catalog/tenant-record';
 import { IsolationModel, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { OwnerConnections } from '../data-source/owner-connections';
+import { withAdvisoryLock } from '../data-source/advisory-lock';
 import { RuntimeRole } from '../data-source/runtime-role';
 import { InvalidTenantDefinitionError, TenantStateError } from '../errors/tenancy.errors';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
@@ -138,8 +139,10 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
   async move(tenantId: string, to: { strategy: IsolationModel; server?: string }, onPhase?: (phase: string, detail?: string) => void): Promise<MoveReport> {
     const started = Date.now();
     const target = this.targetOf(to);
-    const lock = await this.lockMove(tenantId);
-    try {
+    const busy = () => {
+      throw new TenantStateError(`A move of tenant '${tenantId}' is already running.`);
+    };
+    return withAdvisoryLock(await this.owner.controlDataSource(), moveLockKey(tenantId), async () => {
       let tenant = this.lifecycle.require(tenantId);
       const previous = await this.state(tenantId);
       if (previous && (previous.phase === 'switched' || previous.phase === 'cleanup')) {
@@ -300,9 +303,7 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
         await src.close().catch(() => undefined);
         await dst.close().catch(() => undefined);
       }
-    } finally {
-      await this.unlockMove(tenantId, lock);
-    }
+    }, busy);
   }
 
   /** Puts back to `active` any tenant left `moving` by a mover that is no longer alive. */
@@ -310,23 +311,18 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
     const stuck = this.catalog.list().filter((t) => t.status === 'moving');
     const recovered: string[] = [];
     for (const tenant of stuck) {
-      const ds = await this.owner.controlDataSource();
-      const runner = ds.createQueryRunner();
-      await runner.connect();
-      try {
-        const [{ free }] = await runner.query(`SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS free`, [moveLockKey(tenant.id)]);
-        if (!free) continue;
-        try {
+      // A free move lock means nobody is moving the tenant any more.
+      await withAdvisoryLock(
+        await this.owner.controlDataSource(),
+        moveLockKey(tenant.id),
+        async (runner) => {
           await runner.query(`UPDATE ${quoteIdent(this.naming.controlSchema)}.tenants SET status = 'active', updated_at = now() WHERE id = $1 AND status = 'moving'`, [tenant.id]);
           await this.catalog.refresh(tenant.id);
           recovered.push(tenant.id);
           this.logger.warn(`tenant ${tenant.id} was left frozen by an interrupted move; it is served from ${tenant.strategy} again`);
-        } finally {
-          await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [moveLockKey(tenant.id)]);
-        }
-      } finally {
-        await runner.release();
-      }
+        },
+        () => undefined,
+      );
     }
     return recovered;
   }
@@ -337,23 +333,6 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
     if (source.strategy !== 'shared' && this.catalog.get(tenantId)?.strategy === 'shared') await this.ledger.forget(tenantId);
     const ds = await this.owner.controlDataSource();
     await ds.query(`DELETE FROM ${this.movesTable} WHERE tenant_id = $1`, [tenantId]);
-  }
-
-  private async lockMove(tenantId: string): Promise<QueryRunner> {
-    const ds = await this.owner.controlDataSource();
-    const runner = ds.createQueryRunner();
-    await runner.connect();
-    const [{ locked }] = await runner.query(`SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked`, [moveLockKey(tenantId)]);
-    if (!locked) {
-      await runner.release();
-      throw new TenantStateError(`A move of tenant '${tenantId}' is already running.`);
-    }
-    return runner;
-  }
-
-  private async unlockMove(tenantId: string, runner: QueryRunner): Promise<void> {
-    await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [moveLockKey(tenantId)]).catch(() => undefined);
-    await runner.release();
   }
 
   private async record(tenantId: string, source: { strategy: string; server: string }, target: { strategy: string; server: string }, phase: MovePhase): Promise<void> {

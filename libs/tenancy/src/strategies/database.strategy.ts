@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { quoteIdent, TenantNaming } from '../catalog/tenant-naming';
 import type { TenantRecord } from '../catalog/tenant-record';
+import { withAdvisoryLock } from '../data-source/advisory-lock';
 import { OwnerConnections } from '../data-source/owner-connections';
 import { PoolRegistry } from '../data-source/pool-registry';
 import type { DataSourceLease } from '../data-source/runtime-data-source';
@@ -39,29 +40,19 @@ export class DatabaseStrategy implements IsolationStrategy {
       // One provisioner of a database at a time (CREATE DATABASE cannot run in a transaction, so a
       // session lock on one connection): two concurrent CREATE DATABASE of one name fail with a
       // unique violation (23505), and concurrent GRANTs on it with "tuple concurrently updated".
-      const runner = ds.createQueryRunner();
-      await runner.connect();
-      const key = `tenancy:provision:${database}`;
-      try {
-        await runner.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [key]);
-        try {
-          const [exists] = await runner.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [database]);
-          if (!exists) {
-            try {
-              await runner.query(`CREATE DATABASE ${quoteIdent(database)}`);
-            } catch (err) {
-              // 42P04 / 23505: another instance (not using this lock) created it between the check and now.
-              if (pgErrorCode(err) !== '42P04' && pgErrorCode(err) !== '23505') throw err;
-            }
+      await withAdvisoryLock(ds, `tenancy:provision:${database}`, async (runner) => {
+        const [exists] = await runner.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [database]);
+        if (!exists) {
+          try {
+            await runner.query(`CREATE DATABASE ${quoteIdent(database)}`);
+          } catch (err) {
+            // 42P04 / 23505: another instance (not using this lock) created it between the check and now.
+            if (pgErrorCode(err) !== '42P04' && pgErrorCode(err) !== '23505') throw err;
           }
-          await runner.query(`REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM PUBLIC`);
-          await runner.query(`GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(this.role.name)}`);
-        } finally {
-          await runner.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [key]);
         }
-      } finally {
-        await runner.release();
-      }
+        await runner.query(`REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM PUBLIC`);
+        await runner.query(`GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(this.role.name)}`);
+      });
     });
     await this.migrator.migrate(this.location(tenant), tenant.id);
   }
