@@ -34,6 +34,13 @@ export class MigrationLedger {
     return new Map(rows.map((r) => [r.target, r]));
   }
 
+  /** The version one target is on (null when it was never recorded). */
+  async versionOf(target: string): Promise<string | null> {
+    const ds = await this.owner.controlDataSource();
+    const [row] = await ds.query(`SELECT version FROM ${this.table} WHERE target = $1`, [target]);
+    return row?.version ?? null;
+  }
+
   async recordCurrent(target: string, server: string, version: string | null): Promise<void> {
     await this.write(target, server, version, 'current', null);
   }

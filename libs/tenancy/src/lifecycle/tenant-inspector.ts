@@ -5,7 +5,7 @@ import { quoteIdent, TenantNaming } from '../catalog/tenant-naming';
 import { TenantRecord } from '../catalog/tenant-record';
 import { OwnerConnections } from '../data-source/owner-connections';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
-import { MigrationLedger } from './migration-ledger';
+import { MigrationLedger, SHARED_TARGET } from './migration-ledger';
 import { tenantTables } from './tenant-tables';
 
 export interface TenantSummary extends TenantRecord {
@@ -42,7 +42,7 @@ export class TenantInspector {
     const sharedShares = await this.sharedShares();
     return tenants.map((t) => ({
       ...t,
-      version: ledger.get(t.strategy === 'shared' ? '@shared' : t.id)?.version ?? null,
+      version: ledger.get(t.strategy === 'shared' ? SHARED_TARGET : t.id)?.version ?? null,
       sizeBytes:
         t.strategy === 'schema'
           ? (schemaSizes.get(this.naming.schemaFor(t.id)) ?? null)
@@ -55,7 +55,7 @@ export class TenantInspector {
   /** One tenant with its row count per table. */
   async inspect(tenant: TenantRecord): Promise<TenantDetails> {
     const location = this.strategies.for(tenant.strategy).location(tenant);
-    const ledger = await this.ledger.all();
+    const version = await this.ledger.versionOf(tenant.strategy === 'shared' ? SHARED_TARGET : tenant.id);
     return this.owner.withDatabase(location.server, location.database, async (ds) => {
       const rows = await this.countRows(ds, location.schema, tenant.id);
       let sizeBytes: number | null;
@@ -66,7 +66,7 @@ export class TenantInspector {
       } else {
         sizeBytes = await this.sharedShareOf(ds, location.schema, rows);
       }
-      return { ...tenant, version: ledger.get(tenant.strategy === 'shared' ? '@shared' : tenant.id)?.version ?? null, sizeBytes, rows };
+      return { ...tenant, version, sizeBytes, rows };
     });
   }
 
