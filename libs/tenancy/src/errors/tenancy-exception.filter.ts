@@ -73,7 +73,8 @@ export class TenancyExceptionFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const response = exception.getResponse();
-      if (status >= 500 && !(exception as { retryAfterSeconds?: number }).retryAfterSeconds && status !== 503) this.logger.error(exception.stack);
+      // A 503 is a state to retry (a move, a full pool), not a fault to log.
+      if (status >= 500 && status !== 503) this.logger.error(exception.stack);
       if (typeof response === 'object' && response) {
         const r = response as Partial<ErrorBody>;
         return { statusCode: status, error: r.error ?? REASONS[status] ?? 'Error', message: r.message ?? exception.message };
