@@ -27,6 +27,7 @@ import { UsersModule } from './users/users.module';
           entities: [User, Project],
           migrations: TENANT_MIGRATIONS,
           runtimeRole: app.runtimeRole,
+          deploymentKey: app.deploymentKey,
           naming: app.databasePrefix ? { databasePrefix: app.databasePrefix } : undefined,
           pool: { max: app.poolMax },
           databasePools: { budgetPerServer: app.serverConnectionBudget, idleMillis: app.poolIdleMillis },

@@ -168,7 +168,7 @@ describe('admin API: the tenant lifecycle over HTTP', () => {
 
         const fp = await footprint(id);
         assert.deepEqual(fp.schemas, model === 'schema' ? [`tenant_p_schema`] : []);
-        assert.deepEqual(fp.databases, model === 'database' ? [`${t.databasePrefix}p_database`] : []);
+        assert.deepEqual(fp.databases, model === 'database' ? [`${t.databaseStem}p_database`] : []);
         assert.deepEqual(Object.values(fp.rows).flat().map((r) => r.id), [user.id]);
         assert.deepEqual(await ledgerRow(id), model === 'shared' ? [] : [{ target: id, version: LATEST, status: 'current' }]);
       });
@@ -189,10 +189,11 @@ describe('admin API: the tenant lifecycle over HTTP', () => {
     }
 
     it('finishes a half-made tenant on the next try, and never serves it before', async () => {
-      // As if a provisioning had died after recording the tenant: catalog row only, a bare schema.
+      // As if a provisioning had died after recording the tenant and creating its (marked) schema.
       await withOwnerClient(t.controlDatabase, async (c) => {
         await c.query(`INSERT INTO tenancy.tenants (id, name, strategy) VALUES ('half-made', 'Half', 'schema')`);
         await c.query(`CREATE SCHEMA tenant_half_made`);
+        await c.query(`COMMENT ON SCHEMA tenant_half_made IS '${t.deploymentMark}'`);
       });
       let res: request.Response | undefined;
       for (let i = 0; i < 100 && res?.status !== 503; i++) {

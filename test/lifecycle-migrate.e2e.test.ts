@@ -79,7 +79,7 @@ describe('migrating every tenant', () => {
   let v2: TestApp;
   const extra: TestApp[] = [];
   const schemaOf = (id: string) => `tenant_${id.replace(/-/g, '_')}`;
-  const databaseOf = (id: string) => `${base.databasePrefix}${id.replace(/-/g, '_')}`;
+  const databaseOf = (id: string) => `${base.databaseStem}${id.replace(/-/g, '_')}`;
   /** Where a tenant's tables live, for an owner client: [database, schema]. */
   const placeOf = (id: string): [string, string] => (id.startsWith('m-d-') ? [databaseOf(id), 'public'] : [base.controlDatabase, schemaOf(id)]);
 

@@ -42,7 +42,7 @@ interface Sample {
 /** Where a tenant's tables are, for an owner connection. */
 function placeOf(t: TestApp, tenant: string, model: IsolationModel): { database: string; schema: string } {
   const safe = tenant.replace(/-/g, '_');
-  if (model === 'database') return { database: `${t.databasePrefix}${safe}`, schema: 'public' };
+  if (model === 'database') return { database: `${t.databaseStem}${safe}`, schema: 'public' };
   return { database: t.controlDatabase, schema: model === 'schema' ? `tenant_${safe}` : 'tenancy_shared' };
 }
 
@@ -211,7 +211,7 @@ describe('moving tenants between models', () => {
     assert.deepEqual(now.locations, expectedLocations(tenant, model), `${tenant}: rows only at the ${model} place`);
     const safe = tenant.replace(/-/g, '_');
     assert.deepEqual(fp.schemas, model === 'schema' ? [`tenant_${safe}`] : [], `${tenant}: schema`);
-    assert.deepEqual(fp.databases, model === 'database' ? [`${t.databasePrefix}${safe}`] : [], `${tenant}: database`);
+    assert.deepEqual(fp.databases, model === 'database' ? [`${t.databaseStem}${safe}`] : [], `${tenant}: database`);
 
     const userIds = new Set([...beforeRows.users.map((r) => r.id), ...load.users.keys()]);
     assert.equal(now.users.length, userIds.size, `${tenant}: as many users as were there plus those created (201)`);

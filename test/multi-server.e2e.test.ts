@@ -46,8 +46,8 @@ describe('database model on a second server', () => {
   });
 
   it('creates the tenant database on the named server, not on the default one', async () => {
-    assert.deepEqual(await databasesOn(second.url, t.databasePrefix), [`${t.databasePrefix}eu_corp`]);
-    assert.deepEqual(await databasesOn(t.databaseUrl, t.databasePrefix), [`${t.databasePrefix}home_corp`]);
+    assert.deepEqual(await databasesOn(second.url, t.databasePrefix), [`${t.databaseStem}eu_corp`]);
+    assert.deepEqual(await databasesOn(t.databaseUrl, t.databasePrefix), [`${t.databaseStem}home_corp`]);
   });
 
   it('serves both tenants, each from its own server, and keeps them apart', async () => {
@@ -56,7 +56,7 @@ describe('database model on a second server', () => {
     assert.equal(a.status, 201);
     assert.equal(b.status, 201);
     assert.equal((await request(t.http).get(`/users/${a.body.id}`).set('X-Tenant-ID', 'home-corp')).status, 404);
-    const c = new Client({ connectionString: new URL(`/${t.databasePrefix}eu_corp`, second.url).toString() });
+    const c = new Client({ connectionString: new URL(`/${t.databaseStem}eu_corp`, second.url).toString() });
     await c.connect();
     const { rows } = await c.query(`SELECT tenant_id, email FROM public.users`);
     await c.end();
@@ -74,6 +74,6 @@ describe('database model on a second server', () => {
     assert.equal(got.status, 200);
     assert.equal(got.body.email, 'mover@x.test');
     assert.deepEqual(await databasesOn(second.url, t.databasePrefix), []);
-    assert.deepEqual(await databasesOn(t.databaseUrl, t.databasePrefix), [`${t.databasePrefix}eu_corp`, `${t.databasePrefix}home_corp`]);
+    assert.deepEqual(await databasesOn(t.databaseUrl, t.databasePrefix), [`${t.databaseStem}eu_corp`, `${t.databaseStem}home_corp`]);
   });
 });

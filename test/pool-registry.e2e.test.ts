@@ -49,7 +49,7 @@ describe('pool registry: one pool per tenant, budget, eviction, shutdown', () =>
   let registry: PoolRegistry;
   let catalog: TenantCatalog;
   const record = (id: string): TenantRecord => catalog.get(id)!;
-  const database = (id: string) => `${t.databasePrefix}${id}`;
+  const database = (id: string) => `${t.databaseStem}${id}`;
   const held: Lease[] = [];
   const hold = async (id: string) => {
     const lease = await registry.acquire(record(id));
@@ -281,7 +281,7 @@ describe('pool registry: idle eviction', () => {
 
   it('closes a pool idle for longer than idleMillis, and only then', async () => {
     const lease = await registry.acquire(catalog.get('q1')!);
-    await assertServes(lease, `${t.databasePrefix}q1`, t.runtimeRole);
+    await assertServes(lease, `${t.databaseStem}q1`, t.runtimeRole);
     lease.release();
     const released = Date.now();
     assert.equal(registry.stats().pools, 1);
@@ -290,7 +290,7 @@ describe('pool registry: idle eviction', () => {
     const evictedAfter = Date.now() - released;
     assert.ok(evictedAfter >= IDLE - 50, `evicted after ${evictedAfter} ms, before idleMillis`);
     await waitFor('the evicted pool to be closed', () => !lease.dataSource.isInitialized);
-    await waitFor('q1 to have no connection left', async () => (await backends(`${t.databasePrefix}q1`)) === 0);
+    await waitFor('q1 to have no connection left', async () => (await backends(`${t.databaseStem}q1`)) === 0);
   });
 
   it('never evicts a leased pool, however long it is held', async () => {
@@ -298,7 +298,7 @@ describe('pool registry: idle eviction', () => {
     await sleep(IDLE * 2.5);
     assert.deepEqual(registry.stats(), { pools: 1, inUse: 1, reserved: { default: 2 } });
     assert.equal(lease.dataSource.isInitialized, true);
-    await assertServes(lease, `${t.databasePrefix}q2`, t.runtimeRole);
+    await assertServes(lease, `${t.databaseStem}q2`, t.runtimeRole);
     lease.release();
     const released = Date.now();
     await waitFor('the pool to be evicted once idle', () => registry.stats().pools === 0, IDLE * 8);

@@ -21,6 +21,8 @@ class Environment {
 
   @IsOptional() @Matches(/^[a-z_][a-z0-9_]{0,40}$/) TENANCY_RUNTIME_ROLE?: string;
 
+  @IsOptional() @Matches(/^[a-z0-9]{1,10}$/, { message: 'TENANCY_DEPLOYMENT_KEY must be 1 to 10 characters of a-z and 0-9' }) TENANCY_DEPLOYMENT_KEY?: string;
+
   @IsOptional() @Matches(/^[a-z_][a-z0-9_]{0,15}$/) TENANCY_DATABASE_PREFIX?: string;
 
   @IsOptional() @IsString() TENANCY_BASE_DOMAIN?: string;
@@ -50,6 +52,7 @@ export interface AppConfig {
   jwtSecret?: string;
   jwksUrl?: string;
   runtimeRole?: string;
+  deploymentKey?: string;
   databasePrefix?: string;
   baseDomain?: string;
   poolMax?: number;
@@ -68,6 +71,7 @@ export const appConfig = registerAs(
     jwtSecret: process.env.JWT_SECRET,
     jwksUrl: process.env.JWKS_URL,
     runtimeRole: process.env.TENANCY_RUNTIME_ROLE,
+    deploymentKey: process.env.TENANCY_DEPLOYMENT_KEY,
     databasePrefix: process.env.TENANCY_DATABASE_PREFIX,
     baseDomain: process.env.TENANCY_BASE_DOMAIN,
     poolMax: optionalNumber(process.env.TENANCY_POOL_MAX),

@@ -1,11 +1,11 @@
 import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { OwnerConnections } from '../../libs/tenancy/src';
+import { TenancyReadiness } from '../../libs/tenancy/src';
 
 @ApiTags('health')
 @Controller('health')
 export class HealthController {
-  constructor(private readonly owner: OwnerConnections) {}
+  constructor(private readonly readiness: TenancyReadiness) {}
 
   /** Liveness: the process answers. */
   @Get()
@@ -13,15 +13,11 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Readiness: the control database answers. */
+  /** Readiness: the control database answers and the runtime role can sign in. */
   @Get('ready')
   async ready() {
-    try {
-      const ds = await this.owner.controlDataSource();
-      await ds.query('SELECT 1');
-      return { status: 'ready' };
-    } catch {
-      throw new ServiceUnavailableException('The control database is not reachable.');
-    }
+    const problems = await this.readiness.problems();
+    if (problems.length) throw new ServiceUnavailableException(problems.join(' '));
+    return { status: 'ready' };
   }
 }

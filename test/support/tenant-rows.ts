@@ -9,7 +9,7 @@ export interface TenantFootprint {
   rows: Record<string, Record<string, unknown>[]>;
   /** The tenant's schema in the control database, if it exists. */
   schemas: string[];
-  /** Databases named after the tenant. */
+  /** Databases named after the tenant (under any deployment key). */
   databases: string[];
 }
 
@@ -28,7 +28,9 @@ export async function suiteDatabases(controlDatabase: string, databasePrefix: st
 export async function tenantFootprint(controlDatabase: string, databasePrefix: string, tenantId: string): Promise<TenantFootprint> {
   const safe = tenantId.replace(/-/g, '_');
   const databases = await suiteDatabases(controlDatabase, databasePrefix);
-  const out: TenantFootprint = { rows: {}, schemas: [], databases: databases.filter((d) => d === `${databasePrefix}${safe}`) };
+  // A tenant database is <prefix><deployment key>_<tenant>; a key is 1 to 10 of a-z and 0-9.
+  const named = (d: string) => d.startsWith(databasePrefix) && /^[a-z0-9]{1,10}_/.test(d.slice(databasePrefix.length)) && d.slice(databasePrefix.length).replace(/^[a-z0-9]{1,10}_/, '') === safe;
+  const out: TenantFootprint = { rows: {}, schemas: [], databases: databases.filter(named) };
   for (const database of databases) {
     await withOwnerClient(database, async (c) => {
       if (database === controlDatabase) {

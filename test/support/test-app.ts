@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { MigrationInterface } from 'typeorm';
-import { TENANCY_OPTIONS, type ResolvedTenancyOptions, type TenantDefinition, type TierDefinition } from '../../libs/tenancy/src';
+import { TENANCY_OPTIONS, TenantNaming, type ResolvedTenancyOptions, type TenantDefinition, type TierDefinition } from '../../libs/tenancy/src';
+import { Deployment } from '../../libs/tenancy/src/catalog/deployment';
 import { testServerUrl, uniqueSuffix, urlFor, withOwnerClient } from './test-database';
 
 export interface TestAppOptions {
@@ -21,6 +22,8 @@ export interface TestAppOptions {
    * instance; the first app still drops everything.
    */
   join?: TestApp;
+  /** Leave the runtime role to its default (`tenancy_app_<deployment key>`) instead of a suite-unique name. */
+  defaultRole?: boolean;
 }
 
 export interface TestApp {
@@ -32,6 +35,10 @@ export interface TestApp {
   controlDatabase: string;
   runtimeRole: string;
   databasePrefix: string;
+  /** What every tenant database of the app is named with: `<databasePrefix><deployment key>_`. */
+  databaseStem: string;
+  /** The comment that marks a database, schema or role as the app's deployment's own. */
+  deploymentMark: string;
   /** The suite's tenants file (TENANCY_CONFIG). */
   tenantsFile: string;
   /** The environment another process needs to run the service on the same databases. */
@@ -55,7 +62,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const suffix = uniqueSuffix();
   const controlDatabase = joined?.controlDatabase ?? `nt_${suffix}`;
   const runtimeRole = joined?.runtimeRole ?? `nt_app_${suffix}`;
-  const databasePrefix = joined?.databasePrefix ?? `nt${suffix}_`;
+  const databasePrefix = joined?.databasePrefix ?? options.env?.TENANCY_DATABASE_PREFIX ?? `nt${suffix}_`;
   let dir: string | undefined;
   let tenantsFile: string;
   if (joined) {
@@ -75,6 +82,10 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     TENANCY_DATABASE_PREFIX: databasePrefix,
     ...options.env,
   };
+  if (options.defaultRole) {
+    delete serviceEnv.TENANCY_RUNTIME_ROLE;
+    delete process.env.TENANCY_RUNTIME_ROLE;
+  }
   Object.assign(process.env, serviceEnv);
   const { createApp } = await import('../../src/app.factory.js');
   const app = await createApp({ logger: process.env.TEST_LOG ? ['error', 'warn', 'log'] : false });
@@ -83,20 +94,23 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     (app.get(TENANCY_OPTIONS) as ResolvedTenancyOptions).migrations = options.migrations;
   }
   await app.init();
+  const resolvedRole = (app.get(TENANCY_OPTIONS) as ResolvedTenancyOptions).runtimeRole;
   return {
     app,
     http: app.getHttpServer(),
     databaseUrl,
     controlDatabase,
-    runtimeRole,
+    runtimeRole: resolvedRole,
     databasePrefix,
+    databaseStem: app.get(TenantNaming).databaseStem,
+    deploymentMark: app.get(Deployment).mark,
     tenantsFile,
     serviceEnv,
     close: async () => {
       await app.close();
       if (joined) return;
       if (dir) rmSync(dir, { recursive: true, force: true });
-      await dropEverything(controlDatabase, databasePrefix, runtimeRole);
+      await dropEverything(controlDatabase, databasePrefix, resolvedRole);
     },
   };
 }

@@ -23,6 +23,7 @@ export { IsolationStrategy, TenantLocation } from './strategies/isolation-strate
 export { isValidTenantId, TENANT_ID_PATTERN } from './resolution/tenant-id';
 export { VERIFIED_JWT } from './resolution/jwt.source';
 export { OwnerConnections } from './data-source/owner-connections';
+export { TenancyReadiness } from './data-source/tenancy-readiness';
 export { TenantLifecycle } from './lifecycle/tenant-lifecycle';
 export { TenantInspector, TenantSummary, TenantDetails } from './lifecycle/tenant-inspector';
 export { TenantExporter } from './lifecycle/tenant-exporter';

@@ -2,6 +2,8 @@ import { DynamicModule, MiddlewareConsumer, Module, ModuleMetadata, NestModule, 
 import { APP_INTERCEPTOR, ContextIdFactory } from '@nestjs/core';
 import { ClsMiddleware, ClsModule } from 'nestjs-cls';
 import type { EntityTarget, ObjectLiteral } from 'typeorm';
+import { ControlLocks } from './catalog/control-locks';
+import { Deployment } from './catalog/deployment';
 import { TenantAccess } from './catalog/tenant-access';
 import { TenantCatalog } from './catalog/tenant-catalog';
 import { TenantNaming } from './catalog/tenant-naming';
@@ -14,10 +16,12 @@ import { HomeDataSource } from './data-source/home-data-source';
 import { OwnerConnections } from './data-source/owner-connections';
 import { PoolRegistry } from './data-source/pool-registry';
 import { RuntimeRole } from './data-source/runtime-role';
+import { TenancyReadiness } from './data-source/tenancy-readiness';
 import { TenantDataSource } from './data-source/tenant-data-source';
 import { tenantRepositoryProviders } from './data-source/tenant-repository';
 import { UnitOfWorkFactory } from './data-source/unit-of-work-factory';
 import { UnitOfWorkInterceptor } from './data-source/unit-of-work.interceptor';
+import { DeploymentUpgrade } from './lifecycle/deployment-upgrade';
 import { MigrationRunner } from './lifecycle/migration-runner';
 import { TenancyBootstrap } from './lifecycle/tenancy-bootstrap';
 import { TenantMigrator } from './lifecycle/tenant-migrator';
@@ -47,7 +51,11 @@ export const tenantContextIdStrategy = new TenantContextIdStrategy();
 const PROVIDERS: Provider[] = [
   TenantNaming,
   OwnerConnections,
+  Deployment,
+  ControlLocks,
   RuntimeRole,
+  TenancyReadiness,
+  DeploymentUpgrade,
   HomeDataSource,
   PoolRegistry,
   MigrationRunner,
@@ -79,6 +87,7 @@ const PROVIDERS: Provider[] = [
 
 const EXPORTS = [
   TENANCY_OPTIONS,
+  TenancyReadiness,
   TenancyService,
   TenantDataSource,
   TenantContext,

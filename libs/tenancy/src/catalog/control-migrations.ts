@@ -92,4 +92,26 @@ export class CreateExportsAndMoves1732752000003 implements MigrationInterface {
   }
 }
 
-export const CONTROL_MIGRATIONS = [CreateTenantCatalog1732752000000, CreateMigrationLedger1732752000002, CreateExportsAndMoves1732752000003];
+/**
+ * Lifecycle locks (a move, a delete, a provisioning, the runtime role's creation) as rows locked
+ * FOR UPDATE in the control schema: the runtime role cannot read this schema, so it cannot take or
+ * hold one (it could take any advisory lock, which every role can).
+ */
+export class CreateLifecycleLocks1732752000004 implements MigrationInterface {
+  name = 'CreateLifecycleLocks1732752000004';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`CREATE TABLE locks (key text PRIMARY KEY)`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE locks`);
+  }
+}
+
+export const CONTROL_MIGRATIONS = [
+  CreateTenantCatalog1732752000000,
+  CreateMigrationLedger1732752000002,
+  CreateExportsAndMoves1732752000003,
+  CreateLifecycleLocks1732752000004,
+];

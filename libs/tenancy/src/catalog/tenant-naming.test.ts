@@ -2,7 +2,7 @@
 // identifiers, can never be the name of something else, and are always quoted.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { resolveTenancyOptions, TenancyModuleOptions } from '../config/tenancy-options';
+import { DEPLOYMENT_KEY_PATTERN, deriveDeploymentKey, resolveTenancyOptions, TenancyModuleOptions } from '../config/tenancy-options';
 import { TenancyConfigError } from '../errors/tenancy.errors';
 import { isValidTenantId } from '../resolution/tenant-id';
 import { quoteIdent, quoteLiteral, TenantNaming } from './tenant-naming';
@@ -42,14 +42,16 @@ function manyIds(): string[] {
 }
 
 describe('TenantNaming', () => {
-  it('derives schema and database names from the id with the configured prefixes', () => {
+  it('derives schema and database names from the id with the configured prefixes and the deployment key', () => {
     const n = naming();
+    assert.equal(n.deploymentKey, 'control');
     assert.equal(n.schemaFor('acme'), 'tenant_acme');
-    assert.equal(n.databaseFor('acme'), 'tenant_acme');
+    assert.equal(n.databaseFor('acme'), 'tenant_control_acme');
+    assert.equal(n.legacyDatabaseFor('acme'), 'tenant_acme');
     assert.equal(n.schemaFor('big-corp-2'), 'tenant_big_corp_2');
-    const custom = naming({ naming: { schemaPrefix: 's_', databasePrefix: 'db_' } });
+    const custom = naming({ naming: { schemaPrefix: 's_', databasePrefix: 'db_' }, deploymentKey: 'prod' });
     assert.equal(custom.schemaFor('acme'), 's_acme');
-    assert.equal(custom.databaseFor('acme'), 'db_acme');
+    assert.equal(custom.databaseFor('acme'), 'db_prod_acme');
     assert.equal(custom.controlSchema, 'tenancy');
     assert.equal(custom.sharedSchema, 'tenancy_shared');
   });
@@ -73,11 +75,10 @@ describe('TenantNaming', () => {
     assert.equal(databases.size, ids.length);
   });
 
-  it('keeps every name within 63 bytes, even with the longest id and prefix allowed', () => {
+  it('keeps every name within 63 bytes, even with the longest id, key and prefix allowed', () => {
     const longest = 'a' + '-'.repeat(38) + 'z';
     assert.ok(isValidTenantId(longest));
-    const prefix = 'p'.repeat(23);
-    const n = naming({ naming: { schemaPrefix: prefix, databasePrefix: prefix } });
+    const n = naming({ naming: { schemaPrefix: 'p'.repeat(23), databasePrefix: 'p'.repeat(12) }, deploymentKey: 'k'.repeat(10) });
     assert.equal(Buffer.byteLength(n.schemaFor(longest)), 63);
     assert.equal(Buffer.byteLength(n.databaseFor(longest)), 63);
     const defaults = naming();
@@ -86,9 +87,10 @@ describe('TenantNaming', () => {
 
   it('refuses a prefix that would let a name be truncated (and so collide)', () => {
     assert.throws(
-      () => naming({ naming: { databasePrefix: 'p'.repeat(24) } }),
-      (err: Error) => err instanceof TenancyConfigError && /naming\.databasePrefix: "p{24}" must be 1 to 23 characters/.test(err.message),
+      () => naming({ naming: { databasePrefix: 'p'.repeat(16) } }),
+      (err: Error) => err instanceof TenancyConfigError && /naming\.databasePrefix: "p{16}" must be 1 to 15 characters .*deploymentKey "control"/.test(err.message),
     );
+    assert.equal(naming({ naming: { databasePrefix: 'p'.repeat(15) } }).databaseFor('x'), `${'p'.repeat(15)}control_x`);
     assert.throws(() => naming({ naming: { schemaPrefix: 'p'.repeat(24) } }), /naming\.schemaPrefix/);
   });
 
@@ -112,11 +114,11 @@ describe('TenantNaming', () => {
 
   it('refuses a database prefix under which a tenant could take a server’s home database', () => {
     assert.throws(
-      () => naming({ databaseUrl: 'postgres://o@h/tenant_main' }),
-      /naming\.databasePrefix: "tenant_" could name a tenant database "tenant_main", the home database of server "default"/,
+      () => naming({ databaseUrl: 'postgres://o@h/tenant_k_main', deploymentKey: 'k' }),
+      /naming\.databasePrefix: "tenant_" with deploymentKey "k" could name a tenant database "tenant_k_main", the home database of server "default"/,
     );
-    assert.throws(() => naming({ servers: { eu: 'postgres://o@eu/tenant_eu' } }), /home database of server "eu"/);
-    assert.equal(naming({ databaseUrl: 'postgres://o@h/tenancy' }).databaseFor('main'), 'tenant_main');
+    assert.throws(() => naming({ servers: { eu: 'postgres://o@eu/tenant_k_eu' }, deploymentKey: 'k' }), /home database of server "eu"/);
+    assert.equal(naming({ databaseUrl: 'postgres://o@h/tenancy' }).databaseFor('main'), 'tenant_tenancy_main');
   });
 
   it('refuses an invalid id instead of deriving a name from it', () => {
@@ -166,5 +168,34 @@ describe('quoteLiteral', () => {
 
   it('refuses a NUL byte', () => {
     assert.throws(() => quoteLiteral('a\0b'), /NUL/);
+  });
+
+  it('names two deployments on one server apart: control databases ctl_a and ctl_b get different keys, databases and roles', () => {
+    const a = naming({ databaseUrl: 'postgres://o@h/ctl_a' });
+    const b = naming({ databaseUrl: 'postgres://o@h/ctl_b' });
+    assert.notEqual(a.deploymentKey, b.deploymentKey);
+    assert.notEqual(a.databaseFor('acme'), b.databaseFor('acme'));
+    const roleA = resolveTenancyOptions({ databaseUrl: 'postgres://o@h/ctl_a', catalog: { tiers: {}, tenants: [] }, entities: [], migrations: [] }).runtimeRole;
+    const roleB = resolveTenancyOptions({ databaseUrl: 'postgres://o@h/ctl_b', catalog: { tiers: {}, tenants: [] }, entities: [], migrations: [] }).runtimeRole;
+    assert.equal(roleA, `tenancy_app_${a.deploymentKey}`);
+    assert.notEqual(roleA, roleB);
+  });
+
+  it('derives a valid key from any control database name, the name itself when it is one', () => {
+    assert.equal(deriveDeploymentKey('control'), 'control');
+    assert.equal(deriveDeploymentKey('prod2'), 'prod2');
+    for (const name of ['ctl_a', 'ctl_b', 'My-App Production', 'a'.repeat(63), 'x', 'ÄÖÜ', '12345678901']) {
+      const key = deriveDeploymentKey(name);
+      assert.match(key, DEPLOYMENT_KEY_PATTERN, name);
+      assert.equal(deriveDeploymentKey(name), key, 'stable');
+    }
+    assert.notEqual(deriveDeploymentKey('ctl_a'), deriveDeploymentKey('ctl_b'));
+    assert.match(deriveDeploymentKey('ctl_a'), /^ctla[0-9a-f]{6}$/);
+  });
+
+  it('refuses a deployment key that is not 1 to 10 characters of a-z and 0-9', () => {
+    for (const key of ['', 'Prod', 'pro_d', 'k'.repeat(11), 'a-b']) {
+      assert.throws(() => naming({ deploymentKey: key }), /deploymentKey: .* must be 1 to 10 characters/, JSON.stringify(key));
+    }
   });
 });

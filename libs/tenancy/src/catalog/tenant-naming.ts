@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
+import { DEPLOYMENT_KEY_PATTERN, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { databaseOf } from '../data-source/connection-url';
 import { TenancyConfigError } from '../errors/tenancy.errors';
 import { isValidTenantId } from '../resolution/tenant-id';
@@ -22,7 +22,9 @@ export function quoteLiteral(value: string): string {
 }
 
 /**
- * Where a tenant's rows live, by name. Names derive injectively from the validated id: ids hold
+ * Where a tenant's rows live, by name. Tenant databases carry the deployment key, so two
+ * deployments on one server never name the same database; tenant schemas live inside the
+ * deployment's own control database, so they are apart already. Names derive injectively from the validated id: ids hold
  * only a-z, 0-9 and '-', so mapping '-' to '_' cannot make two ids collide. That holds only while
  * no name is truncated (a prefix of at most 23 bytes) and no tenant's name can be the name of
  * something else (the control or shared schema, a server's home database): checked at start.
@@ -32,10 +34,15 @@ export class TenantNaming {
   constructor(@Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions) {
     const { naming } = options;
     const problems: string[] = [];
-    for (const key of ['schemaPrefix', 'databasePrefix'] as const) {
-      const prefix = naming[key];
-      if (!PREFIX_PATTERN.test(prefix) || Buffer.byteLength(prefix) > MAX_PREFIX_BYTES) {
-        problems.push(`naming.${key}: "${prefix}" must be 1 to ${MAX_PREFIX_BYTES} characters of a-z, 0-9 and "_", not starting with a digit`);
+    const key = options.deploymentKey;
+    if (!DEPLOYMENT_KEY_PATTERN.test(key)) problems.push(`deploymentKey: "${key}" must be 1 to 10 characters of a-z and 0-9`);
+    // A tenant database is <databasePrefix><deploymentKey>_<tenant>: the prefix gets what is left.
+    const budget = { schemaPrefix: MAX_PREFIX_BYTES, databasePrefix: MAX_PREFIX_BYTES - key.length - 1 };
+    for (const name of ['schemaPrefix', 'databasePrefix'] as const) {
+      const prefix = naming[name];
+      if (!PREFIX_PATTERN.test(prefix) || Buffer.byteLength(prefix) > budget[name]) {
+        const why = name === 'databasePrefix' ? ` (with deploymentKey "${key}")` : '';
+        problems.push(`naming.${name}: "${prefix}" must be 1 to ${budget[name]} characters of a-z, 0-9 and "_", not starting with a digit${why}`);
       }
     }
     const taken = (name: string, prefix: string) => name.startsWith(prefix) && isValidTenantId(name.slice(prefix.length).replace(/_/g, '-'));
@@ -46,8 +53,8 @@ export class TenantNaming {
     }
     for (const [server, url] of Object.entries(options.servers ?? {})) {
       const home = databaseOf(url);
-      if (taken(home, naming.databasePrefix)) {
-        problems.push(`naming.databasePrefix: "${naming.databasePrefix}" could name a tenant database "${home}", the home database of server "${server}"`);
+      if (taken(home, this.databaseStem)) {
+        problems.push(`naming.databasePrefix: "${naming.databasePrefix}" with deploymentKey "${key}" could name a tenant database "${home}", the home database of server "${server}"`);
       }
     }
     if (problems.length) throw new TenancyConfigError('tenancy naming options', problems);
@@ -66,9 +73,19 @@ export class TenantNaming {
     return this.options.naming.schemaPrefix;
   }
 
-  /** Every tenant database's name starts with this. */
+  /** Every tenant database's name starts with this (the deployment's databases start with `databaseStem`). */
   get databasePrefix(): string {
     return this.options.naming.databasePrefix;
+  }
+
+  /** The deployment key (see `TenancyModuleOptions.deploymentKey`). */
+  get deploymentKey(): string {
+    return this.options.deploymentKey;
+  }
+
+  /** What every tenant database of this deployment is named with: `<databasePrefix><deploymentKey>_`. */
+  get databaseStem(): string {
+    return `${this.options.naming.databasePrefix}${this.options.deploymentKey}_`;
   }
 
   schemaFor(tenantId: string): string {
@@ -76,6 +93,11 @@ export class TenantNaming {
   }
 
   databaseFor(tenantId: string): string {
+    return this.databaseStem + this.safe(tenantId);
+  }
+
+  /** The name versions before deployment keys gave a tenant database (`<databasePrefix><tenant>`): for the upgrade. */
+  legacyDatabaseFor(tenantId: string): string {
     return this.options.naming.databasePrefix + this.safe(tenantId);
   }
 

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { MigrationInterface } from 'typeorm';
+import { databaseOf } from '../data-source/connection-url';
 
 /** The three isolation models, by the names used in configuration. */
 export type IsolationModel = 'shared' | 'schema' | 'database';
@@ -64,7 +66,21 @@ export interface TenancyModuleOptions {
     /** Paths served without a tenant (prefix match). */
     exclude?: string[];
   };
-  /** Name of the DML-only runtime role the service creates and connects as. */
+  /**
+   * A short name (1 to 10 characters of a-z and 0-9) that keeps what this deployment creates on a
+   * server apart from what other deployments (staging and production, two products) create there:
+   * tenant databases are named `<databasePrefix><deploymentKey>_<tenant>` and the default runtime
+   * role `tenancy_app_<deploymentKey>`. Default: derived from the control database's name (that
+   * name itself when it is 1 to 10 characters of a-z and 0-9, else its first letters and digits
+   * plus 6 hex digits of its SHA-256). Once a deployment has started, its key is kept in the
+   * control database and a different one is refused at start: the names would change under it.
+   */
+  deploymentKey?: string;
+  /**
+   * Name of the DML-only runtime role the service creates and connects as. Default
+   * `tenancy_app_<deploymentKey>`. The role is marked as this deployment's (a comment on it); a role
+   * of that name that another deployment (or anyone else) created is refused at start, never changed.
+   */
   runtimeRole?: string;
   naming?: {
     controlSchema?: string;
@@ -100,13 +116,29 @@ export type ResolvedTenancyOptions = Required<
 };
 
 export const TENANCY_OPTIONS = Symbol('TENANCY_OPTIONS');
+
+/** A deployment key: 1 to 10 characters of a-z and 0-9. */
+export const DEPLOYMENT_KEY_PATTERN = /^[a-z0-9]{1,10}$/;
+
+/**
+ * The default deployment key of a control database: its name when that is already a valid key,
+ * else its first four letters and digits plus 6 hex digits of the SHA-256 of the whole name (so
+ * `ctl_a` and `ctl_b` get different keys).
+ */
+export function deriveDeploymentKey(controlDatabase: string): string {
+  if (DEPLOYMENT_KEY_PATTERN.test(controlDatabase)) return controlDatabase;
+  const readable = controlDatabase.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 4);
+  return readable + createHash('sha256').update(controlDatabase).digest('hex').slice(0, 6);
+}
 export const TENANCY_MODULE_OPTIONS = Symbol('TENANCY_MODULE_OPTIONS');
 
 export function resolveTenancyOptions(options: TenancyModuleOptions): ResolvedTenancyOptions {
   const production = process.env.NODE_ENV === 'production';
   const jwt = options.resolution?.jwt;
   const hasJwt = !!(jwt?.secret || jwt?.jwksUrl);
+  const deploymentKey = options.deploymentKey ?? deriveDeploymentKey(databaseOf(options.databaseUrl));
   return {
+    deploymentKey,
     databaseUrl: options.databaseUrl,
     servers: { ...(options.servers ?? {}), default: options.databaseUrl },
     catalog: options.catalog,
@@ -122,7 +154,7 @@ export function resolveTenancyOptions(options: TenancyModuleOptions): ResolvedTe
         ? { ...jwt, claim: jwt?.claim ?? 'tenant_id', authoritative: jwt?.authoritative ?? production }
         : undefined,
     },
-    runtimeRole: options.runtimeRole ?? 'tenancy_app',
+    runtimeRole: options.runtimeRole ?? `tenancy_app_${deploymentKey}`,
     naming: {
       controlSchema: options.naming?.controlSchema ?? 'tenancy',
       sharedSchema: options.naming?.sharedSchema ?? 'tenancy_shared',

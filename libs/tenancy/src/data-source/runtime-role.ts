@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
+import { ControlLocks } from '../catalog/control-locks';
+import { Deployment } from '../catalog/deployment';
 import { quoteIdent, quoteLiteral, TenantNaming } from '../catalog/tenant-naming';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { OwnerConnections } from './owner-connections';
@@ -13,7 +15,11 @@ export interface RoleCredentials {
  * The runtime role: DML only, not superuser, not the owner of any table, NOBYPASSRLS. Requests run
  * as this role. The service creates it (or corrects its attributes) from the owner connection on
  * every server it uses; its password is generated once and kept in the control database, readable
- * by the owner only, so every instance of the service signs in with the same one.
+ * by the owner only, so every instance of the service signs in with the same one. The role is one
+ * deployment's own: named with its key and marked with its id, so a second deployment on the same
+ * server never changes its password or attributes (a role of that name without this deployment's
+ * mark is refused with DeploymentOwnershipError), and the runtime sessions of two deployments
+ * cannot see each other's queries in pg_stat_activity or end each other's backends.
  */
 @Injectable()
 export class RuntimeRole {
@@ -24,6 +30,8 @@ export class RuntimeRole {
     @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
     private readonly owner: OwnerConnections,
     private readonly naming: TenantNaming,
+    private readonly deployment: Deployment,
+    private readonly locks: ControlLocks,
   ) {}
 
   get name(): string {
@@ -64,22 +72,19 @@ export class RuntimeRole {
     const { user, password } = await this.getCredentials();
     const role = quoteIdent(user);
     const attributes = `LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD ${quoteLiteral(password)}`;
-    await this.owner.withDatabase(server, this.owner.homeDatabase(server), async (ds) => {
-      const runner = ds.createQueryRunner();
-      await runner.connect();
-      try {
-        // One creator at a time per server: CREATE ROLE has no IF NOT EXISTS.
-        await runner.startTransaction();
-        await runner.query(`SELECT pg_advisory_xact_lock(hashtextextended('tenancy:runtime-role', 0))`);
-        const [exists] = await runner.query(`SELECT 1 FROM pg_roles WHERE rolname = $1`, [user]);
-        await runner.query(exists ? `ALTER ROLE ${role} ${attributes}` : `CREATE ROLE ${role} ${attributes}`);
-        await runner.commitTransaction();
-      } catch (err) {
-        if (runner.isTransactionActive) await runner.rollbackTransaction();
-        throw err;
-      } finally {
-        await runner.release();
-      }
-    });
+    // One creator at a time per server (CREATE ROLE has no IF NOT EXISTS), across instances.
+    await this.locks.withLock(`runtime-role:${server}`, () =>
+      this.owner.withDatabase(server, this.owner.homeDatabase(server), async (ds) => {
+        const [existing] = await ds.query(`SELECT shobj_description(oid, 'pg_authid') AS mark FROM pg_roles WHERE rolname = $1`, [user]);
+        if (!existing) {
+          await ds.query(`CREATE ROLE ${role} ${attributes}`);
+        } else if (existing.mark === this.deployment.mark || (existing.mark === null && this.deployment.mayClaimLegacyRole(user))) {
+          await ds.query(`ALTER ROLE ${role} ${attributes}`);
+        } else {
+          throw this.deployment.foreign('role', user, server, existing.mark);
+        }
+        await ds.query(`COMMENT ON ROLE ${role} IS ${quoteLiteral(this.deployment.mark)}`);
+      }),
+    );
   }
 }

@@ -160,3 +160,14 @@ export class TenancyConfigError extends Error {
     this.name = 'TenancyConfigError';
   }
 }
+
+/**
+ * A database, schema or role that this deployment is about to create, migrate, move into or drop
+ * already exists and was not created by it (another deployment on the same server, or someone
+ * else): the deployment never adopts, changes or drops what it did not create.
+ */
+export class DeploymentOwnershipError extends TenancyError {
+  constructor(message: string) {
+    super(message, HttpStatus.CONFLICT, 'Conflict');
+  }
+}

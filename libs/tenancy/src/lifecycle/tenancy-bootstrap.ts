@@ -1,17 +1,20 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { CONTROL_MIGRATIONS } from '../catalog/control-migrations';
+import { Deployment } from '../catalog/deployment';
 import { TenantCatalog } from '../catalog/tenant-catalog';
 import { TenantNaming } from '../catalog/tenant-naming';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { HomeDataSource } from '../data-source/home-data-source';
 import { OwnerConnections } from '../data-source/owner-connections';
 import { RuntimeRole } from '../data-source/runtime-role';
+import { DeploymentUpgrade } from './deployment-upgrade';
 import { MigrationRunner } from './migration-runner';
 import { TenantProvisioner } from './tenant-provisioner';
 
 /**
- * Start-up, in order: control tables, runtime role, runtime pool, catalog (and its listener),
- * then the tenants of the configuration file. Every step is safe to run from many instances at once.
+ * Start-up, in order: control tables, the deployment's identity, runtime role, catalog (and its
+ * listener), the upgrade from unkeyed names if one is pending, runtime pool, then the tenants of
+ * the configuration file. Every step is safe to run from many instances at once.
  */
 @Injectable()
 export class TenancyBootstrap implements OnModuleInit {
@@ -26,14 +29,18 @@ export class TenancyBootstrap implements OnModuleInit {
     private readonly home: HomeDataSource,
     private readonly catalog: TenantCatalog,
     private readonly provisioner: TenantProvisioner,
+    private readonly deployment: Deployment,
+    private readonly upgrade: DeploymentUpgrade,
   ) {}
 
   async onModuleInit(): Promise<void> {
     const started = Date.now();
     await this.runner.apply(await this.owner.controlDataSource(), this.naming.controlSchema, CONTROL_MIGRATIONS);
+    await this.deployment.init();
     await this.role.ensureOn('default');
-    await this.home.init();
     await this.catalog.start();
+    await this.upgrade.runIfPending();
+    await this.home.init();
     if (this.options.seedOnStart) {
       const tenants = await this.provisioner.seed();
       this.logger.log(`${tenants.length} tenants ready (${tenants.map((t) => `${t.id}:${t.strategy}`).join(', ')}) in ${Date.now() - started} ms`);

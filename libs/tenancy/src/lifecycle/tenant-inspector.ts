@@ -99,7 +99,7 @@ export class TenantInspector {
     return this.owner.withDatabase(server, this.owner.homeDatabase(server), async (ds) => {
       const rows: { name: string; size: string }[] = await ds.query(
         `SELECT datname AS name, pg_database_size(datname)::bigint AS size FROM pg_database WHERE starts_with(datname, $1)`,
-        [this.naming.databasePrefix],
+        [this.naming.databaseStem],
       );
       return new Map(rows.map((r) => [r.name, Number(r.size)]));
     });

@@ -2,7 +2,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import { TenantCatalog } from '../catalog/tenant-catalog';
 import { quoteIdent, TenantNaming } from '../catalog/tenant-naming';
 import { TenantRecord } from '../catalog/tenant-record';
-import { withAdvisoryLock } from '../data-source/advisory-lock';
+import { ControlLocks } from '../catalog/control-locks';
+import { Deployment } from '../catalog/deployment';
 import { OwnerConnections } from '../data-source/owner-connections';
 import { PoolRegistry } from '../data-source/pool-registry';
 import { TenantStateError, UnknownTenantError } from '../errors/tenancy.errors';
@@ -23,6 +24,8 @@ export class TenantLifecycle {
     private readonly registry: PoolRegistry,
     private readonly ledger: MigrationLedger,
     private readonly naming: TenantNaming,
+    private readonly locks: ControlLocks,
+    private readonly deployment: Deployment,
   ) {}
 
   require(id: string): TenantRecord {
@@ -56,8 +59,7 @@ export class TenantLifecycle {
       throw new TenantStateError(`Tenant '${id}' was never exported: export it first (GET /admin/tenants/${id}/export), or delete with force.`);
     }
     // The lock every move of the tenant holds: no move runs (or starts) while the tenant is deleted.
-    await withAdvisoryLock(
-      await this.owner.controlDataSource(),
+    await this.locks.withLock(
       moveLockKey(id),
       async () => {
         await this.catalog.setStatus(id, 'deleting');
@@ -91,15 +93,22 @@ export class TenantLifecycle {
     ]);
   }
 
-  /** Removes the tenant's data from one location (used by delete, and by a move for its source). */
+  /**
+   * Removes the tenant's data from one location (used by delete, and by a move for its source and
+   * for what a failed move left at its target). A schema or database is dropped only when it
+   * carries this deployment's mark.
+   * @throws DeploymentOwnershipError when it exists without this deployment's mark (nothing is dropped).
+   */
   async dropData(tenant: Pick<TenantRecord, 'id' | 'strategy' | 'server'>): Promise<void> {
     const location = this.strategies.for(tenant.strategy).location(tenant);
     if (tenant.strategy === 'database') {
+      if ((await this.deployment.checkDatabase(location.server, location.database)) === 'absent') return;
       await this.registry.closeIdle(tenant.id);
       await this.owner.withDatabase(location.server, this.owner.homeDatabase(location.server), (ds) =>
         ds.query(`DROP DATABASE IF EXISTS ${quoteIdent(location.database)} WITH (FORCE)`),
       );
     } else if (tenant.strategy === 'schema') {
+      if ((await this.deployment.checkSchema(location.schema)) === 'absent') return;
       const ds = await this.owner.controlDataSource();
       await ds.query(`DROP SCHEMA IF EXISTS ${quoteIdent(location.schema)} CASCADE`);
     } else {

@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
+import { Deployment } from '../catalog/deployment';
 import { OwnerConnections } from '../data-source/owner-connections';
+import { TenantStateError } from '../errors/tenancy.errors';
 import { RuntimeRole } from '../data-source/runtime-role';
 import type { TenantLocation } from '../strategies/isolation-strategy';
 import { MigrationRunner } from './migration-runner';
@@ -13,10 +15,21 @@ export class TenantMigrator {
     private readonly owner: OwnerConnections,
     private readonly runner: MigrationRunner,
     private readonly role: RuntimeRole,
+    private readonly deployment: Deployment,
   ) {}
 
-  /** `pinTenant`: the location is that tenant's own (schema or database model). */
+  /**
+   * `pinTenant`: the location is that tenant's own (schema or database model). Only a schema or
+   * database this deployment created (its mark) is migrated.
+   * @throws DeploymentOwnershipError when the location exists without this deployment's mark.
+   * @throws TenantStateError when the location does not exist (provision the tenant first).
+   */
   async migrate(location: TenantLocation, pinTenant?: string): Promise<string[]> {
+    const inHome = location.server === 'default' && location.database === this.owner.homeDatabase();
+    const owned = inHome ? await this.deployment.checkSchema(location.schema) : await this.deployment.checkDatabase(location.server, location.database);
+    if (owned === 'absent') {
+      throw new TenantStateError(`The ${inHome ? `schema "${location.schema}"` : `database "${location.database}" on server "${location.server}"`} does not exist: provision the tenant first.`);
+    }
     return this.owner.withDatabase(location.server, location.database, (ds) =>
       this.runner.apply(ds, location.schema, this.options.migrations, this.role.name, pinTenant),
     );

@@ -9,7 +9,7 @@ import { quoteIdent, quoteLiteral, TenantNaming } from '../catalog/tenant-naming
 import { TenantRecord } from '../catalog/tenant-record';
 import { IsolationModel, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { OwnerConnections } from '../data-source/owner-connections';
-import { withAdvisoryLock } from '../data-source/advisory-lock';
+import { ControlLocks } from '../catalog/control-locks';
 import { RuntimeRole } from '../data-source/runtime-role';
 import { InvalidTenantDefinitionError, TenantStateError } from '../errors/tenancy.errors';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
@@ -56,7 +56,7 @@ type Side = { runner: QueryRunner; client: PoolClient; close(): Promise<void>; l
  * freeze writes (status `moving`: 503 with Retry-After; reads go on) and lock the source tables
  * (the shared tables serve other tenants too: there, wait for the transactions in flight instead);
  * catch up the rows changed since the copy; verify row counts and a checksum per table; switch the
- * catalog in one transaction; then remove the source rows. A session advisory lock per tenant
+ * catalog in one transaction; then remove the source rows. A lifecycle lock (ControlLocks) per tenant
  * keeps two moves (or a move and a delete) apart and tells the other instances whether the mover is alive: a tenant left
  * `moving` by a killed mover is put back to `active` (served from the source), and running the move
  * again starts it over, or only finishes the clean-up if the switch had happened.
@@ -80,6 +80,7 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
     private readonly ledger: MigrationLedger,
     private readonly migrations: TenantMigrations,
     private readonly role: RuntimeRole,
+    private readonly locks: ControlLocks,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -142,7 +143,7 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
     const busy = () => {
       throw new TenantStateError(`A move of tenant '${tenantId}' is already running.`);
     };
-    return withAdvisoryLock(await this.owner.controlDataSource(), moveLockKey(tenantId), async () => {
+    return this.locks.withLock(moveLockKey(tenantId), async () => {
       let tenant = this.lifecycle.require(tenantId);
       const previous = await this.state(tenantId);
       if (previous && (previous.phase === 'switched' || previous.phase === 'cleanup')) {
@@ -312,11 +313,10 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
     const recovered: string[] = [];
     for (const tenant of stuck) {
       // A free move lock means nobody is moving the tenant any more.
-      await withAdvisoryLock(
-        await this.owner.controlDataSource(),
+      await this.locks.withLock(
         moveLockKey(tenant.id),
-        async (runner) => {
-          await runner.query(`UPDATE ${quoteIdent(this.naming.controlSchema)}.tenants SET status = 'active', updated_at = now() WHERE id = $1 AND status = 'moving'`, [tenant.id]);
+        async () => {
+          await (await this.owner.controlDataSource()).query(`UPDATE ${quoteIdent(this.naming.controlSchema)}.tenants SET status = 'active', updated_at = now() WHERE id = $1 AND status = 'moving'`, [tenant.id]);
           await this.catalog.refresh(tenant.id);
           recovered.push(tenant.id);
           this.logger.warn(`tenant ${tenant.id} was left frozen by an interrupted move; it is served from ${tenant.strategy} again`);

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { TenantCatalog } from '../catalog/tenant-catalog';
 import { TenantRecord } from '../catalog/tenant-record';
 import { IsolationModel, ResolvedTenancyOptions, TenantDefinition, TENANCY_OPTIONS } from '../config/tenancy-options';
-import { InvalidTenantDefinitionError } from '../errors/tenancy.errors';
+import { DeploymentOwnershipError, InvalidTenantDefinitionError } from '../errors/tenancy.errors';
 import { isValidTenantId } from '../resolution/tenant-id';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
 import { MigrationLedger, SHARED_TARGET } from './migration-ledger';
@@ -51,7 +51,13 @@ export class TenantProvisioner {
     if (record.strategy !== model) {
       this.logger.warn(`tenant ${record.id} is served by the ${record.strategy} model, its definition says ${model}: moving a tenant is an explicit operation`);
     }
-    await this.strategies.for(record.strategy).provision(record);
+    try {
+      await this.strategies.for(record.strategy).provision(record);
+    } catch (err) {
+      // What is in the way belongs to someone else: retrying cannot help, so nothing is left recorded.
+      if (err instanceof DeploymentOwnershipError && record.status === 'provisioning') await this.catalog.remove(record.id);
+      throw err;
+    }
     if (record.strategy !== 'shared') await this.ledger.recordCurrent(record.id, record.server, this.migrations.latest);
     if (record.status === 'provisioning') return (await this.catalog.setStatus(record.id, 'active'))!;
     return record;

@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { quoteIdent, TenantNaming } from '../catalog/tenant-naming';
 import type { TenantRecord } from '../catalog/tenant-record';
-import { withAdvisoryLock } from '../data-source/advisory-lock';
+import { ControlLocks } from '../catalog/control-locks';
+import { Deployment } from '../catalog/deployment';
 import { OwnerConnections } from '../data-source/owner-connections';
 import { PoolRegistry } from '../data-source/pool-registry';
 import type { DataSourceLease } from '../data-source/runtime-data-source';
 import { RuntimeRole } from '../data-source/runtime-role';
-import { pgErrorCode } from '../errors/pg-error-code';
 import { TenantMigrator } from '../lifecycle/tenant-migrator';
 import type { IsolationStrategy, TenantLocation } from './isolation-strategy';
 import { transactionPreamble } from './transaction-preamble';
@@ -27,34 +27,56 @@ export class DatabaseStrategy implements IsolationStrategy {
     private readonly registry: PoolRegistry,
     private readonly role: RuntimeRole,
     private readonly migrator: TenantMigrator,
+    private readonly deployment: Deployment,
+    private readonly locks: ControlLocks,
   ) {}
 
   location(tenant: Pick<TenantRecord, 'id' | 'server'>): TenantLocation {
     return { server: tenant.server, database: this.naming.databaseFor(tenant.id), schema: DATA_SCHEMA };
   }
 
+  /**
+   * Creates the tenant's database with this deployment's mark, or checks the mark of the one that
+   * exists (never adopting one another deployment or anyone else made), lets only the runtime role
+   * connect to it, and migrates it.
+   * @throws DeploymentOwnershipError when the database exists without this deployment's mark.
+   */
   async provision(tenant: Pick<TenantRecord, 'id' | 'server'>): Promise<void> {
     const { server, database } = this.location(tenant);
     await this.role.ensureOn(server);
-    await this.owner.withDatabase(server, this.owner.homeDatabase(server), async (ds) => {
-      // One provisioner of a database at a time (CREATE DATABASE cannot run in a transaction, so a
-      // session lock on one connection): two concurrent CREATE DATABASE of one name fail with a
-      // unique violation (23505), and concurrent GRANTs on it with "tuple concurrently updated".
-      await withAdvisoryLock(ds, `tenancy:provision:${database}`, async (runner) => {
-        const [exists] = await runner.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [database]);
-        if (!exists) {
-          try {
-            await runner.query(`CREATE DATABASE ${quoteIdent(database)}`);
-          } catch (err) {
-            // 42P04 / 23505: another instance (not using this lock) created it between the check and now.
-            if (pgErrorCode(err) !== '42P04' && pgErrorCode(err) !== '23505') throw err;
-          }
+    // One provisioner of a database at a time (two concurrent CREATE DATABASE of one name fail with
+    // a unique violation, and concurrent GRANTs on it with "tuple concurrently updated").
+    await this.locks.withLock(`provision:${server}:${database}`, () =>
+      this.owner.withDatabase(server, this.owner.homeDatabase(server), async (ds) => {
+        const mark = await this.deployment.databaseMark(ds, database);
+        if (mark === undefined) {
+          // CREATE DATABASE cannot run in a transaction with its COMMENT: a crash between the two
+          // leaves an unmarked database, which the intent row lets this deployment finish.
+          await this.intent(database, server, 'record');
+          await ds.query(`CREATE DATABASE ${quoteIdent(database)}`);
+          await this.deployment.markDatabase(ds, database);
+          await this.intent(database, server, 'forget');
+        } else if (mark !== this.deployment.mark) {
+          if (mark !== null || !(await this.intent(database, server, 'check'))) throw this.deployment.foreign('database', database, server, mark);
+          await this.deployment.markDatabase(ds, database);
+          await this.intent(database, server, 'forget');
         }
-        await runner.query(`REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM PUBLIC`);
-        await runner.query(`GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(this.role.name)}`);
-      });
-    });
+        await ds.query(`REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM PUBLIC`);
+        await ds.query(`GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(this.role.name)}`);
+      }),
+    );
     await this.migrator.migrate(this.location(tenant), tenant.id);
+  }
+
+  /** The control row that says this deployment is creating `database` (see `provision`). */
+  private async intent(database: string, server: string, op: 'record' | 'check' | 'forget'): Promise<boolean> {
+    const ds = await this.owner.controlDataSource();
+    const table = `${quoteIdent(this.naming.controlSchema)}.settings`;
+    const key = `creating-database:${server}:${database}`;
+    if (op === 'record') await ds.query(`INSERT INTO ${table} (key, value) VALUES ($1, now()::text) ON CONFLICT (key) DO NOTHING`, [key]);
+    if (op === 'forget') await ds.query(`DELETE FROM ${table} WHERE key = $1`, [key]);
+    if (op !== 'check') return true;
+    return (await ds.query(`SELECT 1 FROM ${table} WHERE key = $1`, [key])).length > 0;
   }
 
   acquire(tenant: TenantRecord): Promise<DataSourceLease> {

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { Deployment } from '../catalog/deployment';
 import { TenantNaming } from '../catalog/tenant-naming';
 import type { TenantRecord } from '../catalog/tenant-record';
 import { HomeDataSource } from '../data-source/home-data-source';
@@ -21,13 +22,20 @@ export class SchemaStrategy implements IsolationStrategy {
     private readonly owner: OwnerConnections,
     private readonly home: HomeDataSource,
     private readonly migrator: TenantMigrator,
+    private readonly deployment: Deployment,
   ) {}
 
   location(tenant: Pick<TenantRecord, 'id'>): TenantLocation {
     return { server: 'default', database: this.owner.homeDatabase(), schema: this.naming.schemaFor(tenant.id) };
   }
 
+  /**
+   * Creates the tenant's schema with this deployment's mark (or checks the mark of the one that
+   * exists) and migrates it.
+   * @throws DeploymentOwnershipError when the schema exists without this deployment's mark.
+   */
   async provision(tenant: Pick<TenantRecord, 'id'>): Promise<void> {
+    await this.deployment.claimSchema(this.naming.schemaFor(tenant.id));
     await this.migrator.migrate(this.location(tenant), tenant.id);
   }
 

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { Deployment } from '../catalog/deployment';
 import { TenantNaming } from '../catalog/tenant-naming';
 import type { TenantRecord } from '../catalog/tenant-record';
 import { HomeDataSource } from '../data-source/home-data-source';
@@ -22,6 +23,7 @@ export class SharedStrategy implements IsolationStrategy {
     private readonly owner: OwnerConnections,
     private readonly home: HomeDataSource,
     private readonly migrator: TenantMigrator,
+    private readonly deployment: Deployment,
   ) {}
 
   location(): TenantLocation {
@@ -30,7 +32,10 @@ export class SharedStrategy implements IsolationStrategy {
 
   /** The shared tables are migrated once per process; a tenant needs nothing of its own. */
   provision(): Promise<void> {
-    this.migrated ??= this.migrator.migrate(this.location()).catch((err) => {
+    this.migrated ??= (async () => {
+      await this.deployment.claimSchema(this.naming.sharedSchema);
+      await this.migrator.migrate(this.location());
+    })().catch((err) => {
       this.migrated = undefined;
       throw err;
     });

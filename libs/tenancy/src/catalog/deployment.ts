@@ -1,0 +1,189 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
+import { OwnerConnections } from '../data-source/owner-connections';
+import { DeploymentOwnershipError, TenancyConfigError } from '../errors/tenancy.errors';
+import { pgErrorCode } from '../errors/pg-error-code';
+import { quoteIdent, quoteLiteral, TenantNaming } from './tenant-naming';
+
+/** The settings row that says an upgrade from unkeyed names is still to be done. */
+export const UPGRADE_PENDING_KEY = 'upgrade:deployment-key';
+const MARK_PREFIX = 'nest-tenancy deployment ';
+
+export type Ownership = 'absent' | 'ours';
+
+/**
+ * Who this deployment is, and what it owns. A deployment is one control database: its id (a UUID
+ * generated at its first start, kept in the control database) goes into an ownership mark, a
+ * comment (`COMMENT ON DATABASE | SCHEMA | ROLE`) on everything it creates on a server. Before it
+ * creates, migrates, moves into or drops a database or schema, or changes its runtime role, it
+ * checks the mark: what exists without this deployment's mark is never adopted, changed or
+ * dropped (`DeploymentOwnershipError`). Comments on databases and roles are cluster-wide
+ * (pg_shdescription), so every deployment on a server sees every other's marks.
+ */
+@Injectable()
+export class Deployment {
+  private deploymentId?: string;
+  private upgradePending = false;
+  private legacyRoles = new Set<string>();
+
+  constructor(
+    @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
+    private readonly owner: OwnerConnections,
+    private readonly naming: TenantNaming,
+  ) {}
+
+  get key(): string {
+    return this.options.deploymentKey;
+  }
+
+  get id(): string {
+    if (!this.deploymentId) throw new Error('The deployment is not initialized yet: the tenancy module has not finished starting.');
+    return this.deploymentId;
+  }
+
+  /** The comment that marks a database, schema or role as this deployment's. */
+  get mark(): string {
+    return `${MARK_PREFIX}${this.id} (key ${this.key})`;
+  }
+
+  /** True while a deployment started by a version without deployment keys still has to be upgraded. */
+  get needsUpgrade(): boolean {
+    return this.upgradePending;
+  }
+
+  /**
+   * Reads (or, at the first start, records) the deployment's id and key. A control database that
+   * holds tenants or a runtime role's password but no id was made by a version without deployment
+   * keys: it is recorded as needing the upgrade (see `DeploymentUpgrade`).
+   * @throws TenancyConfigError when the key differs from the one the deployment was started with.
+   */
+  async init(): Promise<void> {
+    const ds = await this.owner.controlDataSource();
+    const settings = `${quoteIdent(this.naming.controlSchema)}.settings`;
+    await ds.transaction(async (m) => {
+      await m.query(`LOCK TABLE ${settings} IN SHARE ROW EXCLUSIVE MODE`);
+      const rows: { key: string; value: string }[] = await m.query(`SELECT key, value FROM ${settings}`);
+      const get = (key: string) => rows.find((r) => r.key === key)?.value;
+      let id = get('deployment_id');
+      if (!id) {
+        id = randomUUID();
+        const [tenants] = await m.query(`SELECT EXISTS (SELECT 1 FROM ${quoteIdent(this.naming.controlSchema)}.tenants) AS any`);
+        const legacy = tenants.any || rows.some((r) => r.key.startsWith('runtime_password:'));
+        await m.query(`INSERT INTO ${settings} (key, value) VALUES ('deployment_id', $1), ('deployment_key', $2)`, [id, this.key]);
+        if (legacy) await m.query(`INSERT INTO ${settings} (key, value) VALUES ($1, 'pending')`, [UPGRADE_PENDING_KEY]);
+        this.upgradePending = legacy;
+      } else {
+        const stored = get('deployment_key');
+        if (stored && stored !== this.key) {
+          throw new TenancyConfigError('tenancy options', [
+            `deploymentKey: this control database belongs to the deployment with key "${stored}", and its tenant databases and runtime role are named with it; set deploymentKey to "${stored}" (or start a new deployment on another control database)`,
+          ]);
+        }
+        this.upgradePending = get(UPGRADE_PENDING_KEY) === 'pending';
+      }
+      this.legacyRoles = new Set(rows.filter((r) => r.key.startsWith('runtime_password:')).map((r) => r.key.slice('runtime_password:'.length)));
+      this.deploymentId = id;
+    });
+  }
+
+  /** Records that the upgrade to deployment keys is done. */
+  async upgradeDone(): Promise<void> {
+    const ds = await this.owner.controlDataSource();
+    await ds.query(`DELETE FROM ${quoteIdent(this.naming.controlSchema)}.settings WHERE key = $1`, [UPGRADE_PENDING_KEY]);
+    this.upgradePending = false;
+  }
+
+  /**
+   * May an unmarked role of this name be claimed? Only during the upgrade of a deployment whose
+   * control database kept that role's password: a version without marks created it for this
+   * deployment.
+   */
+  mayClaimLegacyRole(role: string): boolean {
+    return this.upgradePending && this.legacyRoles.has(role);
+  }
+
+  /** Whose a database, schema or role is, by its mark, as the end of a sentence. */
+  describe(mark: string | null): string {
+    if (!mark) return 'has no nest-tenancy mark (no nest-tenancy deployment created it)';
+    if (mark.startsWith(MARK_PREFIX)) return `belongs to the nest-tenancy deployment ${mark.slice(MARK_PREFIX.length)}`;
+    return `carries the comment "${mark.slice(0, 80)}" instead of this deployment's mark`;
+  }
+
+  /** The mark of a database of `server` (`undefined`: no such database; `null`: no comment). */
+  async databaseMark(maintenance: DataSource, database: string): Promise<string | null | undefined> {
+    const [row] = await maintenance.query(`SELECT shobj_description(oid, 'pg_database') AS mark FROM pg_database WHERE datname = $1`, [database]);
+    return row ? row.mark : undefined;
+  }
+
+  /**
+   * Whether a tenant database of this deployment exists on `server`.
+   * @throws DeploymentOwnershipError when a database of that name exists without this deployment's mark.
+   */
+  async checkDatabase(server: string, database: string): Promise<Ownership> {
+    return this.owner.withDatabase(server, this.owner.homeDatabase(server), async (ds) => {
+      const mark = await this.databaseMark(ds, database);
+      if (mark === undefined) return 'absent';
+      if (mark === this.mark) return 'ours';
+      throw this.foreign('database', database, server, mark);
+    });
+  }
+
+  /** Marks a database this deployment has just created (the caller holds the provisioning lock). */
+  async markDatabase(maintenance: DataSource, database: string): Promise<void> {
+    await maintenance.query(`COMMENT ON DATABASE ${quoteIdent(database)} IS ${quoteLiteral(this.mark)}`);
+  }
+
+  /**
+   * Creates `schema` in the control database with this deployment's mark, in one transaction, or
+   * checks the mark of the one that exists.
+   * @throws DeploymentOwnershipError when the schema exists without this deployment's mark.
+   */
+  async claimSchema(schema: string): Promise<void> {
+    const ds = await this.owner.controlDataSource();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await ds.transaction(async (m) => {
+          const [row] = await m.query(`SELECT obj_description(oid, 'pg_namespace') AS mark FROM pg_namespace WHERE nspname = $1`, [schema]);
+          if (row && row.mark === this.mark) return;
+          if (row) throw this.foreign('schema', schema, 'default', row.mark);
+          await m.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
+          await m.query(`COMMENT ON SCHEMA ${quoteIdent(schema)} IS ${quoteLiteral(this.mark)}`);
+        });
+        return;
+      } catch (err) {
+        // 42P06 / 23505: another instance created it at the same moment; look at its mark again.
+        if (attempt === 0 && (pgErrorCode(err) === '42P06' || pgErrorCode(err) === '23505')) continue;
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Whether a schema of this deployment exists in the control database.
+   * @throws DeploymentOwnershipError when it exists without this deployment's mark.
+   */
+  async checkSchema(schema: string): Promise<Ownership> {
+    const ds = await this.owner.controlDataSource();
+    const [row] = await ds.query(`SELECT obj_description(oid, 'pg_namespace') AS mark FROM pg_namespace WHERE nspname = $1`, [schema]);
+    if (!row) return 'absent';
+    if (row.mark === this.mark) return 'ours';
+    throw this.foreign('schema', schema, 'default', row.mark);
+  }
+
+  /** Marks an existing schema as this deployment's (the upgrade from unkeyed names). */
+  async markSchema(schema: string): Promise<void> {
+    const ds = await this.owner.controlDataSource();
+    await ds.query(`COMMENT ON SCHEMA ${quoteIdent(schema)} IS ${quoteLiteral(this.mark)}`);
+  }
+
+  foreign(kind: 'database' | 'schema' | 'role', name: string, server: string, mark: string | null): DeploymentOwnershipError {
+    const where = kind === 'schema' ? `in database "${this.owner.homeDatabase()}"` : `on server "${server}"`;
+    const fix =
+      kind === 'role'
+        ? 'choose another runtimeRole for this deployment'
+        : 'this deployment never adopts, migrates or drops it: remove or rename it, or give this deployment another deploymentKey';
+    return new DeploymentOwnershipError(`The ${kind} "${name}" ${where} exists but ${this.describe(mark)}; ${fix}.`);
+  }
+}
