@@ -128,16 +128,31 @@ export class UnitOfWork {
     };
     // TypeORM checks `isReleased` on entry, then awaits before it sends: the gate is what refuses a
     // query that was entered before the end; these give the typed error to one entered after it.
-    for (const name of ['query', 'stream'] as const) {
-      const original = (runner as any)[name];
-      if (typeof original !== 'function') continue;
-      (runner as any)[name] = (...args: unknown[]) =>
-        this.ended ? Promise.reject(this.endedError()) : original.apply(runner, args);
-    }
+    // TypeORM wraps the gate's refusal in a QueryFailedError: it is given back as it is.
+    this.guard(runner, ['query', 'stream']);
+    // The manager checks `isReleased` first and would throw TypeORM's own error.
+    this.guard(runner.manager, ['query', 'transaction']);
     // The transaction is opened by the preamble; TypeORM must nest inside it, not start its own.
     runner.isTransactionActive = true;
     runner.transactionDepth = 1;
     return runner;
+  }
+
+  /** Makes `target`'s methods refuse once the unit ended, and unwrap the gate's refusal. */
+  private guard(target: object, names: string[]): void {
+    for (const name of names) {
+      const original = (target as any)[name];
+      if (typeof original !== 'function') continue;
+      (target as any)[name] = async (...args: unknown[]) => {
+        if (this.ended) throw this.endedError();
+        try {
+          return await original.apply(target, args);
+        } catch (err) {
+          const cause = (err as { driverError?: unknown }).driverError;
+          throw cause instanceof UnitOfWorkEndedError ? cause : err;
+        }
+      };
+    }
   }
 
   private endedError(): UnitOfWorkEndedError {
