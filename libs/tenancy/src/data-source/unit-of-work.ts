@@ -1,13 +1,18 @@
 import type { EntityManager, QueryRunner } from 'typeorm';
 import type { TenantRecord } from '../catalog/tenant-record';
 import { UnitOfWorkAbortedError, UnitOfWorkEndedError } from '../errors/tenancy.errors';
+import { ConnectionGate, type DriverClient } from './connection-gate';
 import type { DataSourceLease } from './runtime-data-source';
 
 type PatchedRunner = { -readonly [K in keyof QueryRunner]: QueryRunner[K] } & {
   transactionDepth: number;
+  /** PostgresQueryRunner: the pg client once connected; replaced by the gate's guarded client. */
+  databaseConnection?: unknown;
   /** PostgresQueryRunner: with an error, the pool destroys the connection instead of reusing it. */
   releasePostgresConnection?(err?: Error): Promise<void>;
 };
+
+type Client = DriverClient & { query(sql: string): Promise<{ command?: string }> };
 
 /**
  * One transaction for one request (or one `TenancyService.run`). Nothing happens until the first
@@ -15,11 +20,17 @@ type PatchedRunner = { -readonly [K in keyof QueryRunner]: QueryRunner[K] } & {
  * begins and the tenant settings are applied with `set_config(..., true)`, scoped to it. Every query
  * of the unit uses that connection; TypeORM's own `transaction()` calls become savepoints inside it.
  * `commit` or `rollback` ends it, and the connection always goes back to the pool.
+ *
+ * Once the unit ends (commit, rollback, client gone), no query of it ever reaches a connection:
+ * queries already sent settle before COMMIT/ROLLBACK is sent and the connection is released; later
+ * ones, through the unit's manager, its query runner (`query`, `stream`, savepoints) or the runner's
+ * pg client, fail with `UnitOfWorkEndedError` before anything is sent.
  */
 export class UnitOfWork {
   private runner?: PatchedRunner;
-  private begun?: Promise<unknown>;
-  private finished = false;
+  private begun?: Promise<ConnectionGate<Client>>;
+  private ending?: Promise<void>;
+  private outcome?: 'committed' | 'rolled back';
 
   constructor(
     readonly tenant: TenantRecord,
@@ -29,68 +40,123 @@ export class UnitOfWork {
     private readonly beforeBegin: () => void = () => undefined,
   ) {}
 
+  /** True from the moment `commit` or `rollback` is called. */
+  get ended(): boolean {
+    return this.ending !== undefined;
+  }
+
   get manager(): EntityManager {
     return this.queryRunner().manager;
   }
 
+  /** The unit's query runner. Throws `UnitOfWorkEndedError` once the unit has ended. */
   queryRunner(): QueryRunner {
-    if (this.finished) {
-      throw new UnitOfWorkEndedError(this.tenant.id);
-    }
-    if (!this.runner) {
-      const runner = this.lease.dataSource.createQueryRunner() as unknown as PatchedRunner;
-      const connect = runner.connect.bind(runner);
-      runner.connect = () =>
-        (this.begun ??= Promise.resolve()
-          .then(() => this.beforeBegin())
-          .then(() => connect())
-          .then(async (connection: { query(sql: string): Promise<unknown> }) => {
-            await connection.query(this.preamble);
-            return connection;
-          }));
-      // The transaction is opened by the preamble; TypeORM must nest inside it, not start its own.
-      runner.isTransactionActive = true;
-      runner.transactionDepth = 1;
-      this.runner = runner;
-    }
+    if (this.ended) throw this.endedError();
+    if (!this.runner) this.runner = this.patch(this.lease.dataSource.createQueryRunner() as unknown as PatchedRunner);
     return this.runner as unknown as QueryRunner;
   }
 
+  /**
+   * Commits. Throws `UnitOfWorkAbortedError` when PostgreSQL rolled the transaction back instead
+   * (a failed statement was caught and not rethrown), and `UnitOfWorkEndedError` when the unit was
+   * already rolled back (for example because the client went away): nothing of it was saved.
+   */
   async commit(): Promise<void> {
-    if (this.finished) return;
-    this.finished = true;
+    if (this.ending) {
+      await this.ending.catch(() => undefined);
+      if (this.outcome === 'committed') return;
+      throw this.endedError();
+    }
+    this.outcome = 'committed';
+    await (this.ending = this.end('COMMIT'));
+  }
+
+  /** Rolls back (a no-op on a unit that already ended; waits for an end in progress). Never throws. */
+  async rollback(): Promise<void> {
+    if (!this.ending) {
+      this.outcome = 'rolled back';
+      this.ending = this.end('ROLLBACK');
+    }
+    await this.ending.catch(() => undefined);
+  }
+
+  private async end(command: 'COMMIT' | 'ROLLBACK'): Promise<void> {
     let failure: Error | undefined;
     let rolledBack = false;
     try {
       if (this.begun) {
+        const gate = await this.begun;
+        // pg runs queries in the order they were sent: let every one already sent settle, so none
+        // is still pending on the connection when the transaction ends and it is released.
+        await gate.close();
         // On the driver's connection, for the command tag: PostgreSQL answers the COMMIT of a
         // transaction that a failed statement aborted with ROLLBACK, not with an error.
-        const connection = (await this.begun) as { query(sql: string): Promise<{ command?: string }> };
-        rolledBack = (await connection.query('COMMIT')).command === 'ROLLBACK';
+        const answer = (await gate.raw.query(command)) as { command?: string };
+        rolledBack = command === 'COMMIT' && answer.command === 'ROLLBACK';
       }
     } catch (err) {
       failure = err as Error;
-      throw err;
+      if (command === 'COMMIT') {
+        this.outcome = 'rolled back';
+        throw err;
+      }
     } finally {
       await this.releaseAll(failure);
     }
-    if (rolledBack) throw new UnitOfWorkAbortedError(this.tenant.id);
+    if (rolledBack) {
+      this.outcome = 'rolled back';
+      throw new UnitOfWorkAbortedError(this.tenant.id);
+    }
   }
 
-  async rollback(): Promise<void> {
-    if (this.finished) return;
-    this.finished = true;
-    let failure: Error | undefined;
-    try {
-      if (this.begun) {
-        await this.begun;
-        await this.runner!.query('ROLLBACK');
+  private patch(runner: PatchedRunner): PatchedRunner {
+    const connect = runner.connect.bind(runner);
+    runner.connect = () => {
+      if (!this.begun) {
+        if (this.ended) return Promise.reject(this.endedError());
+        this.begun = Promise.resolve()
+          .then(() => this.beforeBegin())
+          .then(() => connect())
+          .then(async (connection: Client) => {
+            await connection.query(this.preamble);
+            const gate = new ConnectionGate(connection, () => this.endedError());
+            runner.databaseConnection = gate.client;
+            return gate;
+          });
       }
-    } catch (err) {
-      failure = err as Error;
-    } finally {
-      await this.releaseAll(failure);
+      return this.begun.then((gate) => gate.client);
+    };
+    // TypeORM checks `isReleased` on entry, then awaits before it sends: the gate is what refuses a
+    // query that was entered before the end; these give the typed error to one entered after it.
+    // TypeORM wraps the gate's refusal in a QueryFailedError: it is given back as it is.
+    this.guard(runner, ['query', 'stream']);
+    // The manager checks `isReleased` first and would throw TypeORM's own error.
+    this.guard(runner.manager, ['query', 'transaction']);
+    // The transaction is opened by the preamble; TypeORM must nest inside it, not start its own.
+    runner.isTransactionActive = true;
+    runner.transactionDepth = 1;
+    return runner;
+  }
+
+  /** Makes `target`'s methods refuse once the unit ended, and unwrap the gate's refusal. */
+  private guard(target: object, names: string[]): void {
+    for (const name of names) {
+      const original = (target as any)[name];
+      if (typeof original !== 'function') continue;
+      (target as any)[name] = async (...args: unknown[]) => {
+        if (this.ended) throw this.endedError();
+        try {
+          return await original.apply(target, args);
+        } catch (err) {
+          const cause = (err as { driverError?: unknown }).driverError;
+          throw cause instanceof UnitOfWorkEndedError ? cause : err;
+        }
+      };
     }
+  }
+
+  private endedError(): UnitOfWorkEndedError {
+    return new UnitOfWorkEndedError(this.tenant.id);
   }
 
   /**
@@ -99,7 +165,6 @@ export class UnitOfWork {
    */
   private async releaseAll(failure?: Error): Promise<void> {
     const runner = this.runner;
-    this.runner = undefined;
     try {
       if (runner) {
         runner.isTransactionActive = false;
