@@ -215,6 +215,17 @@ describe('two deployments on one server, same tenants file, same database prefix
     await withOwnerClient(undefined, (c) => c.query(`DROP DATABASE "${rogueDb}"`));
   });
 
+  it('finishes a database its own provisioning created but died before marking (its intent row), and only that one', async () => {
+    const db = `${a.databaseStem}crashed`;
+    await withOwnerClient(a.controlDatabase, (c) => c.query(`INSERT INTO tenancy.settings (key, value) VALUES ($1, 'x')`, [`creating-database:default:${db}`]));
+    await withOwnerClient(undefined, (c) => c.query(`CREATE DATABASE "${db}"`));
+    await a.app.get(TenantProvisioner).provision({ id: 'crashed', name: 'Crashed', strategy: 'database' });
+    assert.equal(await comment('database', db), a.deploymentMark);
+    const intents = await withOwnerClient(a.controlDatabase, async (c) => (await c.query(`SELECT key FROM tenancy.settings WHERE key LIKE 'creating-database:%'`)).rows);
+    assert.deepEqual(intents, []);
+    assert.equal((await request(a.http).post('/users').set(as('crashed')).send({ email: 'c@x.test', name: 'C' })).status, 201);
+  });
+
   it('never migrates or drops a schema that lost its mark', async () => {
     await withOwnerClient(a.controlDatabase, (c) => c.query(`COMMENT ON SCHEMA tenant_widget IS 'someone else'`));
     try {

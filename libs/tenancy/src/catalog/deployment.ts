@@ -130,7 +130,31 @@ export class Deployment {
     });
   }
 
-  /** Marks a database this deployment has just created (the caller holds the provisioning lock). */
+  /**
+   * Creates `database` on the server `maintenance` is connected to, with this deployment's mark, or
+   * checks the mark of the one that exists. CREATE DATABASE cannot share a transaction with its
+   * COMMENT: an intent row in the control database, written before and removed after, lets this
+   * deployment finish a database a crash left unmarked, and only that one. The caller holds the
+   * provisioning lock of the database.
+   * @throws DeploymentOwnershipError when the database exists without this deployment's mark.
+   */
+  async claimDatabase(maintenance: DataSource, server: string, database: string): Promise<void> {
+    const mark = await this.databaseMark(maintenance, database);
+    if (mark === this.mark) return;
+    const control = await this.owner.controlDataSource();
+    const settings = `${quoteIdent(this.naming.controlSchema)}.settings`;
+    const intent = `creating-database:${server}:${database}`;
+    if (mark === undefined) {
+      await control.query(`INSERT INTO ${settings} (key, value) VALUES ($1, now()::text) ON CONFLICT (key) DO NOTHING`, [intent]);
+      await maintenance.query(`CREATE DATABASE ${quoteIdent(database)}`);
+    } else if (mark !== null || !(await control.query(`SELECT 1 FROM ${settings} WHERE key = $1`, [intent])).length) {
+      throw this.foreign('database', database, server, mark);
+    }
+    await this.markDatabase(maintenance, database);
+    await control.query(`DELETE FROM ${settings} WHERE key = $1`, [intent]);
+  }
+
+  /** Marks a database as this deployment's (one it created, or one it renamed in the upgrade). */
   async markDatabase(maintenance: DataSource, database: string): Promise<void> {
     await maintenance.query(`COMMENT ON DATABASE ${quoteIdent(database)} IS ${quoteLiteral(this.mark)}`);
   }

@@ -48,35 +48,12 @@ export class DatabaseStrategy implements IsolationStrategy {
     // a unique violation, and concurrent GRANTs on it with "tuple concurrently updated").
     await this.locks.withLock(`provision:${server}:${database}`, () =>
       this.owner.withDatabase(server, this.owner.homeDatabase(server), async (ds) => {
-        const mark = await this.deployment.databaseMark(ds, database);
-        if (mark === undefined) {
-          // CREATE DATABASE cannot run in a transaction with its COMMENT: a crash between the two
-          // leaves an unmarked database, which the intent row lets this deployment finish.
-          await this.intent(database, server, 'record');
-          await ds.query(`CREATE DATABASE ${quoteIdent(database)}`);
-          await this.deployment.markDatabase(ds, database);
-          await this.intent(database, server, 'forget');
-        } else if (mark !== this.deployment.mark) {
-          if (mark !== null || !(await this.intent(database, server, 'check'))) throw this.deployment.foreign('database', database, server, mark);
-          await this.deployment.markDatabase(ds, database);
-          await this.intent(database, server, 'forget');
-        }
+        await this.deployment.claimDatabase(ds, server, database);
         await ds.query(`REVOKE ALL ON DATABASE ${quoteIdent(database)} FROM PUBLIC`);
         await ds.query(`GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(this.role.name)}`);
       }),
     );
     await this.migrator.migrate(this.location(tenant), tenant.id);
-  }
-
-  /** The control row that says this deployment is creating `database` (see `provision`). */
-  private async intent(database: string, server: string, op: 'record' | 'check' | 'forget'): Promise<boolean> {
-    const ds = await this.owner.controlDataSource();
-    const table = `${quoteIdent(this.naming.controlSchema)}.settings`;
-    const key = `creating-database:${server}:${database}`;
-    if (op === 'record') await ds.query(`INSERT INTO ${table} (key, value) VALUES ($1, now()::text) ON CONFLICT (key) DO NOTHING`, [key]);
-    if (op === 'forget') await ds.query(`DELETE FROM ${table} WHERE key = $1`, [key]);
-    if (op !== 'check') return true;
-    return (await ds.query(`SELECT 1 FROM ${table} WHERE key = $1`, [key])).length > 0;
   }
 
   acquire(tenant: TenantRecord): Promise<DataSourceLease> {
