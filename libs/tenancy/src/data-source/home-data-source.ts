@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
+import { clientQueryTimeout, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { withDatabase } from './connection-url';
 import { OwnerConnections } from './owner-connections';
 import { createRuntimeDataSource, DataSourceLease } from './runtime-data-source';
@@ -30,7 +30,8 @@ export class HomeDataSource implements OnApplicationShutdown {
     if (this.ds) return;
     const credentials = await this.role.getCredentials();
     const url = withDatabase(this.options.databaseUrl, this.owner.homeDatabase(), credentials);
-    this.ds = await createRuntimeDataSource(url, this.options.entities, this.options.pool, 'nest-tenancy').initialize();
+    const pool = { ...this.options.pool, acquireMillis: this.options.timeouts.acquireMillis, queryTimeoutMillis: clientQueryTimeout(this.options) };
+    this.ds = await createRuntimeDataSource(url, this.options.entities, pool, 'nest-tenancy').initialize();
   }
 
   get dataSource(): DataSource {

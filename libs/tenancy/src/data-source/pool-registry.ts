@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import { DataSource } from 'typeorm';
 import { TenantNaming } from '../catalog/tenant-naming';
 import { TenantRecord } from '../catalog/tenant-record';
-import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
+import { clientQueryTimeout, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { TenantPoolExhaustedError } from '../errors/tenancy.errors';
 import { withDatabase } from './connection-url';
 import { OwnerConnections } from './owner-connections';
@@ -128,6 +128,8 @@ export class PoolRegistry implements OnApplicationShutdown {
         max: entry.max,
         idleTimeoutMillis: Math.min(this.options.databasePools.idleMillis, 30_000),
         maxLifetimeSeconds: this.options.databasePools.maxLifetimeSeconds,
+        acquireMillis: this.options.timeouts.acquireMillis,
+        queryTimeoutMillis: clientQueryTimeout(this.options),
       },
       `nest-tenancy:${entry.tenantId}`,
     );

@@ -9,6 +9,10 @@ export interface RuntimePoolOptions {
    * memory flat however many tenants a pool serves.
    */
   maxLifetimeSeconds: number;
+  /** Opening a connection, or waiting for a free one of a full pool, fails after this long (ms). */
+  acquireMillis: number;
+  /** A query with no answer at all fails after this long (ms): a frozen or cut-off server. */
+  queryTimeoutMillis: number;
 }
 
 /** A TypeORM DataSource signed in as the runtime role; it never synchronizes or migrates. */
@@ -25,6 +29,8 @@ export function createRuntimeDataSource(url: string, entities: Function[], pool:
       max: pool.max,
       idleTimeoutMillis: pool.idleTimeoutMillis,
       maxLifetimeSeconds: pool.maxLifetimeSeconds,
+      connectionTimeoutMillis: pool.acquireMillis,
+      query_timeout: pool.queryTimeoutMillis,
     },
   });
 }

@@ -24,35 +24,32 @@ export class TenancyReadiness {
    * @param timeoutMillis how long each check may take. Default 3,000 ms.
    */
   async problems(timeoutMillis = 3_000): Promise<string[]> {
+    const owner = this.options.databaseUrl;
+    const [control, runtime] = await Promise.all([
+      signsIn(owner, timeoutMillis),
+      this.role.getCredentials().then(
+        (credentials) => signsIn(withDatabase(owner, this.owner.homeDatabase(), credentials), timeoutMillis),
+        () => false,
+      ),
+    ]);
     const problems: string[] = [];
-    try {
-      const ds = await this.owner.controlDataSource();
-      await withTimeout(ds.query('SELECT 1'), timeoutMillis);
-    } catch {
-      problems.push('The control database does not answer.');
-    }
-    try {
-      const credentials = await this.role.getCredentials();
-      const url = withDatabase(this.options.databaseUrl, this.owner.homeDatabase(), credentials);
-      const probe = new Client({ connectionString: url, connectionTimeoutMillis: timeoutMillis, application_name: 'nest-tenancy:readiness' });
-      probe.on('error', () => undefined);
-      try {
-        await probe.connect();
-        await withTimeout(probe.query('SELECT 1'), timeoutMillis);
-      } finally {
-        await probe.end().catch(() => undefined);
-      }
-    } catch {
-      problems.push(`The runtime role "${this.role.name}" cannot sign in to the home database.`);
-    }
+    if (!control) problems.push('The control database does not answer.');
+    else if (!runtime) problems.push(`The runtime role "${this.role.name}" cannot sign in to the home database.`);
     return problems;
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, millis: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timed out')), millis);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+/** Opens a new connection with `url`, runs `SELECT 1` and closes it, all within `timeoutMillis`. */
+async function signsIn(url: string, timeoutMillis: number): Promise<boolean> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: timeoutMillis, query_timeout: timeoutMillis, application_name: 'nest-tenancy:readiness' });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    void client.end().catch(() => undefined);
+  }
 }

@@ -1,7 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { TenantAccess } from '../catalog/tenant-access';
 import type { TenantRecord } from '../catalog/tenant-record';
+import { limitsFor, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { TenantMovingError } from '../errors/tenancy.errors';
+import { transactionLimits } from '../strategies/transaction-limits';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
 import { UnitOfWork } from './unit-of-work';
 
@@ -9,6 +11,7 @@ import { UnitOfWork } from './unit-of-work';
 @Injectable()
 export class UnitOfWorkFactory {
   constructor(
+    @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
     private readonly strategies: IsolationStrategies,
     private readonly access: TenantAccess,
   ) {}
@@ -27,6 +30,8 @@ export class UnitOfWorkFactory {
       const now = this.access.servable(tenant.id, 'the catalog', method);
       if (now.strategy !== tenant.strategy || now.server !== tenant.server) throw new TenantMovingError(tenant.id);
     };
-    return new UnitOfWork(tenant, lease, strategy.preamble(tenant), recheck);
+    // The tier's time limits travel in the same round trip as BEGIN and the tenant settings.
+    const preamble = `${strategy.preamble(tenant)}; ${transactionLimits(limitsFor(this.options, tenant.tier))}`;
+    return new UnitOfWork(tenant, lease, preamble, recheck);
   }
 }

@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
+import { isDatabaseUnavailable } from './database-unavailable';
 import { pgErrorCode } from './pg-error-code';
 
 interface ErrorBody {
@@ -38,6 +39,9 @@ const DATABASE_ERRORS: Record<string, [number, string]> = {
   '40P01': [503, 'The request collided with another one; retry it.'],
   '53300': [503, 'The database is busy; retry in a moment.'],
   '57014': [503, 'The request took too long; retry it.'],
+  // lock_timeout, and idle_in_transaction_session_timeout (the transaction paused too long).
+  '55P03': [503, 'The request waited too long for a lock; retry it.'],
+  '25P03': [503, 'The request took too long; retry it.'],
   // The connection was ended under the request (for example by a tenant move's switch): safe to retry.
   '57P01': [503, 'The request was interrupted; retry it.'],
 };
@@ -100,6 +104,10 @@ export class TenancyExceptionFilter implements ExceptionFilter {
     // Unlisted data exceptions (class 22, e.g. a NUL byte in text) are the caller's input too.
     const known = code ? (DATABASE_ERRORS[code] ?? (code.startsWith('22') ? DATA_EXCEPTION : undefined)) : undefined;
     if (known) return { statusCode: known[0], error: REASONS[known[0]], message: known[1] };
+    if (isDatabaseUnavailable(exception)) {
+      this.logger.warn(`the database is unavailable: ${(exception as Error)?.message ?? String(exception)}`);
+      return { statusCode: HttpStatus.SERVICE_UNAVAILABLE, error: REASONS[503], message: 'The database cannot be reached right now; retry in a moment.' };
+    }
     this.logger.error((exception as Error)?.stack ?? String(exception));
     return { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, error: 'Internal Server Error', message: 'Internal server error' };
   }
