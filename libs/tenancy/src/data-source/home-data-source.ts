@@ -2,6 +2,7 @@ import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { withDatabase } from './connection-url';
+import { FeatureEntities } from './feature-entities';
 import { OwnerConnections } from './owner-connections';
 import { createRuntimeDataSource, DataSourceLease } from './runtime-data-source';
 import { RuntimeRole } from './runtime-role';
@@ -16,6 +17,7 @@ export class HomeDataSource implements OnApplicationShutdown {
     @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
     private readonly owner: OwnerConnections,
     private readonly role: RuntimeRole,
+    private readonly entities: FeatureEntities,
   ) {
     const home = this;
     this.lease = {
@@ -30,7 +32,7 @@ export class HomeDataSource implements OnApplicationShutdown {
     if (this.ds) return;
     const credentials = await this.role.getCredentials();
     const url = withDatabase(this.options.databaseUrl, this.owner.homeDatabase(), credentials);
-    this.ds = await createRuntimeDataSource(url, this.options.entities, this.options.pool, 'nest-tenancy').initialize();
+    this.ds = await createRuntimeDataSource(url, this.entities.all(), this.options.pool, 'nest-tenancy').initialize();
   }
 
   get dataSource(): DataSource {
