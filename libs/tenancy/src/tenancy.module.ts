@@ -81,6 +81,7 @@ const PROVIDERS: Provider[] = [
 
 const EXPORTS = [
   TENANCY_OPTIONS,
+  FeatureEntities,
   TenancyService,
   TenantDataSource,
   TenantContext,
