@@ -122,6 +122,18 @@ describe('the tenant-table audit', () => {
     });
   });
 
+  it('revokes the runtime role’s privileges on an unsafe table granted before the audit existed', async () => {
+    // What an older version left: the issue's notes table, applied and granted without a word.
+    const schema = `audit_old_${++seq}`;
+    await runner.apply(control, schema, [NotesWithoutRls1732752200001]);
+    await withOwnerClient(t.controlDatabase, (c) => c.query(`GRANT USAGE ON SCHEMA ${schema} TO "${t.runtimeRole}"; GRANT SELECT, INSERT, UPDATE, DELETE ON ${schema}.notes TO "${t.runtimeRole}"`));
+    const privilege = () =>
+      withOwnerClient(t.controlDatabase, async (c) => (await c.query(`SELECT has_table_privilege($1, $2, 'SELECT') AS ok`, [t.runtimeRole, `${schema}.notes`])).rows[0].ok);
+    assert.equal(await privilege(), true);
+    await assert.rejects(runner.apply(control, schema, [NotesWithoutRls1732752200001], t.runtimeRole), /table notes: row-level security is not enabled/);
+    assert.equal(await privilege(), false);
+  });
+
   it('does not audit the control schema (no grant): its tables need no tenant_id', async () => {
     const schema = `audit_control_${++seq}`;
     const done = await runner.apply(control, schema, [migrationOf(`Control${seq}`, [`CREATE TABLE settings (key text PRIMARY KEY, value text)`])]);

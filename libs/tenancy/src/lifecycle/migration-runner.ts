@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, MigrationInterface } from 'typeorm';
+import { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { quoteIdent, quoteLiteral } from '../catalog/tenant-naming';
 import { UnsafeTenantTableError } from '../errors/tenancy.errors';
 import { isValidTenantId } from '../resolution/tenant-id';
@@ -22,7 +22,8 @@ function nameOf(migration: MigrationClass): string {
  * A target granted to the runtime role (`grantTo`: every tenant target, never the control schema)
  * is audited first, in the same transaction (see auditTenantTarget): if any table, view or function
  * the runtime role could use does not isolate tenants, apply throws UnsafeTenantTableError naming
- * each one and what it lacks, the migrations roll back and nothing is granted.
+ * each one and what it lacks, the migrations roll back and nothing is granted (and an unsafe
+ * table left from before, granted by an older version, has the runtime role's privileges revoked).
  */
 @Injectable()
 export class MigrationRunner {
@@ -83,9 +84,20 @@ export class MigrationRunner {
       return done;
     } catch (err) {
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      // An unsafe object that outlives the rollback was made before this audit existed, and granted
+      // then: take the runtime role's privileges on it away too.
+      if (err instanceof UnsafeTenantTableError && grantTo) await this.revoke(runner, schema, err, grantTo).catch(() => undefined);
       throw err;
     } finally {
       await runner.release();
+    }
+  }
+
+  private async revoke(runner: QueryRunner, schema: string, err: UnsafeTenantTableError, role: string): Promise<void> {
+    for (const o of err.objects.filter((x) => x.kind !== 'function')) {
+      const name = `${quoteIdent(schema)}.${quoteIdent(o.name)}`;
+      const [row] = await runner.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [name]);
+      if (row.present) await runner.query(`REVOKE ALL ON TABLE ${name} FROM ${quoteIdent(role)}`);
     }
   }
 }
