@@ -93,7 +93,17 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     // Providers exist once the app is created, and nothing reads the migration set before init.
     (app.get(TENANCY_OPTIONS) as ResolvedTenancyOptions).migrations = options.migrations;
   }
-  await app.init();
+  try {
+    await app.init();
+  } catch (err) {
+    // A start that fails (the case some suites test) still leaves nothing behind.
+    await app.close().catch(() => undefined);
+    if (!joined) {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      await dropEverything(controlDatabase, databasePrefix, runtimeRole);
+    }
+    throw err;
+  }
   const resolvedRole = (app.get(TENANCY_OPTIONS) as ResolvedTenancyOptions).runtimeRole;
   return {
     app,

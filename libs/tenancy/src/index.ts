@@ -18,6 +18,8 @@ export { TenantNaming, quoteIdent } from './catalog/tenant-naming';
 export { TenantProvisioner } from './lifecycle/tenant-provisioner';
 export { TenantMigrations, MigrationOutcome, MigrationRunReport, MigrationStatusRow, MigrationRunOptions } from './lifecycle/tenant-migrations';
 export { SHARED_TARGET } from './lifecycle/migration-ledger';
+export { tenantTable, createTenantTable, TenantTableSpec, TenantForeignKey, TENANT_SETTING_EXPRESSION } from './lifecycle/tenant-table';
+export { AUDIT_EXEMPT_TABLES, UnsafeTenantObject } from './lifecycle/tenant-table-audit';
 export { IsolationStrategies } from './strategies/isolation-strategies';
 export { IsolationStrategy, TenantLocation } from './strategies/isolation-strategy';
 export { isValidTenantId, TENANT_ID_PATTERN } from './resolution/tenant-id';

@@ -12,6 +12,7 @@ import { currentTenantProvider, CURRENT_TENANT } from './context/current-tenant'
 import { TenancyService } from './context/tenancy.service';
 import { TenantContext } from './context/tenant-context';
 import { TenantContextIdStrategy } from './context/tenant-context-id.strategy';
+import { FeatureEntities } from './data-source/feature-entities';
 import { HomeDataSource } from './data-source/home-data-source';
 import { OwnerConnections } from './data-source/owner-connections';
 import { PoolRegistry } from './data-source/pool-registry';
@@ -49,6 +50,7 @@ export interface TenancyModuleAsyncOptions extends Pick<ModuleMetadata, 'imports
 export const tenantContextIdStrategy = new TenantContextIdStrategy();
 
 const PROVIDERS: Provider[] = [
+  FeatureEntities,
   TenantNaming,
   OwnerConnections,
   Deployment,
@@ -88,6 +90,7 @@ const PROVIDERS: Provider[] = [
 const EXPORTS = [
   TENANCY_OPTIONS,
   TenancyReadiness,
+  FeatureEntities,
   TenancyService,
   TenantDataSource,
   TenantContext,
@@ -126,7 +129,10 @@ export class TenancyModule implements NestModule, OnModuleInit {
     );
   }
 
-  /** Tenant repositories for `@InjectTenantRepository(Entity)` in the importing module. */
+  /**
+   * Tenant repositories for `@InjectTenantRepository(Entity)` in the importing module. The entities
+   * join the runtime DataSources' entities: they need not be listed in the root options too.
+   */
   static forFeature(entities: EntityTarget<ObjectLiteral>[]): DynamicModule {
     const providers = tenantRepositoryProviders(entities);
     return { module: TenancyFeatureModule, providers, exports: providers };

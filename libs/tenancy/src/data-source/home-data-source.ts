@@ -2,6 +2,7 @@ import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { clientQueryTimeout, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { withDatabase } from './connection-url';
+import { FeatureEntities } from './feature-entities';
 import { OwnerConnections } from './owner-connections';
 import { createRuntimeDataSource, DataSourceLease } from './runtime-data-source';
 import { RuntimeRole } from './runtime-role';
@@ -16,6 +17,7 @@ export class HomeDataSource implements OnApplicationShutdown {
     @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
     private readonly owner: OwnerConnections,
     private readonly role: RuntimeRole,
+    private readonly entities: FeatureEntities,
   ) {
     const home = this;
     this.lease = {
@@ -31,7 +33,7 @@ export class HomeDataSource implements OnApplicationShutdown {
     const credentials = await this.role.getCredentials();
     const url = withDatabase(this.options.databaseUrl, this.owner.homeDatabase(), credentials);
     const pool = { ...this.options.pool, acquireMillis: this.options.timeouts.acquireMillis, queryTimeoutMillis: clientQueryTimeout(this.options) };
-    this.ds = await createRuntimeDataSource(url, this.options.entities, pool, 'nest-tenancy').initialize();
+    this.ds = await createRuntimeDataSource(url, this.entities.all(), pool, 'nest-tenancy').initialize();
   }
 
   get dataSource(): DataSource {

@@ -5,6 +5,7 @@ import { TenantRecord } from '../catalog/tenant-record';
 import { clientQueryTimeout, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { TenantPoolExhaustedError } from '../errors/tenancy.errors';
 import { withDatabase } from './connection-url';
+import { FeatureEntities } from './feature-entities';
 import { OwnerConnections } from './owner-connections';
 import { createRuntimeDataSource, DataSourceLease } from './runtime-data-source';
 import { RuntimeRole } from './runtime-role';
@@ -44,6 +45,7 @@ export class PoolRegistry implements OnApplicationShutdown {
     private readonly owner: OwnerConnections,
     private readonly role: RuntimeRole,
     private readonly naming: TenantNaming,
+    private readonly entities: FeatureEntities,
   ) {
     const every = Math.max(250, Math.min(this.options.databasePools.idleMillis / 2, 10_000));
     this.sweeper = setInterval(() => this.evictIdle(), every);
@@ -123,7 +125,7 @@ export class PoolRegistry implements OnApplicationShutdown {
     const url = withDatabase(this.owner.serverUrl(entry.server), entry.database, credentials);
     const ds = createRuntimeDataSource(
       url,
-      this.options.entities,
+      this.entities.all(),
       {
         max: entry.max,
         idleTimeoutMillis: Math.min(this.options.databasePools.idleMillis, 30_000),

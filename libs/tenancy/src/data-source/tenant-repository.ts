@@ -1,5 +1,6 @@
 import { Inject, Provider } from '@nestjs/common';
 import { EntityTarget, ObjectLiteral, Repository } from 'typeorm';
+import { FeatureEntities } from './feature-entities';
 import { TenantDataSource } from './tenant-data-source';
 
 const TOKENS = new Map<unknown, string>();
@@ -41,10 +42,14 @@ export function createTenantRepository<E extends ObjectLiteral>(dataSource: Tena
   }) as Repository<E>;
 }
 
+/** One provider per entity; building it registers the entity with the runtime DataSources. */
 export function tenantRepositoryProviders(entities: EntityTarget<ObjectLiteral>[]): Provider[] {
   return entities.map((entity) => ({
     provide: getTenantRepositoryToken(entity),
-    inject: [TenantDataSource],
-    useFactory: (ds: TenantDataSource) => createTenantRepository(ds, entity),
+    inject: [TenantDataSource, FeatureEntities],
+    useFactory: (ds: TenantDataSource, features: FeatureEntities) => {
+      features.register(entity);
+      return createTenantRepository(ds, entity);
+    },
   }));
 }

@@ -150,6 +150,26 @@ export class TenantStateError extends TenancyError {
   }
 }
 
+/**
+ * A tenant migration left objects the runtime role would use without tenant isolation. Raised by the
+ * migration runner inside the migration's transaction, so the migration rolls back and nothing is
+ * granted. `objects`: each offending table, view or function and what it lacks.
+ */
+export class UnsafeTenantTableError extends TenancyError {
+  constructor(
+    readonly schema: string,
+    readonly objects: { kind: string; name: string; lacks: string[] }[],
+  ) {
+    super(
+      `Tenant migrations of schema '${schema}' were rolled back and nothing was granted: the runtime role would reach objects that do not isolate tenants.\n` +
+        objects.map((o) => `  - ${o.kind} ${o.name}: ${o.lacks.join('; ')}`).join('\n') +
+        `\nCreate tenant tables with createTenantTable()/tenantTable() from nest-tenancy, or add what is missing, then migrate again.`,
+      HttpStatus.INTERNAL_SERVER_ERROR,
+      'Internal Server Error',
+    );
+  }
+}
+
 /** Invalid tenancy configuration: raised at start, names the key and the tenant. */
 export class TenancyConfigError extends Error {
   constructor(
