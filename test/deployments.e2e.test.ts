@@ -255,14 +255,21 @@ describe('two deployments on one server, same tenants file, same database prefix
     assert.equal((await request(a.http).get('/health/ready')).status, 200);
   });
 
-  it('the runtime role can neither see nor hold a lifecycle lock: an advisory lock on the old key blocks no delete', async () => {
+  it('the runtime role can neither see nor hold a lifecycle lock: advisory locks on the old keys block no delete and no start', async () => {
     const session = await runtimeClient(a, a.controlDatabase);
     try {
       await assert.rejects(session.query(`SELECT key FROM tenancy.locks FOR UPDATE`), (err: { code?: string }) => err.code === '42501');
       await a.app.get(TenantProvisioner).provision({ id: 'victim', name: 'Victim', tier: 'free' });
-      for (const key of ['tenancy:move:victim', 'move:victim']) await session.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [key]);
+      const keys = ['tenancy:move:victim', 'move:victim', 'tenancy:migrate:tenancy_shared', 'tenancy:migrate:tenant_widget', 'tenancy:migrate:tenancy'];
+      for (const key of keys) await session.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [key]);
       await a.app.get(TenantLifecycle).remove('victim', { force: true });
       assert.equal((await request(a.http).get('/users').set(as('victim'))).status, 404);
+      // A second instance starts (migrating the control schema, the shared tables and every
+      // tenant of the file) while the runtime role holds the migration advisory locks.
+      const started = Date.now();
+      const again = await startTestApp({ join: a });
+      await again.close();
+      assert.ok(Date.now() - started < 30_000, `the start took ${Date.now() - started} ms`);
     } finally {
       await session.end();
     }

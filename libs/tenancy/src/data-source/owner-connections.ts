@@ -17,7 +17,8 @@ export class OwnerConnections implements OnApplicationShutdown {
 
   /** The owner pool on the control database (also home of the shared and schema models). */
   controlDataSource(): Promise<DataSource> {
-    this.control ??= open(this.options.databaseUrl, 8, 'nest-tenancy:owner').catch((err) => {
+    // Lifecycle locks hold one connection each while their work takes others: room for both.
+    this.control ??= open(this.options.databaseUrl, 12, 'nest-tenancy:owner').catch((err) => {
       this.control = undefined;
       throw err;
     });

@@ -14,8 +14,9 @@ function nameOf(migration: MigrationClass): string {
 }
 
 /**
- * Applies a migration set to one schema in one transaction: an advisory lock per schema keeps two
- * runs (two instances, or the CLI and a start-up) from migrating it at once, the ledger of applied
+ * Applies a migration set to one schema in one transaction: a lock per schema (the caller's
+ * lifecycle lock, or an advisory lock before there is one) keeps two runs (two instances, or the
+ * CLI and a start-up) from migrating it at once, the ledger of applied
  * migrations lives in the schema itself so it commits or rolls back with the DDL, and the runtime
  * role gets DML on the tables and views (never on the ledger).
  *
@@ -32,13 +33,23 @@ export class MigrationRunner {
    * `tenant_pin` CHECK so no other tenant's row can ever be stored there, even by a runtime role
    * that can reach the schema (row-level security alone would let it store its own rows there).
    */
-  async apply(ds: DataSource, schema: string, migrations: MigrationClass[], grantTo?: string, pinTenant?: string): Promise<string[]> {
+  async apply(
+    ds: DataSource,
+    schema: string,
+    migrations: MigrationClass[],
+    grantTo?: string,
+    pinTenant?: string,
+    /** The caller holds a lifecycle lock (ControlLocks) on this target: no advisory lock is taken. */
+    lockedByCaller = false,
+  ): Promise<string[]> {
     const s = quoteIdent(schema);
     const runner = ds.createQueryRunner();
     await runner.connect();
     try {
       await runner.startTransaction();
-      await runner.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`tenancy:migrate:${schema}`]);
+      // Any role may take an advisory lock: only the first start of a deployment (no lifecycle lock
+      // table yet, and no runtime role either) relies on one.
+      if (!lockedByCaller) await runner.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`tenancy:migrate:${schema}`]);
       await runner.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
       await runner.query(`SELECT set_config('search_path', $1, true)`, [s]);
       await runner.query(

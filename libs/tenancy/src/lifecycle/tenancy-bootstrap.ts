@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { ControlLocks } from '../catalog/control-locks';
 import { CONTROL_MIGRATIONS } from '../catalog/control-migrations';
 import { Deployment } from '../catalog/deployment';
 import { TenantCatalog } from '../catalog/tenant-catalog';
-import { TenantNaming } from '../catalog/tenant-naming';
+import { quoteIdent, TenantNaming } from '../catalog/tenant-naming';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { HomeDataSource } from '../data-source/home-data-source';
 import { OwnerConnections } from '../data-source/owner-connections';
@@ -31,11 +32,21 @@ export class TenancyBootstrap implements OnModuleInit {
     private readonly provisioner: TenantProvisioner,
     private readonly deployment: Deployment,
     private readonly upgrade: DeploymentUpgrade,
+    private readonly locks: ControlLocks,
   ) {}
+
+  /** The control tables, under the lifecycle lock once its table exists (an advisory lock before). */
+  private async migrateControl(): Promise<void> {
+    const ds = await this.owner.controlDataSource();
+    const [row] = await ds.query(`SELECT to_regclass($1) IS NOT NULL AS locks`, [`${quoteIdent(this.naming.controlSchema)}.locks`]);
+    const apply = (lockedByCaller: boolean) => this.runner.apply(ds, this.naming.controlSchema, CONTROL_MIGRATIONS, undefined, undefined, lockedByCaller);
+    if (row.locks) await this.locks.withLock('migrate:control', () => apply(true));
+    else await apply(false);
+  }
 
   async onModuleInit(): Promise<void> {
     const started = Date.now();
-    await this.runner.apply(await this.owner.controlDataSource(), this.naming.controlSchema, CONTROL_MIGRATIONS);
+    await this.migrateControl();
     await this.deployment.init();
     await this.role.ensureOn('default');
     await this.catalog.start();

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
+import { ControlLocks } from '../catalog/control-locks';
 import { Deployment } from '../catalog/deployment';
 import { OwnerConnections } from '../data-source/owner-connections';
 import { TenantStateError } from '../errors/tenancy.errors';
@@ -16,6 +17,7 @@ export class TenantMigrator {
     private readonly runner: MigrationRunner,
     private readonly role: RuntimeRole,
     private readonly deployment: Deployment,
+    private readonly locks: ControlLocks,
   ) {}
 
   /**
@@ -30,8 +32,11 @@ export class TenantMigrator {
     if (owned === 'absent') {
       throw new TenantStateError(`The ${inHome ? `schema "${location.schema}"` : `database "${location.database}" on server "${location.server}"`} does not exist: provision the tenant first.`);
     }
-    return this.owner.withDatabase(location.server, location.database, (ds) =>
-      this.runner.apply(ds, location.schema, this.options.migrations, this.role.name, pinTenant),
+    // A lifecycle lock, out of the runtime role's reach (it could hold an advisory lock forever).
+    return this.locks.withLock(`migrate:${location.server}:${location.database}:${location.schema}`, () =>
+      this.owner.withDatabase(location.server, location.database, (ds) =>
+        this.runner.apply(ds, location.schema, this.options.migrations, this.role.name, pinTenant, true),
+      ),
     );
   }
 }
