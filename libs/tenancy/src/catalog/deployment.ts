@@ -104,6 +104,11 @@ export class Deployment {
     return this.upgradePending && this.legacyRoles.has(role);
   }
 
+  /** The runtime roles a version without deployment keys used for this deployment. */
+  get previousRoles(): string[] {
+    return [...this.legacyRoles];
+  }
+
   /** Whose a database, schema or role is, by its mark, as the end of a sentence. */
   describe(mark: string | null): string {
     if (!mark) return 'has no nest-tenancy mark (no nest-tenancy deployment created it)';

@@ -64,10 +64,11 @@ export class DeploymentUpgrade {
         this.logger.warn(`upgrade: tenant ${tenant.id} was not migrated: ${(err as Error).message}`);
       }
     }
+    const unused = this.deployment.previousRoles.filter((r) => r !== this.role.name);
     await this.deployment.upgradeDone();
     this.logger.log(
-      `upgraded to deployment key "${this.deployment.key}": ${renamed} tenant databases renamed, runtime role "${this.role.name}"; ` +
-        'a runtime role of the previous version is no longer used by this deployment: drop it once no other deployment uses it',
+      `upgraded to deployment key "${this.deployment.key}": ${renamed} tenant databases renamed, runtime role "${this.role.name}"` +
+        (unused.length ? `; this deployment no longer uses the role ${unused.map((r) => `"${r}"`).join(', ')}: drop it once no other deployment does` : ''),
     );
   }
 
