@@ -21,6 +21,7 @@ import { TenantDataSource } from './data-source/tenant-data-source';
 import { tenantRepositoryProviders } from './data-source/tenant-repository';
 import { UnitOfWorkFactory } from './data-source/unit-of-work-factory';
 import { UnitOfWorkInterceptor } from './data-source/unit-of-work.interceptor';
+import { TenantCacheInterceptor } from './resolution/tenant-cacheable';
 import { DeploymentUpgrade } from './lifecycle/deployment-upgrade';
 import { MigrationRunner } from './lifecycle/migration-runner';
 import { TenancyBootstrap } from './lifecycle/tenancy-bootstrap';
@@ -83,6 +84,7 @@ const PROVIDERS: Provider[] = [
   TenancyBootstrap,
   currentTenantProvider,
   { provide: APP_INTERCEPTOR, useClass: UnitOfWorkInterceptor },
+  { provide: APP_INTERCEPTOR, useClass: TenantCacheInterceptor },
 ];
 
 const EXPORTS = [
