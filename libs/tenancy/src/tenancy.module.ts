@@ -83,8 +83,9 @@ const PROVIDERS: Provider[] = [
   TenantMover,
   TenancyBootstrap,
   currentTenantProvider,
-  { provide: APP_INTERCEPTOR, useClass: UnitOfWorkInterceptor },
+  // Outside the unit of work's interceptor: a cacheable answer is marked only once its commit succeeded.
   { provide: APP_INTERCEPTOR, useClass: TenantCacheInterceptor },
+  { provide: APP_INTERCEPTOR, useClass: UnitOfWorkInterceptor },
 ];
 
 const EXPORTS = [
