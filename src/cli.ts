@@ -1,3 +1,4 @@
+import { exitOnInvalidEnvironment } from './config/check-environment';
 import { ensureDatabase } from './database/ensure-database';
 
 /**
@@ -6,6 +7,7 @@ import { ensureDatabase } from './database/ensure-database';
  * PostgreSQL of `npm start` under .data/ when it is unset.
  */
 async function main(): Promise<void> {
+  exitOnInvalidEnvironment();
   const embedded = await ensureDatabase();
   const { CommandFactory } = await import('nest-commander');
   const { TenancyCliModule } = await import('./cli/tenancy-cli.module.js');

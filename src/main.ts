@@ -1,7 +1,9 @@
 import { Logger } from '@nestjs/common';
+import { exitOnInvalidEnvironment } from './config/check-environment';
 import { ensureDatabase } from './database/ensure-database';
 
 async function main(): Promise<void> {
+  exitOnInvalidEnvironment();
   const logger = new Logger('Main');
   const embedded = await ensureDatabase();
   // Imported after DATABASE_URL is known: the environment is validated as the module loads.

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { exitOnInvalidEnvironment } from './config/check-environment';
 import { ensureDatabase } from './database/ensure-database';
 
 /**
@@ -7,6 +8,7 @@ import { ensureDatabase } from './database/ensure-database';
  * past a failing tenant, prints one line per target and exits non-zero if any failed.
  */
 async function main(argv: string[]): Promise<number> {
+  exitOnInvalidEnvironment();
   const embedded = await ensureDatabase();
   const { NestFactory } = await import('@nestjs/core');
   const { AppModule } = await import('./app.module.js');

@@ -46,7 +46,9 @@ async function start(nodeEnv: string): Promise<{ t: TestApp; users: Record<strin
   }
   const users: Record<string, string> = {};
   for (const { id } of TENANTS) {
-    const res = await request(t.http).post('/users').set('X-Tenant-ID', id).send({ email: `owner@${id}.example.com`, name: `Owner of ${id}` });
+    // In production a token is required (resolution.jwt.required defaults to on there).
+    const as = nodeEnv === 'production' ? bearer(await sign({ tenant_id: id })) : { 'X-Tenant-ID': id };
+    const res = await request(t.http).post('/users').set(as).send({ email: `owner@${id}.example.com`, name: `Owner of ${id}` });
     assert.equal(res.status, 201, res.text);
     users[id] = res.body.id;
   }
@@ -102,11 +104,16 @@ describe('tenant resolution (JWT not authoritative)', () => {
     assert.equal((await request(t.http).get(`/t/widget/users/${users.acme}`)).status, 404);
   });
 
-  it('takes the first source of the chain (jwt, header, subdomain, path) and still checks the format of every source', async () => {
-    assert.equal(await servedAs(request(t.http).get('/t/gadget/users').set('X-Tenant-ID', 'widget').set('Host', 'acme.localhost')), 'widget');
-    assert.equal(await servedAs(request(t.http).get('/t/gadget/users').set('Host', 'acme.localhost')), 'acme');
+  it('two sources naming different tenants are 400 naming both sources; sources that agree are served; every source is format-checked', async () => {
+    const conflict = await request(t.http).get('/t/gadget/users').set('X-Tenant-ID', 'widget');
+    assertError(conflict, 400, /x-tenant-id header names tenant 'widget' but a path prefix \/t\/<tenant>\/ names tenant 'gadget'/);
+    assertError(await request(t.http).get('/t/gadget/users').set('Host', 'acme.localhost'), 400, /subdomain of localhost names tenant 'acme' but a path prefix/);
     const token = await sign({ tenant_id: 'gadget' });
-    assert.equal(await servedAs(request(t.http).get('/t/acme/users').set(bearer(token)).set('X-Tenant-ID', 'widget')), 'gadget');
+    assertError(await request(t.http).get('/t/acme/users').set(bearer(token)).set('X-Tenant-ID', 'widget'), 400, /claim of a bearer token names tenant 'gadget' but the x-tenant-id header names tenant 'widget'/);
+    // A write with conflicting sources writes nowhere.
+    assertError(await request(t.http).post('/t/gadget/users').set('X-Tenant-ID', 'widget').send({ email: 'conflict@example.com', name: 'Conflict' }), 400, /names tenant/);
+    for (const id of ['gadget', 'widget']) assert.deepEqual((await request(t.http).get('/users').query({ q: 'conflict' }).set('X-Tenant-ID', id)).body.items, []);
+    assert.equal(await servedAs(request(t.http).get('/t/gadget/users').set('X-Tenant-ID', 'gadget').set('Host', 'gadget.localhost').set(bearer(token))), 'gadget');
     assertError(await request(t.http).get('/t/Not_Valid/users').set('X-Tenant-ID', 'acme'), 400, /path prefix .* is malformed/);
     assertError(await request(t.http).get('/users').set('X-Tenant-ID', 'acme').set('Host', 'ac_me.localhost'), 400, /subdomain .* is malformed/);
   });
@@ -129,10 +136,18 @@ describe('tenant resolution (JWT not authoritative)', () => {
     assert.equal(await servedAs(request(t.http).get('/users').set(bearer(token)).set('X-Tenant-ID', 'widget')), 'widget');
   });
 
+  it('a tenant claim that is not a string (null, 42, ["acme"], an object) is 401, even for a tenant named "null"', async () => {
+    for (const claim of [null, 42, ['acme'], { id: 'acme' }, true]) {
+      const token = await sign({ tenant_id: claim as any });
+      assertError(await request(t.http).get('/users').set(bearer(token)), 401, /"tenant_id" claim of the bearer token is not a string/);
+      // Never dropped in favour of another source either.
+      assertError(await request(t.http).get('/users').set(bearer(token)).set('X-Tenant-ID', 'acme'), 401, /is not a string/);
+    }
+  });
+
   it('a verified claim is still checked: malformed is 400, unknown is 404', async () => {
     assertError(await request(t.http).get('/users').set(bearer(await sign({ tenant_id: 'ACME' }))), 400, /claim of a bearer token is malformed/);
     assertError(await request(t.http).get('/users').set(bearer(await sign({ tenant_id: "acme' OR '1'='1" }))), 400, /malformed/);
-    assertError(await request(t.http).get('/users').set(bearer(await sign({ tenant_id: { id: 'acme' } }))), 400, /malformed/);
     assertError(await request(t.http).get('/users').set(bearer(await sign({ tenant_id: 'initech' }))), 404, /Tenant 'initech' does not exist/);
   });
 
@@ -254,6 +269,35 @@ describe('tenant resolution with the JWT authoritative (NODE_ENV=production)', (
     const res = await request(t.http).get(`/users/${users.acme}`).set(bearer(token));
     assert.equal(res.status, 200, res.text);
     assert.equal((await request(t.http).get(`/users/${users.widget}`).set(bearer(token))).status, 404);
+  });
+
+  it('without a token every tenant route is 401 with one body: existing, unknown and suspended tenants look the same, and nothing is written', async () => {
+    const catalog = t.app.get(TenantCatalog);
+    await catalog.setStatus('gadget', 'suspended');
+    const bodies = new Set<string>();
+    try {
+      for (const tenant of ['acme', 'widget', 'gadget', 'initech']) {
+        for (const send of [
+          () => request(t.http).get('/users').set('X-Tenant-ID', tenant),
+          () => request(t.http).get(`/users/${users.acme}`).set('Host', `${tenant}.localhost:3000`),
+          () => request(t.http).get(`/t/${tenant}/users`),
+          () => request(t.http).post('/users').set('X-Tenant-ID', tenant).send({ email: 'tokenless@example.com', name: 'No token' }),
+        ]) {
+          const res = await send();
+          assertError(res, 401, /needs a bearer token that names your tenant/);
+          assert.equal(res.headers['cache-control'], 'private, no-store');
+          bodies.add(res.text);
+        }
+      }
+      // A token without the tenant claim does not open the header's tenant either.
+      assertError(await request(t.http).get('/users').set(bearer(await sign({ sub: 'user-1' }))).set('X-Tenant-ID', 'acme'), 401, /needs a bearer token/);
+    } finally {
+      await catalog.setStatus('gadget', 'active');
+    }
+    assert.equal(bodies.size, 1, `one body for every tenant: ${[...bodies].join(' / ')}`);
+    const list = await request(t.http).get('/users').query({ q: 'tokenless' }).set(bearer(await sign({ tenant_id: 'acme' })));
+    assert.equal(list.status, 200);
+    assert.deepEqual(list.body.items, []);
   });
 
   it('a header, subdomain or path naming another tenant than the token is 403, and nothing is written', async () => {

@@ -1,18 +1,26 @@
 import { Injectable, NestMiddleware } from '@nestjs/common';
 import { json } from 'express';
 import type { NextFunction, Request, Response } from 'express';
-
-const parse = json({ limit: '64kb', strict: true });
+import { assertJsonShape, DEFAULT_JSON_SHAPE_LIMITS } from './json-shape';
 
 /**
  * JSON body parsing as a Nest middleware, so a malformed or oversized body is thrown into the
- * exception filter (a clean 400/413) instead of reaching Express's HTML error page.
+ * exception filter (a clean 400/413) instead of reaching Express's HTML error page. Limits: 64 kB,
+ * and (checked on the raw bytes before parsing, so before any ValidationPipe or class-transformer
+ * sees the body) at most 32 levels of nesting and 1,000 array elements and object keys: a deeper or
+ * larger body is 400 (JsonBodyTooComplexError), never a stack overflow.
  */
 @Injectable()
 export class JsonBodyMiddleware implements NestMiddleware {
+  private readonly parse = json({
+    limit: '64kb',
+    strict: true,
+    verify: (_req, _res, body) => assertJsonShape(body, DEFAULT_JSON_SHAPE_LIMITS),
+  });
+
   use(req: Request, res: Response, next: NextFunction): Promise<void> {
     return new Promise((resolve, reject) =>
-      parse(req, res, (err?: unknown) => {
+      this.parse(req, res, (err?: unknown) => {
         if (err) return reject(err);
         resolve();
         next();

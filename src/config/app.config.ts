@@ -38,13 +38,21 @@ class Environment {
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(3_600_000) TENANCY_STATEMENT_TIMEOUT_MILLIS?: number;
 }
 
-export function validateEnvironment(raw: Record<string, unknown>): Record<string, unknown> {
+/** What is wrong with an environment, one `KEY: problem` a line; empty when it is valid. */
+export function environmentProblems(raw: Record<string, unknown>): string[] {
   const env = plainToInstance(Environment, raw, { enableImplicitConversion: false });
   const errors = validateSync(env, { skipMissingProperties: false, whitelist: false });
-  if (errors.length) {
-    const lines = errors.flatMap((e) => Object.values(e.constraints ?? {}).map((m) => `${e.property}: ${m}`));
-    throw new Error(`Invalid environment:\n  - ${lines.join('\n  - ')}`);
-  }
+  return errors.flatMap((e) => Object.values(e.constraints ?? {}).map((m) => `${e.property}: ${m}`));
+}
+
+/** `Invalid environment:` and the problems, one a line (what the entry points print). */
+export function describeEnvironmentProblems(problems: string[]): string {
+  return `Invalid environment:\n  - ${problems.join('\n  - ')}`;
+}
+
+export function validateEnvironment(raw: Record<string, unknown>): Record<string, unknown> {
+  const problems = environmentProblems(raw);
+  if (problems.length) throw new Error(describeEnvironmentProblems(problems));
   return raw;
 }
 

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiHeader, ApiTags } from '@nestjs/swagger';
+import { TenantCacheable } from '../../libs/tenancy/src';
 import { UuidParamPipe } from '../common/uuid-param.pipe';
 import { CreateProjectDto, ListProjectsQueryDto, UpdateProjectDto } from './dto/project.dto';
 import { ProjectsService } from './projects.service';
@@ -20,7 +21,9 @@ export class ProjectsController {
     return this.projects.list(query);
   }
 
+  // A project changes rarely: the caller's own cache may keep it a few seconds (Vary on the tenant's sources).
   @Get(':id')
+  @TenantCacheable({ maxAgeSeconds: 10 })
   get(@Param('id', UuidParamPipe) id: string) {
     return this.projects.get(id);
   }

@@ -20,14 +20,17 @@ export async function listen(server: Server): Promise<number> {
  * raw UTF-8 in a header, an unencoded byte or a dot segment in the path). `head` is the request line
  * and headers without the final blank line; `Connection: close` is added.
  */
-export function rawRequest(port: number, head: string | Buffer, body: Buffer = Buffer.alloc(0)): Promise<RawResponse> {
+export function rawRequest(port: number, head: string | Buffer, body: Buffer = Buffer.alloc(0), options: { halfClose?: boolean } = {}): Promise<RawResponse> {
   const bytes = Buffer.concat([
     typeof head === 'string' ? Buffer.from(head, 'latin1') : head,
     Buffer.from(`\r\nConnection: close${body.length ? `\r\nContent-Length: ${body.length}` : ''}\r\n\r\n`, 'latin1'),
     body,
   ]);
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.end(bytes));
+    // A half-close (the default) makes Node's server drop a request still being answered
+    // asynchronously (one that reaches the database); `halfClose: false` keeps the socket open and
+    // relies on Connection: close.
+    const socket = connect(port, '127.0.0.1', () => (options.halfClose === false ? socket.write(bytes) : socket.end(bytes)));
     const chunks: Buffer[] = [];
     socket.on('data', (d) => chunks.push(d));
     socket.on('error', reject);

@@ -24,6 +24,8 @@ export { IsolationStrategies } from './strategies/isolation-strategies';
 export { IsolationStrategy, TenantLocation } from './strategies/isolation-strategy';
 export { isValidTenantId, TENANT_ID_PATTERN } from './resolution/tenant-id';
 export { VERIFIED_JWT } from './resolution/jwt.source';
+export { TenantCacheable, type TenantCacheableOptions } from './resolution/tenant-cacheable';
+export { toOriginForm } from './resolution/request-target';
 export { OwnerConnections } from './data-source/owner-connections';
 export { TenancyReadiness } from './data-source/tenancy-readiness';
 export { TenantLifecycle } from './lifecycle/tenant-lifecycle';

@@ -22,6 +22,7 @@ import { TenantDataSource } from './data-source/tenant-data-source';
 import { tenantRepositoryProviders } from './data-source/tenant-repository';
 import { UnitOfWorkFactory } from './data-source/unit-of-work-factory';
 import { UnitOfWorkInterceptor } from './data-source/unit-of-work.interceptor';
+import { TenantCacheInterceptor } from './resolution/tenant-cacheable';
 import { DeploymentUpgrade } from './lifecycle/deployment-upgrade';
 import { MigrationRunner } from './lifecycle/migration-runner';
 import { TenancyBootstrap } from './lifecycle/tenancy-bootstrap';
@@ -84,6 +85,8 @@ const PROVIDERS: Provider[] = [
   TenantMover,
   TenancyBootstrap,
   currentTenantProvider,
+  // Outside the unit of work's interceptor: a cacheable answer is marked only once its commit succeeded.
+  { provide: APP_INTERCEPTOR, useClass: TenantCacheInterceptor },
   { provide: APP_INTERCEPTOR, useClass: UnitOfWorkInterceptor },
 ];
 

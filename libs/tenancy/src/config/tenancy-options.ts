@@ -61,6 +61,12 @@ export interface JwtResolutionOptions {
    * with 403. Default: true when NODE_ENV is production.
    */
   authoritative?: boolean;
+  /**
+   * When true, every tenant route needs a valid bearer token carrying the tenant claim: without one
+   * the answer is 401 (`TenantTokenRequiredError`), the same whatever tenant the other sources name.
+   * Default: true when NODE_ENV is production (and a secret or JWKS URL is set).
+   */
+  required?: boolean;
 }
 
 export interface TenancyModuleOptions {
@@ -82,6 +88,12 @@ export interface TenancyModuleOptions {
     jwt?: JwtResolutionOptions;
     /** Paths served without a tenant (prefix match). */
     exclude?: string[];
+    /**
+     * Two sources naming different tenants: `'reject'` (default) answers 400
+     * (`TenantSourcesConflictError`, naming both sources); `'first'` serves the first source of
+     * `order`. An authoritative JWT still wins with 403 for any other source that disagrees.
+     */
+    onConflict?: 'reject' | 'first';
   };
   /**
    * A short name (1 to 10 characters of a-z and 0-9) that keeps what this deployment creates on a
@@ -134,7 +146,7 @@ export type ResolvedTenancyOptions = Required<
   timeouts: Required<NonNullable<TenancyModuleOptions['timeouts']>>;
   servers: Record<string, string>;
   resolution: Required<Omit<NonNullable<TenancyModuleOptions['resolution']>, 'jwt'>> & {
-    jwt?: JwtResolutionOptions & { claim: string; authoritative: boolean };
+    jwt?: JwtResolutionOptions & { claim: string; authoritative: boolean; required: boolean };
   };
   naming: Required<NonNullable<TenancyModuleOptions['naming']>>;
   pool: Required<NonNullable<TenancyModuleOptions['pool']>>;
@@ -176,8 +188,9 @@ export function resolveTenancyOptions(options: TenancyModuleOptions): ResolvedTe
       baseDomain: (options.resolution?.baseDomain ?? 'localhost').toLowerCase(),
       pathPrefix: options.resolution?.pathPrefix ?? 't',
       exclude: options.resolution?.exclude ?? ['/health', '/docs'],
+      onConflict: options.resolution?.onConflict ?? 'reject',
       jwt: hasJwt
-        ? { ...jwt, claim: jwt?.claim ?? 'tenant_id', authoritative: jwt?.authoritative ?? production }
+        ? { ...jwt, claim: jwt?.claim ?? 'tenant_id', authoritative: jwt?.authoritative ?? production, required: jwt?.required ?? production }
         : undefined,
     },
     runtimeRole: options.runtimeRole ?? `tenancy_app_${deploymentKey}`,

@@ -86,6 +86,47 @@ export class InvalidTenantTokenError extends TenancyError {
   }
 }
 
+/** A verified token whose tenant claim is not a string (`null`, a number, an array, an object). */
+export class InvalidTenantClaimError extends TenancyError {
+  constructor(claim: string) {
+    super(
+      `The "${claim}" claim of the bearer token is not a string. Sign in again to get a token that names one tenant.`,
+      HttpStatus.UNAUTHORIZED,
+      'Unauthorized',
+    );
+  }
+}
+
+/**
+ * A tenant route called without a valid bearer token naming a tenant while tokens are required
+ * (`resolution.jwt.required`). The same body whatever tenant the other sources name, so a caller
+ * without a token cannot tell unknown, suspended and other tenants apart.
+ */
+export class TenantTokenRequiredError extends TenancyError {
+  constructor() {
+    super(
+      'This route needs a bearer token that names your tenant. Sign in to get one and send it as "Authorization: Bearer <token>".',
+      HttpStatus.UNAUTHORIZED,
+      'Unauthorized',
+    );
+  }
+}
+
+/** Two sources of one request name different tenants (`resolution.onConflict: 'reject'`, the default). */
+export class TenantSourcesConflictError extends TenancyError {
+  constructor(first: { id: string; description: string }, second: { id: string; description: string }) {
+    super(
+      `${capitalize(first.description)} names tenant '${first.id}' but ${second.description} names tenant '${second.id}'. Name one tenant: remove one of them or make them agree.`,
+      HttpStatus.BAD_REQUEST,
+      'Bad Request',
+    );
+  }
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 export class TenantPoolExhaustedError extends TenancyError {
   readonly retryAfterSeconds = 1;
   constructor(server: string) {

@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, JWTPayload, jwtVerify } from 'jose';
 import type { JwtResolutionOptions } from '../config/tenancy-options';
-import { InvalidTenantTokenError } from '../errors/tenancy.errors';
+import { InvalidTenantClaimError, InvalidTenantTokenError } from '../errors/tenancy.errors';
 import type { TenantRequest, TenantSource } from './tenant-source';
 
 /** Where the verified payload is left on the request, for the app's own guards. */
@@ -9,6 +9,7 @@ export const VERIFIED_JWT = Symbol.for('nest-tenancy:verified-jwt');
 /**
  * The tenant id from a claim of a verified bearer token (HS256/384/512 shared secret or a JWKS
  * endpoint). A token that is present but does not verify is refused with 401; it is never ignored.
+ * A tenant claim that is present but not a string is 401 too (`InvalidTenantClaimError`).
  */
 export class JwtTenantSource implements TenantSource {
   readonly name = 'jwt' as const;
@@ -24,7 +25,10 @@ export class JwtTenantSource implements TenantSource {
     const payload = await this.verify(req);
     if (!payload) return undefined;
     const claim = payload[this.options.claim];
-    return typeof claim === 'string' ? claim : claim === undefined ? undefined : String(claim);
+    if (claim === undefined) return undefined;
+    // null, 42, ["acme"] are not tenant ids: never turned into strings (a tenant named 'null').
+    if (typeof claim !== 'string') throw new InvalidTenantClaimError(this.options.claim);
+    return claim;
   }
 
   /** The verified payload of the request's bearer token, or undefined when it carries none. */

@@ -5,12 +5,14 @@ import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-optio
 import { TenantContext } from '../context/tenant-context';
 import { TENANT_REQUEST_KEY } from '../context/tenant-context-id.strategy';
 import { UnitOfWorkFactory } from '../data-source/unit-of-work-factory';
+import { toOriginForm } from './request-target';
 import { TenantResolver } from './tenant-resolver';
 
 type Request = IncomingMessage & { url: string; originalUrl?: string; [TENANT_REQUEST_KEY]?: string };
 
 /**
- * Runs inside the nestjs-cls context of each request: resolves the tenant, checks it may be
+ * Runs inside the nestjs-cls context of each request: rewrites an absolute-form target to origin
+ * form (its host wins over Host), marks the response `Cache-Control: private, no-store`, resolves the tenant, checks it may be
  * served, leases its pool and opens its (lazy) unit of work. The unit is committed by the
  * interceptor before the response is written; if the request ends any other way, it is rolled back
  * here when the response closes, so a connection is always released.
@@ -26,8 +28,12 @@ export class TenantResolutionMiddleware implements NestMiddleware {
   ) {}
 
   async use(req: Request, res: ServerResponse, next: (err?: unknown) => void): Promise<void> {
+    toOriginForm(req);
     const path = (req.originalUrl ?? req.url).split('?')[0];
     if (this.options.resolution.exclude.some((p) => path === p || path.startsWith(`${p}/`))) return next();
+    // Every answer to a tenant-scoped request, errors included, is the caller's own: no shared
+    // cache may keep it (a route can relax this with @TenantCacheable).
+    res.setHeader('Cache-Control', 'private, no-store');
     const { id, source } = await this.resolver.resolve(req);
     const tenant = this.access.servable(id, source, req.method);
     const uow = await this.units.open(tenant, req.method);

@@ -7,8 +7,11 @@ import { resolveTenancyOptions, TenancyModuleOptions } from '../config/tenancy-o
 import {
   InvalidTenantTokenError,
   MalformedTenantIdError,
+  InvalidTenantClaimError,
   TenantConflictError,
   TenantMissingError,
+  TenantSourcesConflictError,
+  TenantTokenRequiredError,
 } from '../errors/tenancy.errors';
 import { TenantResolver } from './tenant-resolver';
 import type { TenantRequest } from './tenant-source';
@@ -58,8 +61,8 @@ describe('TenantResolver: sources and order', () => {
     assert.deepEqual(await r.resolve(req('/users', { authorization: `Bearer ${jwt}` })), { id: 'acme', source: 'jwt' });
   });
 
-  it('the first source of the default order (jwt, header, subdomain, path) wins', async () => {
-    const r = resolver({ jwt: { secret: SECRET, authoritative: false } });
+  it("with onConflict 'first', the first source of the default order (jwt, header, subdomain, path) wins", async () => {
+    const r = resolver({ onConflict: 'first', jwt: { secret: SECRET, authoritative: false } });
     const all = { authorization: `Bearer ${await token({ tenant_id: 'from-jwt' })}`, 'x-tenant-id': 'from-header', host: 'from-host.localhost' };
     assert.equal((await r.resolve(req('/t/from-path/users', all))).id, 'from-jwt');
     const { authorization: _a, ...noJwt } = all;
@@ -70,7 +73,7 @@ describe('TenantResolver: sources and order', () => {
   });
 
   it('follows a configured order', async () => {
-    const r = resolver({ order: ['path', 'subdomain', 'header'] });
+    const r = resolver({ order: ['path', 'subdomain', 'header'], onConflict: 'first' });
     const headers = { 'x-tenant-id': 'from-header', host: 'from-host.localhost' };
     assert.deepEqual(await r.resolve(req('/t/from-path/users', headers)), { id: 'from-path', source: 'path' });
     assert.deepEqual(await r.resolve(req('/users', headers)), { id: 'from-host', source: 'subdomain' });
@@ -140,7 +143,7 @@ describe('TenantResolver: path prefix', () => {
 
   it('strips the prefix even when another source wins', async () => {
     const request = req('/t/acme/users', { 'x-tenant-id': 'widget' });
-    assert.deepEqual(await resolver().resolve(request), { id: 'widget', source: 'header' });
+    assert.deepEqual(await resolver({ onConflict: 'first' }).resolve(request), { id: 'widget', source: 'header' });
     assert.equal(request.url, '/users');
   });
 
@@ -259,5 +262,62 @@ describe('TenantResolver: subdomains', () => {
   it('finds no tenant without a Host header', async () => {
     const r = resolver({ order: ['subdomain'] });
     await rejectsWith(r.resolve(req('/users')), TenantMissingError, 400);
+  });
+});
+
+describe('TenantResolver: hostile sources', () => {
+  it('refuses a tenant claim that is not a string with 401, never reading it as a string', async () => {
+    const r = resolver({ jwt: { secret: SECRET, authoritative: false } });
+    for (const claim of [null, 42, ['acme'], true, { id: 'acme' }]) {
+      const jwt = await token({ tenant_id: claim });
+      await rejectsWith(r.resolve(req('/users', { authorization: `Bearer ${jwt}` })), InvalidTenantClaimError, 401, /"tenant_id" claim .* is not a string/);
+      // Not even in favour of another source.
+      await rejectsWith(r.resolve(req('/users', { authorization: `Bearer ${jwt}`, 'x-tenant-id': 'acme' })), InvalidTenantClaimError, 401);
+    }
+  });
+
+  it('by default refuses two sources naming different tenants with 400, naming both sources', async () => {
+    const r = resolver({ jwt: { secret: SECRET, authoritative: false } });
+    const err = await rejectsWith(r.resolve(req('/t/gadget/users', { 'x-tenant-id': 'widget' })), TenantSourcesConflictError, 400);
+    assert.match(err.message, /x-tenant-id header names tenant 'widget' but a path prefix \/t\/<tenant>\/ names tenant 'gadget'/);
+    const jwt = await token({ tenant_id: 'acme' });
+    await rejectsWith(r.resolve(req('/users', { authorization: `Bearer ${jwt}`, host: 'gadget.localhost' })), TenantSourcesConflictError, 400, /claim of a bearer token names tenant 'acme' but a subdomain of localhost names tenant 'gadget'/);
+    // Sources that agree are fine.
+    assert.deepEqual(await r.resolve(req('/t/acme/users', { authorization: `Bearer ${jwt}`, 'x-tenant-id': 'acme', host: 'acme.localhost' })), { id: 'acme', source: 'jwt' });
+  });
+
+  it('an authoritative JWT keeps its 403 for a disagreeing source, whatever onConflict says', async () => {
+    for (const onConflict of ['reject', 'first'] as const) {
+      const r = resolver({ onConflict, jwt: { secret: SECRET, authoritative: true } });
+      const jwt = await token({ tenant_id: 'acme' });
+      await rejectsWith(r.resolve(req('/users', { authorization: `Bearer ${jwt}`, 'x-tenant-id': 'widget' })), TenantConflictError, 403);
+    }
+  });
+
+  it('with tokens required, no token (or one without the claim) is 401 before any other source is read', async () => {
+    const r = resolver({ jwt: { secret: SECRET, required: true } });
+    for (const headers of [{ 'x-tenant-id': 'acme' }, { 'x-tenant-id': 'NOT VALID' }, { host: 'widget.localhost' }, {}] as Record<string, string>[]) {
+      await rejectsWith(r.resolve(req('/t/gadget/users', headers)), TenantTokenRequiredError, 401, /needs a bearer token/);
+    }
+    const claimless = await token({ sub: 'user-1' });
+    await rejectsWith(r.resolve(req('/users', { authorization: `Bearer ${claimless}`, 'x-tenant-id': 'acme' })), TenantTokenRequiredError, 401);
+    const jwt = await token({ tenant_id: 'acme' });
+    assert.deepEqual(await r.resolve(req('/users', { authorization: `Bearer ${jwt}` })), { id: 'acme', source: 'jwt' });
+  });
+
+  it('requires a token by default only in production with a key', () => {
+    const previous = process.env.NODE_ENV;
+    try {
+      process.env.NODE_ENV = 'production';
+      const base = { databaseUrl: 'postgres://o@localhost/c', catalog: { tiers: {}, tenants: [] }, entities: [], migrations: [] };
+      assert.equal(resolveTenancyOptions({ ...base, resolution: { jwt: { secret: SECRET } } }).resolution.jwt?.required, true);
+      assert.equal(resolveTenancyOptions({ ...base, resolution: { jwt: { secret: SECRET, required: false } } }).resolution.jwt?.required, false);
+      assert.equal(resolveTenancyOptions({ ...base, resolution: {} }).resolution.jwt, undefined);
+      process.env.NODE_ENV = 'development';
+      assert.equal(resolveTenancyOptions({ ...base, resolution: { jwt: { secret: SECRET } } }).resolution.jwt?.required, false);
+      assert.equal(resolveTenancyOptions({ ...base }).resolution.onConflict, 'reject');
+    } finally {
+      process.env.NODE_ENV = previous;
+    }
   });
 });
