@@ -20,6 +20,7 @@ export { TenantMigrations, MigrationOutcome, MigrationRunReport, MigrationStatus
 export { SHARED_TARGET } from './lifecycle/migration-ledger';
 export { IsolationStrategies } from './strategies/isolation-strategies';
 export { IsolationStrategy, TenantLocation } from './strategies/isolation-strategy';
+export { LocationFence } from './strategies/location-fence';
 export { isValidTenantId, TENANT_ID_PATTERN } from './resolution/tenant-id';
 export { VERIFIED_JWT } from './resolution/jwt.source';
 export { OwnerConnections } from './data-source/owner-connections';

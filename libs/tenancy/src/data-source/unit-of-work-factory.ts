@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { TenantAccess } from '../catalog/tenant-access';
+import { TenantCatalog } from '../catalog/tenant-catalog';
 import type { TenantRecord } from '../catalog/tenant-record';
 import { TenantMovingError } from '../errors/tenancy.errors';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
@@ -11,6 +12,7 @@ export class UnitOfWorkFactory {
   constructor(
     private readonly strategies: IsolationStrategies,
     private readonly access: TenantAccess,
+    private readonly catalog: TenantCatalog,
   ) {}
 
   /**
@@ -18,7 +20,8 @@ export class UnitOfWorkFactory {
    * checked again against the catalog when the transaction begins, which can be long after the
    * request was resolved: a tenant suspended, deleted or frozen for a move in between is refused
    * then, and one that has moved meanwhile is refused with a 503 to retry against its new place.
-   * A transaction that begins is thus always one a move's freeze waits for.
+   * A transaction that begins is thus always one a move's freeze waits for. A transaction that
+   * finds the tenant fenced where this instance sends it has the catalog row re-read at once.
    */
   async open(tenant: TenantRecord, method = 'POST'): Promise<UnitOfWork> {
     const strategy = this.strategies.for(tenant.strategy);
@@ -27,6 +30,6 @@ export class UnitOfWorkFactory {
       const now = this.access.servable(tenant.id, 'the catalog', method);
       if (now.strategy !== tenant.strategy || now.server !== tenant.server) throw new TenantMovingError(tenant.id);
     };
-    return new UnitOfWork(tenant, lease, strategy.preamble(tenant), recheck);
+    return new UnitOfWork(tenant, lease, strategy.preamble(tenant), recheck, () => this.catalog.refreshSoon(tenant.id));
   }
 }

@@ -1,6 +1,7 @@
 import type { EntityManager, QueryRunner } from 'typeorm';
 import type { TenantRecord } from '../catalog/tenant-record';
-import { UnitOfWorkAbortedError, UnitOfWorkEndedError } from '../errors/tenancy.errors';
+import { pgErrorCode } from '../errors/pg-error-code';
+import { TenantMovingError, UnitOfWorkAbortedError, UnitOfWorkEndedError } from '../errors/tenancy.errors';
 import type { DataSourceLease } from './runtime-data-source';
 
 type PatchedRunner = { -readonly [K in keyof QueryRunner]: QueryRunner[K] } & {
@@ -8,6 +9,9 @@ type PatchedRunner = { -readonly [K in keyof QueryRunner]: QueryRunner[K] } & {
   /** PostgresQueryRunner: with an error, the pool destroys the connection instead of reusing it. */
   releasePostgresConnection?(err?: Error): Promise<void>;
 };
+
+/** SQLSTATEs of a preamble or connection that finds the tenant's place removed: table, schema, database. */
+const PLACE_GONE = new Set(['42P01', '3F000', '3D000']);
 
 /**
  * One transaction for one request (or one `TenancyService.run`). Nothing happens until the first
@@ -27,6 +31,11 @@ export class UnitOfWork {
     private readonly preamble: string,
     /** Runs just before a connection is taken for the transaction; throwing refuses the unit. */
     private readonly beforeBegin: () => void = () => undefined,
+    /**
+     * Runs when the preamble found the tenant fenced at the place this unit reaches (its
+     * transaction is read-only), or found the place gone: this instance's catalog may be stale.
+     */
+    private readonly onFenced: () => void = () => undefined,
   ) {}
 
   get manager(): EntityManager {
@@ -44,8 +53,10 @@ export class UnitOfWork {
         (this.begun ??= Promise.resolve()
           .then(() => this.beforeBegin())
           .then(() => connect())
+          .catch((err) => this.placeGone(err))
           .then(async (connection: { query(sql: string): Promise<unknown> }) => {
-            await connection.query(this.preamble);
+            const results = (await connection.query(this.preamble).catch((err) => this.placeGone(err))) as { rows?: { fenced?: boolean }[] }[];
+            if (Array.isArray(results) && results[results.length - 1]?.rows?.[0]?.fenced === true) this.onFenced();
             return connection;
           }));
       // The transaction is opened by the preamble; TypeORM must nest inside it, not start its own.
@@ -54,6 +65,18 @@ export class UnitOfWork {
       this.runner = runner;
     }
     return this.runner as unknown as QueryRunner;
+  }
+
+  /**
+   * The tenant's place does not exist any more (its schema's fence table, or its database, is gone):
+   * a move switched it elsewhere and removed it before this instance heard. A 503 to retry.
+   */
+  private placeGone(err: unknown): never {
+    if (PLACE_GONE.has(pgErrorCode(err) ?? '')) {
+      this.onFenced();
+      throw new TenantMovingError(this.tenant.id);
+    }
+    throw err;
   }
 
   async commit(): Promise<void> {

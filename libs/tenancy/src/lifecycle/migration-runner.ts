@@ -6,6 +6,11 @@ import { isValidTenantId } from '../resolution/tenant-id';
 export type MigrationClass = new () => MigrationInterface;
 
 export const LEDGER_TABLE = 'tenancy_migrations';
+/**
+ * The fenced tenants of a location (see strategies/location-fence.ts): a tenant listed here is
+ * served read-only from this location. The runtime role may only read it.
+ */
+export const FENCE_TABLE = 'tenancy_fence';
 
 function nameOf(migration: MigrationClass): string {
   return new migration().name ?? migration.name;
@@ -15,7 +20,8 @@ function nameOf(migration: MigrationClass): string {
  * Applies a migration set to one schema in one transaction: an advisory lock per schema keeps two
  * runs (two instances, or the CLI and a start-up) from migrating it at once, the ledger of applied
  * migrations lives in the schema itself so it commits or rolls back with the DDL, and the runtime
- * role gets DML on the tables (never on the ledger).
+ * role gets DML on the tables (never on the ledger). Beside the ledger, the fence table of the
+ * location (`tenancy_fence`, read-only for the runtime role).
  */
 @Injectable()
 export class MigrationRunner {
@@ -36,6 +42,16 @@ export class MigrationRunner {
       await runner.query(
         `CREATE TABLE IF NOT EXISTS ${s}.${LEDGER_TABLE} (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
       );
+      const [fence] = await runner.query(`SELECT to_regclass($1) AS oid`, [`${s}.${FENCE_TABLE}`]);
+      if (!fence.oid) {
+        // Under forced RLS like every table the runtime role can reach: a transaction sees only its
+        // own tenant's row (which tenants are being moved is nobody else's business).
+        await runner.query(`CREATE TABLE ${s}.${FENCE_TABLE} (tenant text PRIMARY KEY, fenced_at timestamptz NOT NULL DEFAULT now())`);
+        await runner.query(`ALTER TABLE ${s}.${FENCE_TABLE} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY`);
+        await runner.query(
+          `CREATE POLICY fence_of_tenant ON ${s}.${FENCE_TABLE} USING (tenant = nullif(current_setting('app.tenant_id', true), ''))`,
+        );
+      }
       const rows: { name: string }[] = await runner.query(`SELECT name FROM ${s}.${LEDGER_TABLE}`);
       const applied = new Set(rows.map((r) => r.name));
       const done: string[] = [];
@@ -66,9 +82,10 @@ export class MigrationRunner {
       }
       if (grantTo) {
         const role = quoteIdent(grantTo);
-        const granted = tables.filter((t) => t.name !== LEDGER_TABLE).map((t) => `${s}.${quoteIdent(t.name)}`);
+        const granted = tables.filter((t) => t.name !== LEDGER_TABLE && t.name !== FENCE_TABLE).map((t) => `${s}.${quoteIdent(t.name)}`);
         await runner.query(`GRANT USAGE ON SCHEMA ${s} TO ${role}`);
         if (granted.length) await runner.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE ${granted.join(', ')} TO ${role}`);
+        await runner.query(`GRANT SELECT ON TABLE ${s}.${FENCE_TABLE} TO ${role}`);
       }
       await runner.commitTransaction();
       return done;

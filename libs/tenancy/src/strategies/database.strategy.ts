@@ -9,6 +9,7 @@ import { RuntimeRole } from '../data-source/runtime-role';
 import { pgErrorCode } from '../errors/pg-error-code';
 import { TenantMigrator } from '../lifecycle/tenant-migrator';
 import type { IsolationStrategy, TenantLocation } from './isolation-strategy';
+import { LocationFence } from './location-fence';
 import { transactionPreamble } from './transaction-preamble';
 
 const DATA_SCHEMA = 'public';
@@ -27,6 +28,7 @@ export class DatabaseStrategy implements IsolationStrategy {
     private readonly registry: PoolRegistry,
     private readonly role: RuntimeRole,
     private readonly migrator: TenantMigrator,
+    private readonly fences: LocationFence,
   ) {}
 
   location(tenant: Pick<TenantRecord, 'id' | 'server'>): TenantLocation {
@@ -63,5 +65,13 @@ export class DatabaseStrategy implements IsolationStrategy {
 
   preamble(tenant: Pick<TenantRecord, 'id'>): string {
     return transactionPreamble(tenant.id, DATA_SCHEMA);
+  }
+
+  fence(tenant: Pick<TenantRecord, 'id' | 'server'>): Promise<void> {
+    return this.fences.fence(this.location(tenant), tenant.id);
+  }
+
+  unfence(tenant: Pick<TenantRecord, 'id' | 'server'>): Promise<void> {
+    return this.fences.unfence(this.location(tenant), tenant.id);
   }
 }

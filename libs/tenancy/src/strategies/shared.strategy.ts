@@ -6,6 +6,7 @@ import { OwnerConnections } from '../data-source/owner-connections';
 import type { DataSourceLease } from '../data-source/runtime-data-source';
 import { TenantMigrator } from '../lifecycle/tenant-migrator';
 import type { IsolationStrategy, TenantLocation } from './isolation-strategy';
+import { LocationFence } from './location-fence';
 import { transactionPreamble } from './transaction-preamble';
 
 /**
@@ -22,6 +23,7 @@ export class SharedStrategy implements IsolationStrategy {
     private readonly owner: OwnerConnections,
     private readonly home: HomeDataSource,
     private readonly migrator: TenantMigrator,
+    private readonly fences: LocationFence,
   ) {}
 
   location(): TenantLocation {
@@ -43,5 +45,13 @@ export class SharedStrategy implements IsolationStrategy {
 
   preamble(tenant: Pick<TenantRecord, 'id'>): string {
     return transactionPreamble(tenant.id, this.naming.sharedSchema);
+  }
+
+  fence(tenant: Pick<TenantRecord, 'id'>): Promise<void> {
+    return this.fences.fence(this.location(), tenant.id);
+  }
+
+  unfence(tenant: Pick<TenantRecord, 'id'>): Promise<void> {
+    return this.fences.unfence(this.location(), tenant.id);
   }
 }

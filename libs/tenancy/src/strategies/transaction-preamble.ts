@@ -1,9 +1,10 @@
 import { quoteIdent, quoteLiteral } from '../catalog/tenant-naming';
+import { FENCE_TABLE } from '../lifecycle/migration-runner';
 import { isValidTenantId } from '../resolution/tenant-id';
 
 /**
- * `BEGIN` and the tenant settings in one simple-protocol round trip. Both settings are
- * transaction-scoped (`set_config(..., true)`): they vanish at COMMIT or ROLLBACK, so a pooled
+ * `BEGIN`, the tenant settings and the fence check in one simple-protocol round trip. Both settings
+ * are transaction-scoped (`set_config(..., true)`): they vanish at COMMIT or ROLLBACK, so a pooled
  * connection (or PgBouncer in transaction mode) can never carry one tenant's setting into another's
  * transaction. The values are not request input: the id comes from the catalog and is re-checked
  * against the strict id format here, and both are quoted.
@@ -11,11 +12,27 @@ import { isValidTenantId } from '../resolution/tenant-id';
  * `pg_temp` is named last in the path: unnamed, PostgreSQL searches it FIRST for tables, so a
  * session-lived temporary table created in one tenant's transaction would shadow the real table of
  * every later tenant served by the same pooled connection (their reads and writes would hit it).
+ *
+ * The fence: when the location lists the tenant in its `tenancy_fence` table (a move froze it, or
+ * it has moved away), the transaction is made read-only, so reads go on and any write fails with
+ * SQLSTATE 25006, whatever this instance's catalog believes. It is a statement of its own, after the
+ * settings (the fence table's row-level security reads `app.tenant_id`; CASE fixes the order of
+ * evaluation), and its one column says `true` when fenced. No row is locked or written: a READ COMMITTED snapshot sees every fence
+ * committed before the statement began.
  */
 export function transactionPreamble(tenantId: string, schema: string): string {
   if (!isValidTenantId(tenantId)) throw new Error('refusing to build a preamble for an invalid tenant id');
   return (
     `BEGIN; SELECT set_config('app.tenant_id', ${quoteLiteral(tenantId)}, true), ` +
-    `set_config('search_path', ${quoteLiteral(`${quoteIdent(schema)}, pg_temp`)}, true)`
+    `set_config('search_path', ${quoteLiteral(`${quoteIdent(schema)}, pg_temp`)}, true); ` +
+    fenceCheck(tenantId, schema)
+  );
+}
+
+/** The statement of the preamble that makes a fenced tenant's transaction read-only. */
+export function fenceCheck(tenantId: string, schema: string): string {
+  return (
+    `SELECT CASE WHEN EXISTS (SELECT 1 FROM ${quoteIdent(schema)}.${FENCE_TABLE} WHERE tenant = ${quoteLiteral(tenantId)}) ` +
+    `THEN set_config('transaction_read_only', 'on', true) = 'on' ELSE false END AS fenced`
   );
 }
