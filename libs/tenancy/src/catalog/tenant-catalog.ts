@@ -76,7 +76,11 @@ export class TenantCatalog implements OnApplicationShutdown {
     this.timer.unref();
   }
 
-  /** NOTIFYs the channel with a probe and waits for it to come back on the listener. */
+  /**
+   * NOTIFYs the channel with a probe from another connection (the owner pool) and waits for it to
+   * come back on the listener. Sent from the listener's own connection, a transaction pooler would
+   * run it on the very server session that LISTENs and hand the notification back: a false success.
+   */
   private async probe(): Promise<boolean> {
     const listener = this.listener;
     if (!listener) return false;
@@ -93,7 +97,8 @@ export class TenantCatalog implements OnApplicationShutdown {
       listener.on('notification', onMessage);
     });
     try {
-      await listener.query(`SELECT pg_notify($1, $2)`, [CHANNEL, payload]);
+      const ds = await this.owner.controlDataSource();
+      await ds.query(`SELECT pg_notify($1, $2)`, [CHANNEL, payload]);
       return await heard;
     } finally {
       listener.off('notification', onMessage!);

@@ -21,7 +21,8 @@ export class UnitOfWorkFactory {
    * request was resolved: a tenant suspended, deleted or frozen for a move in between is refused
    * then, and one that has moved meanwhile is refused with a 503 to retry against its new place.
    * A transaction that begins is thus always one a move's freeze waits for. A transaction that
-   * finds the tenant fenced where this instance sends it has the catalog row re-read at once.
+   * finds the tenant fenced where this instance sends it has the catalog row re-read at once; one
+   * that cannot reach the tenant's place re-reads it before answering.
    */
   async open(tenant: TenantRecord, method = 'POST'): Promise<UnitOfWork> {
     const strategy = this.strategies.for(tenant.strategy);
@@ -30,6 +31,12 @@ export class UnitOfWorkFactory {
       const now = this.access.servable(tenant.id, 'the catalog', method);
       if (now.strategy !== tenant.strategy || now.server !== tenant.server) throw new TenantMovingError(tenant.id);
     };
-    return new UnitOfWork(tenant, lease, strategy.preamble(tenant), recheck, () => this.catalog.refreshSoon(tenant.id));
+    // The place could not be reached (a move may have dropped it before this instance heard of the
+    // switch): re-read the tenant's row; if it has moved (or was deleted), that is the answer (503).
+    const beginFailed = async () => {
+      await this.catalog.refresh(tenant.id).catch(() => undefined);
+      recheck();
+    };
+    return new UnitOfWork(tenant, lease, strategy.preamble(tenant), recheck, () => this.catalog.refreshSoon(tenant.id), beginFailed);
   }
 }

@@ -1,7 +1,6 @@
 import type { EntityManager, QueryRunner } from 'typeorm';
 import type { TenantRecord } from '../catalog/tenant-record';
-import { pgErrorCode } from '../errors/pg-error-code';
-import { TenantMovingError, UnitOfWorkAbortedError, UnitOfWorkEndedError } from '../errors/tenancy.errors';
+import { TenancyError, UnitOfWorkAbortedError, UnitOfWorkEndedError } from '../errors/tenancy.errors';
 import type { DataSourceLease } from './runtime-data-source';
 
 type PatchedRunner = { -readonly [K in keyof QueryRunner]: QueryRunner[K] } & {
@@ -9,9 +8,6 @@ type PatchedRunner = { -readonly [K in keyof QueryRunner]: QueryRunner[K] } & {
   /** PostgresQueryRunner: with an error, the pool destroys the connection instead of reusing it. */
   releasePostgresConnection?(err?: Error): Promise<void>;
 };
-
-/** SQLSTATEs of a preamble or connection that finds the tenant's place removed: table, schema, database. */
-const PLACE_GONE = new Set(['42P01', '3F000', '3D000']);
 
 /**
  * One transaction for one request (or one `TenancyService.run`). Nothing happens until the first
@@ -33,9 +29,15 @@ export class UnitOfWork {
     private readonly beforeBegin: () => void = () => undefined,
     /**
      * Runs when the preamble found the tenant fenced at the place this unit reaches (its
-     * transaction is read-only), or found the place gone: this instance's catalog may be stale.
+     * transaction is read-only): this instance's catalog may be stale.
      */
     private readonly onFenced: () => void = () => undefined,
+    /**
+     * Runs when taking the connection or the preamble failed (the place may be gone: a move
+     * switched the tenant elsewhere and dropped it before this instance heard). It may throw the
+     * error to give instead (a TenantMovingError once the catalog says the tenant has moved).
+     */
+    private readonly onBeginFailed: (err: unknown) => Promise<void> = async () => undefined,
   ) {}
 
   get manager(): EntityManager {
@@ -53,9 +55,9 @@ export class UnitOfWork {
         (this.begun ??= Promise.resolve()
           .then(() => this.beforeBegin())
           .then(() => connect())
-          .catch((err) => this.placeGone(err))
+          .catch((err) => this.beginFailed(err))
           .then(async (connection: { query(sql: string): Promise<unknown> }) => {
-            const results = (await connection.query(this.preamble).catch((err) => this.placeGone(err))) as { rows?: { fenced?: boolean }[] }[];
+            const results = (await connection.query(this.preamble).catch((err) => this.beginFailed(err))) as { rows?: { fenced?: boolean }[] }[];
             if (Array.isArray(results) && results[results.length - 1]?.rows?.[0]?.fenced === true) this.onFenced();
             return connection;
           }));
@@ -67,15 +69,9 @@ export class UnitOfWork {
     return this.runner as unknown as QueryRunner;
   }
 
-  /**
-   * The tenant's place does not exist any more (its schema's fence table, or its database, is gone):
-   * a move switched it elsewhere and removed it before this instance heard. A 503 to retry.
-   */
-  private placeGone(err: unknown): never {
-    if (PLACE_GONE.has(pgErrorCode(err) ?? '')) {
-      this.onFenced();
-      throw new TenantMovingError(this.tenant.id);
-    }
+  /** A database error (not one of ours, such as a refusal by `beforeBegin`) asks `onBeginFailed`. */
+  private async beginFailed(err: unknown): Promise<never> {
+    if (!(err instanceof TenancyError)) await this.onBeginFailed(err);
     throw err;
   }
 
