@@ -8,7 +8,18 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
 import request from 'supertest';
-import { IsolationModel, IsolationStrategies, LocationFence, TenantCatalog, TenantMover, TenantProvisioner } from '../libs/tenancy/src';
+import {
+  IsolationModel,
+  IsolationStrategies,
+  LocationFence,
+  TenancyService,
+  TenantCatalog,
+  TenantLifecycle,
+  TenantMover,
+  TenantMovingError,
+  TenantProvisioner,
+} from '../libs/tenancy/src';
+import { UsersService } from '../src/users/users.service';
 import { startTestApp, TestApp } from './support/test-app';
 import { withOwnerClient } from './support/test-database';
 import { rowsOfTable, tenantFootprint, waitFor } from './support/tenant-rows';
@@ -67,6 +78,11 @@ describe('a move is fenced by the database', () => {
         assert.doesNotMatch(during.text, /read-only|25006|transaction/i, 'no driver message reaches the client');
         const read = await request(stale.http).get(`/users/${made.body.id}`).set('X-Tenant-ID', id);
         assert.equal(read.status, 200, 'reads go on during the freeze');
+        // Outside HTTP too (a job on the stale instance): a typed error to retry, not a driver error.
+        await assert.rejects(
+          stale.app.get(TenancyService).run(id, () => stale.app.get(UsersService).create({ email: `job@${id}.test`, name: 'Job' })),
+          (err: unknown) => err instanceof TenantMovingError && err.retryAfterSeconds > 0,
+        );
       } finally {
         mover.freezeGraceMillis = 0;
         await moving.catch(() => undefined);
@@ -87,6 +103,11 @@ describe('a move is fenced by the database', () => {
       );
       const served = await request(t.http).get('/users').set('X-Tenant-ID', id);
       assert.deepEqual(served.body.items.map((u: { email: string }) => u.email), [`before@${id}.test`], 'served from the new place');
+      const strategies = t.app.get(IsolationStrategies);
+      assert.equal(await t.app.get(LocationFence).isFenced(strategies.for(to).location({ id, server: 'default' }), id), false, 'the new place is not fenced');
+      if (from === 'shared') {
+        assert.equal(await t.app.get(LocationFence).isFenced(strategies.for('shared').location({ id, server: 'default' }), id), true, 'the shared tables stay fenced for it');
+      }
     });
   }
 
@@ -154,5 +175,14 @@ describe('a move is fenced by the database', () => {
       assert.deepEqual(catalog.get(id), before, 'the catalog entry is what the table says');
       assert.deepEqual((await request(t.http).get('/users').set('X-Tenant-ID', id)).body, served, 'the same answer');
     });
+  });
+
+  it('deleting a tenant removes the fence a move left for it in the shared tables', async () => {
+    const id = 'fence-shared';
+    const fence = t.app.get(LocationFence);
+    const shared = t.app.get(IsolationStrategies).for('shared').location({ id, server: 'default' });
+    assert.equal(await fence.isFenced(shared, id), true);
+    await t.app.get(TenantLifecycle).remove(id, { force: true });
+    assert.equal(await fence.isFenced(shared, id), false);
   });
 });

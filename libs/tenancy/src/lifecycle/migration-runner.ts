@@ -11,6 +11,8 @@ export const LEDGER_TABLE = 'tenancy_migrations';
  * served read-only from this location. The runtime role may only read it.
  */
 export const FENCE_TABLE = 'tenancy_fence';
+/** `<schema>.tenancy_fenced(tenant)`: true (and the transaction made read-only) when the tenant is fenced there. */
+export const FENCE_CHECK = 'tenancy_fenced';
 
 function nameOf(migration: MigrationClass): string {
   return new migration().name ?? migration.name;
@@ -52,6 +54,25 @@ export class MigrationRunner {
           `CREATE POLICY fence_of_tenant ON ${s}.${FENCE_TABLE} USING (tenant = nullif(current_setting('app.tenant_id', true), ''))`,
         );
       }
+      const [check] = await runner.query(`SELECT to_regprocedure($1) AS oid`, [`${s}.${FENCE_CHECK}(text)`]);
+      if (!check.oid) {
+        // The preamble's fence check, in a function so that its plan is cached per session (as a
+        // statement of its own, parsed and planned in every transaction, it cost three times more).
+        // It sets the tenant itself first, so it never depends on the order in which the preamble's
+        // columns are evaluated; it runs as the caller, under the table's row-level security.
+        await runner.query(
+          `CREATE FUNCTION ${s}.${FENCE_CHECK}(fenced_tenant text) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fence$
+           BEGIN
+             PERFORM pg_catalog.set_config('app.tenant_id', fenced_tenant, true);
+             IF EXISTS (SELECT 1 FROM ${s}.${FENCE_TABLE} f WHERE f.tenant = fenced_tenant) THEN
+               PERFORM pg_catalog.set_config('transaction_read_only', 'on', true);
+               RETURN true;
+             END IF;
+             RETURN false;
+           END $fence$`,
+        );
+        await runner.query(`REVOKE ALL ON FUNCTION ${s}.${FENCE_CHECK}(text) FROM PUBLIC`);
+      }
       const rows: { name: string }[] = await runner.query(`SELECT name FROM ${s}.${LEDGER_TABLE}`);
       const applied = new Set(rows.map((r) => r.name));
       const done: string[] = [];
@@ -86,6 +107,7 @@ export class MigrationRunner {
         await runner.query(`GRANT USAGE ON SCHEMA ${s} TO ${role}`);
         if (granted.length) await runner.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE ${granted.join(', ')} TO ${role}`);
         await runner.query(`GRANT SELECT ON TABLE ${s}.${FENCE_TABLE} TO ${role}`);
+        await runner.query(`GRANT EXECUTE ON FUNCTION ${s}.${FENCE_CHECK}(text) TO ${role}`);
       }
       await runner.commitTransaction();
       return done;

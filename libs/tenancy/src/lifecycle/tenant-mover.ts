@@ -267,9 +267,10 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
           );
           await m.query(`UPDATE ${this.movesTable} SET phase = 'switched', progress = $2, updated_at = now() WHERE tenant_id = $1`, [tenantId, JSON.stringify(progress)]);
         });
-        if (target.strategy !== 'shared') await this.ledger.recordCurrent(tenantId, target.server, this.migrations.latest);
+        // From here the source must stay fenced whatever fails: the tenant is served from the target.
         switched = true;
         frozen = false;
+        if (target.strategy !== 'shared') await this.ledger.recordCurrent(tenantId, target.server, this.migrations.latest);
         await this.catalog.refresh(tenantId);
         // The source stays fenced: an instance that has not heard of the switch yet gets 503 there
         // (and re-reads the tenant's row) instead of writing where the tenant is never read again.

@@ -35,17 +35,15 @@ function statements(sql: string): string[] {
 describe('transactionPreamble', () => {
   it('begins a transaction and sets the tenant and the search path, both transaction-scoped', () => {
     const sql = transactionPreamble('acme', 'tenant_acme');
-    const select = `SELECT set_config('app.tenant_id', 'acme', true), set_config('search_path', '"tenant_acme", pg_temp', true)`;
-    const fence =
-      `SELECT CASE WHEN EXISTS (SELECT 1 FROM "tenant_acme".tenancy_fence WHERE tenant = 'acme') ` +
-      `THEN set_config('transaction_read_only', 'on', true) = 'on' ELSE false END AS fenced`;
-    assert.equal(sql, `BEGIN; ${select}; ${fence}`);
-    assert.deepEqual(statements(sql), ['BEGIN', select, fence]);
-    assert.equal(fenceCheck('acme', 'tenant_acme'), fence);
+    const select =
+      `SELECT set_config('app.tenant_id', 'acme', true), set_config('search_path', '"tenant_acme", pg_temp', true), ` +
+      `"tenant_acme".tenancy_fenced('acme') AS fenced`;
+    assert.equal(sql, `BEGIN; ${select}`);
+    assert.deepEqual(statements(sql), ['BEGIN', select]);
+    assert.equal(fenceCheck('acme', 'tenant_acme'), `"tenant_acme".tenancy_fenced('acme') AS fenced`);
     assert.deepEqual(setConfigCalls(sql), [
       ['app.tenant_id', "'acme'", 'true'],
       ['search_path', `'"tenant_acme", pg_temp'`, 'true'],
-      ['transaction_read_only', "'on'", 'true'],
     ]);
   });
 
@@ -57,12 +55,12 @@ describe('transactionPreamble', () => {
     ]) {
       const sql = transactionPreamble(id, schema);
       const calls = setConfigCalls(sql);
-      assert.equal(calls.length, 3);
+      assert.equal(calls.length, 2);
       assert.ok(calls.every(([, , local]) => local === 'true'));
-      assert.equal((sql.match(/set_config\(/g) ?? []).length, 3);
+      assert.equal((sql.match(/set_config\(/g) ?? []).length, 2);
       assert.doesNotMatch(sql, /\bSET\s+(SESSION|LOCAL|search_path|app\.)/i);
       assert.doesNotMatch(sql, /\b(COMMIT|ROLLBACK|RESET|DISCARD)\b/i);
-      assert.equal(statements(sql).length, 3);
+      assert.equal(statements(sql).length, 2);
       assert.equal(statements(sql)[0], 'BEGIN');
     }
   });
@@ -78,7 +76,7 @@ describe('transactionPreamble', () => {
     assert.deepEqual(setConfigCalls(sql)[1], ['search_path', `'"we""ird", pg_temp'`, 'true']);
     const quoted = transactionPreamble('acme', "o'hara; DROP SCHEMA public");
     assert.deepEqual(setConfigCalls(quoted)[1], ['search_path', `'"o''hara; DROP SCHEMA public", pg_temp'`, 'true']);
-    assert.equal(statements(quoted).length, 3, 'a quote in the schema cannot end the literal');
+    assert.equal(statements(quoted).length, 2, 'a quote in the schema cannot end the literal');
   });
 
   it('passes the tenant id as a quoted literal', () => {

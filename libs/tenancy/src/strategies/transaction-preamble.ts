@@ -1,5 +1,5 @@
 import { quoteIdent, quoteLiteral } from '../catalog/tenant-naming';
-import { FENCE_TABLE } from '../lifecycle/migration-runner';
+import { FENCE_CHECK } from '../lifecycle/migration-runner';
 import { isValidTenantId } from '../resolution/tenant-id';
 
 /**
@@ -13,26 +13,22 @@ import { isValidTenantId } from '../resolution/tenant-id';
  * session-lived temporary table created in one tenant's transaction would shadow the real table of
  * every later tenant served by the same pooled connection (their reads and writes would hit it).
  *
- * The fence: when the location lists the tenant in its `tenancy_fence` table (a move froze it, or
- * it has moved away), the transaction is made read-only, so reads go on and any write fails with
- * SQLSTATE 25006, whatever this instance's catalog believes. It is a statement of its own, after the
- * settings (the fence table's row-level security reads `app.tenant_id`; CASE fixes the order of
- * evaluation), and its one column says `true` when fenced. No row is locked or written: a READ COMMITTED snapshot sees every fence
- * committed before the statement began.
+ * The fence: `<schema>.tenancy_fenced(id)` (created by the migration runner beside the location's
+ * `tenancy_fence` table) makes the transaction read-only when the location lists the tenant (a move
+ * froze it, or it has moved away), so reads go on and any write fails with SQLSTATE 25006, whatever
+ * this instance's catalog believes; its column `fenced` says so. No row is locked or written: a
+ * READ COMMITTED snapshot sees every fence committed before the statement began.
  */
 export function transactionPreamble(tenantId: string, schema: string): string {
   if (!isValidTenantId(tenantId)) throw new Error('refusing to build a preamble for an invalid tenant id');
   return (
     `BEGIN; SELECT set_config('app.tenant_id', ${quoteLiteral(tenantId)}, true), ` +
-    `set_config('search_path', ${quoteLiteral(`${quoteIdent(schema)}, pg_temp`)}, true); ` +
+    `set_config('search_path', ${quoteLiteral(`${quoteIdent(schema)}, pg_temp`)}, true), ` +
     fenceCheck(tenantId, schema)
   );
 }
 
-/** The statement of the preamble that makes a fenced tenant's transaction read-only. */
+/** The column of the preamble that makes a fenced tenant's transaction read-only. */
 export function fenceCheck(tenantId: string, schema: string): string {
-  return (
-    `SELECT CASE WHEN EXISTS (SELECT 1 FROM ${quoteIdent(schema)}.${FENCE_TABLE} WHERE tenant = ${quoteLiteral(tenantId)}) ` +
-    `THEN set_config('transaction_read_only', 'on', true) = 'on' ELSE false END AS fenced`
-  );
+  return `${quoteIdent(schema)}.${FENCE_CHECK}(${quoteLiteral(tenantId)}) AS fenced`;
 }
