@@ -22,6 +22,7 @@ import { UsersModule } from './users/users.module';
         const servers = parseServerList(app.tenantDbServers);
         return {
           databaseUrl: app.databaseUrl,
+          directUrl: app.directUrl,
           servers,
           catalog: loadTenantsFile(app.tenantsFile, ['default', ...Object.keys(servers)]),
           entities: [User, Project],

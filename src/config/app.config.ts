@@ -7,6 +7,10 @@ class Environment {
   @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgres:// URL of an owner (or superuser) connection' })
   DATABASE_URL!: string;
 
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_DIRECT_URL must be a postgres:// URL of the same database as DATABASE_URL, not through a pooler' })
+  DATABASE_DIRECT_URL?: string;
+
   @IsOptional() @IsString() TENANT_DB_SERVERS?: string;
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(65535) PORT?: number;
@@ -58,6 +62,8 @@ export function validateEnvironment(raw: Record<string, unknown>): Record<string
 
 export interface AppConfig {
   databaseUrl: string;
+  /** The same database without a transaction pooler (LISTEN, session locks, DDL, COPY); default databaseUrl. */
+  directUrl?: string;
   port: number;
   tenantsFile: string;
   tenantDbServers?: string;
@@ -81,6 +87,7 @@ export const appConfig = registerAs(
   'app',
   (): AppConfig => ({
     databaseUrl: process.env.DATABASE_URL!,
+    directUrl: process.env.DATABASE_DIRECT_URL || undefined,
     port: Number(process.env.PORT ?? 3000),
     tenantsFile: process.env.TENANCY_CONFIG ?? 'config/tenants.yaml',
     tenantDbServers: process.env.TENANT_DB_SERVERS,

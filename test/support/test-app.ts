@@ -24,6 +24,12 @@ export interface TestAppOptions {
   join?: TestApp;
   /** Leave the runtime role to its default (`tenancy_app_<deployment key>`) instead of a suite-unique name. */
   defaultRole?: boolean;
+  /**
+   * With TEST_POOLER_URL set (npm run test:pooler), requests go through the pooler and session work
+   * (the catalog listener, owner connections) straight to PostgreSQL. `'both'`: the direct URL goes
+   * through the pooler too, so this instance's LISTEN cannot hear (an instance with a stale catalog).
+   */
+  pooler?: 'requests' | 'both';
 }
 
 export interface TestApp {
@@ -74,9 +80,13 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     writeFileSync(tenantsFile, stringify({ tiers: options.tiers ?? DEFAULT_TIERS, tenants: options.tenants ?? [] }));
   }
   const databaseUrl = urlFor(controlDatabase);
+  const poolerUrl = poolerServerUrl();
+  const through = options.pooler ?? (poolerUrl ? 'requests' : undefined);
+  if (through && !poolerUrl) throw new Error('TEST_POOLER_URL is not set: run this suite with `npm run test:pooler`.');
   const serviceEnv: Record<string, string> = {
     ...joined?.serviceEnv,
-    DATABASE_URL: databaseUrl,
+    DATABASE_URL: through ? urlFor(controlDatabase, poolerUrl) : databaseUrl,
+    DATABASE_DIRECT_URL: through === 'both' ? urlFor(controlDatabase, poolerUrl) : databaseUrl,
     TENANCY_CONFIG: tenantsFile,
     TENANCY_RUNTIME_ROLE: runtimeRole,
     TENANCY_DATABASE_PREFIX: databasePrefix,
@@ -123,6 +133,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       await dropEverything(controlDatabase, databasePrefix, resolvedRole);
     },
   };
+}
+
+/** The PgBouncer (transaction mode) in front of the test server, when `npm run test:pooler` runs. */
+export function poolerServerUrl(): string | undefined {
+  return process.env.TEST_POOLER_URL || undefined;
 }
 
 /** Drops a suite's control database, every database with its prefix, and its runtime role. */

@@ -22,6 +22,7 @@ export { tenantTable, createTenantTable, TenantTableSpec, TenantForeignKey, TENA
 export { AUDIT_EXEMPT_TABLES, UnsafeTenantObject } from './lifecycle/tenant-table-audit';
 export { IsolationStrategies } from './strategies/isolation-strategies';
 export { IsolationStrategy, TenantLocation } from './strategies/isolation-strategy';
+export { LocationFence } from './strategies/location-fence';
 export { isValidTenantId, TENANT_ID_PATTERN } from './resolution/tenant-id';
 export { VERIFIED_JWT } from './resolution/jwt.source';
 export { TenantCacheable, type TenantCacheableOptions } from './resolution/tenant-cacheable';

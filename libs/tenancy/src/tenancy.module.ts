@@ -41,6 +41,7 @@ import { DatabaseStrategy } from './strategies/database.strategy';
 import { IsolationStrategies } from './strategies/isolation-strategies';
 import { SchemaStrategy } from './strategies/schema.strategy';
 import { SharedStrategy } from './strategies/shared.strategy';
+import { LocationFence } from './strategies/location-fence';
 
 export interface TenancyModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
   inject?: any[];
@@ -66,6 +67,7 @@ const PROVIDERS: Provider[] = [
   TenantCatalog,
   TenantAccess,
   SharedStrategy,
+  LocationFence,
   SchemaStrategy,
   DatabaseStrategy,
   IsolationStrategies,

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { Client } from 'pg';
 import { IsolationModel, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { OwnerConnections } from '../data-source/owner-connections';
+import { isValidTenantId } from '../resolution/tenant-id';
 import { quoteIdent, TenantNaming } from './tenant-naming';
 import { TenantRecord, TenantStatus } from './tenant-record';
 
@@ -16,10 +17,23 @@ export interface NewTenant {
   server: string;
 }
 
+const CHANNEL = 'tenancy_catalog';
+/** The payload of the start-up probe (not a valid tenant id, so never mistaken for one). */
+const PROBE_PREFIX = 'probe:';
+
 /**
  * The tenant catalog: a table in the control database, mirrored in memory so that resolving a
  * tenant costs no query. Every instance hears each change within a second through LISTEN/NOTIFY
- * (a trigger on the table sends it) and re-reads the whole table periodically as a safety net.
+ * (a trigger on the table sends it; the listener uses the direct URL) and re-reads the whole table
+ * periodically as a safety net. At start the listener notifies itself: when that probe does not
+ * come back (LISTEN behind a transaction pooler), it says so loudly and re-reads every
+ * `catalogFallbackRefreshMillis` instead. What the service must know in time (a move's freeze and
+ * switch) is enforced by the database anyway (strategies/location-fence.ts).
+ *
+ * A notification is only a hint: any role that can connect may NOTIFY the channel (the runtime role
+ * too), so its payload is never trusted as state. A payload that is a valid tenant id triggers a
+ * re-read of that one catalog row (at most one in flight per id, and one more queued); anything else
+ * is ignored.
  */
 @Injectable()
 export class TenantCatalog implements OnApplicationShutdown {
@@ -28,6 +42,11 @@ export class TenantCatalog implements OnApplicationShutdown {
   private listener?: Client;
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  private readonly refreshing = new Map<string, { again: boolean }>();
+  /** Whether LISTEN was seen to deliver at start (false: the short re-read interval is in use). */
+  listenDelivers = true;
+  /** How long the start-up probe waits for its own notification. */
+  listenProbeMillis = 2_000;
   /** Emits `change` with the tenant id (or `*` after a full reload). */
   readonly events = new EventEmitter();
 
@@ -44,8 +63,71 @@ export class TenantCatalog implements OnApplicationShutdown {
   async start(): Promise<void> {
     await this.reload();
     await this.listen();
-    this.timer = setInterval(() => void this.reload().catch((e) => this.logger.warn(`catalog re-read failed: ${e.message}`)), this.options.catalogRefreshMillis);
+    this.listenDelivers = await this.probe();
+    const every = this.listenDelivers ? this.options.catalogRefreshMillis : this.options.catalogFallbackRefreshMillis;
+    if (!this.listenDelivers) {
+      this.logger.error(
+        `LISTEN ${CHANNEL} does not deliver notifications (its own probe did not arrive within ${this.listenProbeMillis} ms): ` +
+          `the direct URL (directUrl / DATABASE_DIRECT_URL) likely points at a transaction pooler such as PgBouncer. ` +
+          `Point it at PostgreSQL itself. Until then the catalog is re-read every ${every} ms; moves stay safe (the database fences them).`,
+      );
+    }
+    this.timer = setInterval(() => void this.reload().catch((e) => this.logger.warn(`catalog re-read failed: ${e.message}`)), every);
     this.timer.unref();
+  }
+
+  /**
+   * NOTIFYs the channel with a probe from another connection (the owner pool) and waits for it to
+   * come back on the listener. Sent from the listener's own connection, a transaction pooler would
+   * run it on the very server session that LISTENs and hand the notification back: a false success.
+   */
+  private async probe(): Promise<boolean> {
+    const listener = this.listener;
+    if (!listener) return false;
+    const payload = `${PROBE_PREFIX}${Math.random().toString(36).slice(2)}`;
+    let onMessage: ((msg: { channel: string; payload?: string }) => void) | undefined;
+    const heard = new Promise<boolean>((ok) => {
+      const timer = setTimeout(() => ok(false), this.listenProbeMillis);
+      onMessage = (msg) => {
+        if (msg.channel === CHANNEL && msg.payload === payload) {
+          clearTimeout(timer);
+          ok(true);
+        }
+      };
+      listener.on('notification', onMessage);
+    });
+    try {
+      const ds = await this.owner.controlDataSource();
+      await ds.query(`SELECT pg_notify($1, $2)`, [CHANNEL, payload]);
+      return await heard;
+    } finally {
+      listener.off('notification', onMessage!);
+    }
+  }
+
+  /**
+   * Re-reads one tenant's row soon: at most one read in flight per id, and one more after it when
+   * asked again meanwhile (so a flood of notifications costs a bounded number of reads).
+   */
+  refreshSoon(id: string): void {
+    if (this.stopped || !isValidTenantId(id)) return;
+    const running = this.refreshing.get(id);
+    if (running) {
+      running.again = true;
+      return;
+    }
+    const state = { again: false };
+    this.refreshing.set(id, state);
+    const run = (): void => {
+      state.again = false;
+      void this.refresh(id)
+        .catch((e) => this.logger.warn(`catalog refresh failed: ${e.message}`))
+        .finally(() => {
+          if (state.again && !this.stopped) run();
+          else this.refreshing.delete(id);
+        });
+    };
+    run();
   }
 
   get(id: string): TenantRecord | undefined {
@@ -111,11 +193,10 @@ export class TenantCatalog implements OnApplicationShutdown {
 
   private async listen(): Promise<void> {
     if (this.stopped) return;
-    const client = new Client({ connectionString: this.options.databaseUrl, application_name: 'nest-tenancy:catalog' });
+    const client = new Client({ connectionString: this.options.directUrl, application_name: 'nest-tenancy:catalog' });
     client.on('notification', (msg) => {
-      if (msg.channel === 'tenancy_catalog' && msg.payload) {
-        void this.refresh(msg.payload).catch((e) => this.logger.warn(`catalog refresh failed: ${e.message}`));
-      }
+      // A hint only: a valid tenant id has its row re-read; anything else (a probe, garbage) is ignored.
+      if (msg.channel === CHANNEL && msg.payload) this.refreshSoon(msg.payload);
     });
     client.on('error', (err) => {
       this.logger.warn(`catalog listener lost its connection (${err.message}); reconnecting`);
@@ -124,7 +205,7 @@ export class TenantCatalog implements OnApplicationShutdown {
       setTimeout(() => void this.reconnect(), 1_000).unref();
     });
     await client.connect();
-    await client.query('LISTEN tenancy_catalog');
+    await client.query(`LISTEN ${CHANNEL}`);
     this.listener = client;
   }
 

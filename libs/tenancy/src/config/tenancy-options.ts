@@ -72,6 +72,13 @@ export interface JwtResolutionOptions {
 export interface TenancyModuleOptions {
   /** Owner connection of the control database, also home of the shared and schema models. */
   databaseUrl: string;
+  /**
+   * The same database reached without a transaction pooler, for session work: LISTEN, session
+   * advisory locks, DDL, COPY (owner connections and the catalog listener). Requests keep using
+   * `databaseUrl`, which may point at PgBouncer in transaction mode. Default: `databaseUrl`.
+   * Extra `servers` have no direct URL of their own: name them by a direct address.
+   */
+  directUrl?: string;
   /** Extra servers for the database model: name -> owner connection URL. `default` is databaseUrl. */
   servers?: Record<string, string>;
   /** Tiers and the tenants to seed into the catalog (usually from config/tenants.yaml). */
@@ -131,6 +138,11 @@ export interface TenancyModuleOptions {
   /** Safety-net re-read of the catalog, besides LISTEN/NOTIFY. Default 30 s. */
   catalogRefreshMillis?: number;
   /**
+   * The re-read interval used instead when LISTEN is seen not to deliver at start (the catalog
+   * notifies itself and waits about 2 s; a transaction pooler swallows it). Default 1 s.
+   */
+  catalogFallbackRefreshMillis?: number;
+  /**
    * Time limits of the request path, in milliseconds. A database that is down, restarting or frozen
    * then costs a caller a 503 with Retry-After within a few seconds, never a hang.
    */
@@ -178,6 +190,7 @@ export function resolveTenancyOptions(options: TenancyModuleOptions): ResolvedTe
   return {
     deploymentKey,
     databaseUrl: options.databaseUrl,
+    directUrl: options.directUrl ?? options.databaseUrl,
     servers: { ...(options.servers ?? {}), default: options.databaseUrl },
     catalog: options.catalog,
     entities: options.entities,
@@ -213,6 +226,7 @@ export function resolveTenancyOptions(options: TenancyModuleOptions): ResolvedTe
     },
     seedOnStart: options.seedOnStart ?? true,
     catalogRefreshMillis: options.catalogRefreshMillis ?? 30_000,
+    catalogFallbackRefreshMillis: options.catalogFallbackRefreshMillis ?? 1_000,
     timeouts: {
       acquireMillis: options.timeouts?.acquireMillis ?? 3_000,
       statementMillis: options.timeouts?.statementMillis ?? 5_000,

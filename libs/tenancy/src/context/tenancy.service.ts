@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { ClsService } from 'nestjs-cls';
 import { TenantAccess } from '../catalog/tenant-access';
 import { UnitOfWorkFactory } from '../data-source/unit-of-work-factory';
+import { pgErrorCode } from '../errors/pg-error-code';
+import { TenantMovingError } from '../errors/tenancy.errors';
 import { TenantContext } from './tenant-context';
 
 /** Tenancy for code outside HTTP: CLI commands, jobs, cron. */
@@ -21,7 +23,9 @@ export class TenancyService {
 
   /**
    * Runs `fn` as tenant `tenantId`, with the same context and unit of work as a request: its queries
-   * share one transaction, committed when `fn` resolves and rolled back when it throws.
+   * share one transaction, committed when `fn` resolves and rolled back when it throws. A write
+   * refused by the tenant's fence (a move froze it, or moved it before this instance heard) throws
+   * TenantMovingError (`retryAfterSeconds`): retry it.
    */
   async run<T>(tenantId: string, fn: () => Promise<T> | T): Promise<T> {
     const tenant = this.access.servable(tenantId);
@@ -34,6 +38,7 @@ export class TenancyService {
         return result;
       } catch (err) {
         await uow.rollback();
+        if (pgErrorCode(err) === '25006') throw new TenantMovingError(tenantId);
         throw err;
       }
     });

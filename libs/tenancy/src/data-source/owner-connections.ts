@@ -7,6 +7,8 @@ import { databaseOf, withDatabase } from './connection-url';
 /**
  * Owner connections: migrations, DDL and provisioning, never a request's queries. One small pool on
  * the control database; short-lived ones for each server's maintenance database and tenant database.
+ * On the default server they use the direct URL (`directUrl`, never a transaction pooler): session
+ * advisory locks, COPY and DDL need a session of their own. Runtime pools use `serverUrl`.
  */
 @Injectable()
 export class OwnerConnections implements OnApplicationShutdown {
@@ -18,7 +20,7 @@ export class OwnerConnections implements OnApplicationShutdown {
   /** The owner pool on the control database (also home of the shared and schema models). */
   controlDataSource(): Promise<DataSource> {
     // Lifecycle locks hold one connection each while their work takes others: room for both.
-    this.control ??= open(this.options.databaseUrl, 12, 'nest-tenancy:owner').catch((err) => {
+    this.control ??= open(this.options.directUrl, 12, 'nest-tenancy:owner').catch((err) => {
       this.control = undefined;
       throw err;
     });
@@ -35,6 +37,11 @@ export class OwnerConnections implements OnApplicationShutdown {
       throw new TenancyConfigError('TENANT_DB_SERVERS', [`unknown server "${server}"; known servers: ${this.serverNames().join(', ')}`]);
     }
     return url;
+  }
+
+  /** The URL owner connections use for `server`: the direct URL for `default`. */
+  directServerUrl(server: string): string {
+    return server === 'default' ? this.options.directUrl : this.serverUrl(server);
   }
 
   /** The database the server's URL names: where the catalog lives on `default`, maintenance elsewhere. */
@@ -60,7 +67,7 @@ export class OwnerConnections implements OnApplicationShutdown {
     if (server === 'default' && database === this.homeDatabase()) {
       return { dataSource: await this.controlDataSource(), close: async () => undefined };
     }
-    const ds = await open(withDatabase(this.serverUrl(server), database), 2, 'nest-tenancy:owner');
+    const ds = await open(withDatabase(this.directServerUrl(server), database), 2, 'nest-tenancy:owner');
     return { dataSource: ds, close: () => ds.destroy() };
   }
 

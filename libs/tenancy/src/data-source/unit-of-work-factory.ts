@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { TenantAccess } from '../catalog/tenant-access';
+import { TenantCatalog } from '../catalog/tenant-catalog';
 import type { TenantRecord } from '../catalog/tenant-record';
 import { limitsFor, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { TenantMovingError } from '../errors/tenancy.errors';
-import { transactionLimits } from '../strategies/transaction-limits';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
 import { UnitOfWork } from './unit-of-work';
 
@@ -14,6 +14,7 @@ export class UnitOfWorkFactory {
     @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
     private readonly strategies: IsolationStrategies,
     private readonly access: TenantAccess,
+    private readonly catalog: TenantCatalog,
   ) {}
 
   /**
@@ -21,7 +22,9 @@ export class UnitOfWorkFactory {
    * checked again against the catalog when the transaction begins, which can be long after the
    * request was resolved: a tenant suspended, deleted or frozen for a move in between is refused
    * then, and one that has moved meanwhile is refused with a 503 to retry against its new place.
-   * A transaction that begins is thus always one a move's freeze waits for.
+   * A transaction that begins is thus always one a move's freeze waits for. A transaction that
+   * finds the tenant fenced where this instance sends it has the catalog row re-read at once; one
+   * that cannot reach the tenant's place re-reads it before answering.
    */
   async open(tenant: TenantRecord, method = 'POST'): Promise<UnitOfWork> {
     const strategy = this.strategies.for(tenant.strategy);
@@ -30,8 +33,14 @@ export class UnitOfWorkFactory {
       const now = this.access.servable(tenant.id, 'the catalog', method);
       if (now.strategy !== tenant.strategy || now.server !== tenant.server) throw new TenantMovingError(tenant.id);
     };
-    // The tier's time limits travel in the same round trip as BEGIN and the tenant settings.
-    const preamble = `${strategy.preamble(tenant)}; ${transactionLimits(limitsFor(this.options, tenant.tier))}`;
-    return new UnitOfWork(tenant, lease, preamble, recheck);
+    // The place could not be reached (a move may have dropped it before this instance heard of the
+    // switch): re-read the tenant's row; if it has moved (or was deleted), that is the answer (503).
+    const beginFailed = async () => {
+      await this.catalog.refresh(tenant.id).catch(() => undefined);
+      recheck();
+    };
+    // The tier's time limits travel in the preamble's one SELECT, with BEGIN and the tenant settings.
+    const preamble = strategy.preamble(tenant, limitsFor(this.options, tenant.tier));
+    return new UnitOfWork(tenant, lease, preamble, recheck, () => this.catalog.refreshSoon(tenant.id), beginFailed);
   }
 }

@@ -1,6 +1,6 @@
 import type { EntityManager, QueryRunner } from 'typeorm';
 import type { TenantRecord } from '../catalog/tenant-record';
-import { UnitOfWorkAbortedError, UnitOfWorkEndedError } from '../errors/tenancy.errors';
+import { TenancyError, UnitOfWorkAbortedError, UnitOfWorkEndedError } from '../errors/tenancy.errors';
 import { ConnectionGate, type DriverClient } from './connection-gate';
 import type { DataSourceLease } from './runtime-data-source';
 
@@ -38,6 +38,17 @@ export class UnitOfWork {
     private readonly preamble: string,
     /** Runs just before a connection is taken for the transaction; throwing refuses the unit. */
     private readonly beforeBegin: () => void = () => undefined,
+    /**
+     * Runs when the preamble found the tenant fenced at the place this unit reaches (its
+     * transaction is read-only): this instance's catalog may be stale.
+     */
+    private readonly onFenced: () => void = () => undefined,
+    /**
+     * Runs when taking the connection or the preamble failed (the place may be gone: a move
+     * switched the tenant elsewhere and dropped it before this instance heard). It may throw the
+     * error to give instead (a TenantMovingError once the catalog says the tenant has moved).
+     */
+    private readonly onBeginFailed: (err: unknown) => Promise<void> = async () => undefined,
   ) {}
 
   /** True from the moment `commit` or `rollback` is called. */
@@ -109,6 +120,12 @@ export class UnitOfWork {
     }
   }
 
+  /** A database error (not one of ours, such as a refusal by `beforeBegin`) asks `onBeginFailed`. */
+  private async beginFailed(err: unknown): Promise<never> {
+    if (!(err instanceof TenancyError)) await this.onBeginFailed(err);
+    throw err;
+  }
+
   private patch(runner: PatchedRunner): PatchedRunner {
     const connect = runner.connect.bind(runner);
     runner.connect = () => {
@@ -116,9 +133,12 @@ export class UnitOfWork {
         if (this.ended) return Promise.reject(this.endedError());
         this.begun = Promise.resolve()
           .then(() => this.beforeBegin())
-          .then(() => connect())
-          .then(async (connection: Client) => {
-            await connection.query(this.preamble);
+          .then(() => connect() as Promise<Client>)
+          .catch((err: unknown) => this.beginFailed(err))
+          .then(async (taken: unknown) => {
+            const connection = taken as Client;
+            const results = (await (connection.query(this.preamble) as Promise<unknown>).catch((err: unknown) => this.beginFailed(err))) as { rows?: { fenced?: boolean }[] }[];
+            if (Array.isArray(results) && results[results.length - 1]?.rows?.[0]?.fenced === true) this.onFenced();
             const gate = new ConnectionGate(connection, () => this.endedError());
             runner.databaseConnection = gate.client;
             return gate;

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import type { ServerResponse } from 'node:http';
 import { isDatabaseUnavailable } from './database-unavailable';
 import { pgErrorCode } from './pg-error-code';
+import { TenantMovingError } from './tenancy.errors';
 
 interface ErrorBody {
   statusCode: number;
@@ -48,6 +49,10 @@ const DATABASE_ERRORS: Record<string, [number, string]> = {
 
 const DATA_EXCEPTION: [number, string] = [400, 'A value is not valid.'];
 
+/** SQLSTATE 25006: a write in a read-only transaction, i.e. in a fenced tenant's (see transaction-preamble.ts). */
+export const READ_ONLY_TRANSACTION = '25006';
+
+
 /**
  * Turns every error into `{statusCode, error, message}`: HTTP exceptions as they are, request-body
  * parser errors and known PostgreSQL errors into 4xx, anything else into a bare 500 (logged here,
@@ -57,8 +62,11 @@ const DATA_EXCEPTION: [number, string] = [400, 'A value is not valid.'];
 export class TenancyExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
 
-  catch(exception: unknown, host: ArgumentsHost): void {
-    if (host.getType() !== 'http') throw exception;
+  catch(raised: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') throw raised;
+    // A write in a read-only transaction: the tenant is fenced where this instance sent it (a move's
+    // freeze, or a switch it has not heard of yet). Only the preamble makes a transaction read-only.
+    const exception = pgErrorCode(raised) === READ_ONLY_TRANSACTION ? new TenantMovingError() : raised;
     const res = host.switchToHttp().getResponse<ServerResponse>();
     const body = this.toBody(exception);
     if (res.headersSent) {

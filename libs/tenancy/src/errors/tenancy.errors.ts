@@ -58,12 +58,16 @@ export class TenantNotReadyError extends TenancyError {
   }
 }
 
-/** A write to a tenant whose data is being moved. `retryAfterSeconds` becomes the Retry-After header. */
+/**
+ * A write to a tenant whose data is being moved (or has just moved, before this instance heard).
+ * `retryAfterSeconds` becomes the Retry-After header. `id` omitted: the database refused the write
+ * (SQLSTATE 25006 from the tenant's fence) where the tenant id is not at hand.
+ */
 export class TenantMovingError extends TenancyError {
   readonly retryAfterSeconds = 2;
-  constructor(id: string) {
+  constructor(id?: string) {
     super(
-      `Tenant '${id}' is being moved; writes are paused for a few seconds. Retry after the Retry-After delay.`,
+      `${id ? `Tenant '${id}'` : 'This tenant'} is being moved; writes are paused for a few seconds. Retry after the Retry-After delay.`,
       HttpStatus.SERVICE_UNAVAILABLE,
       'Service Unavailable',
     );

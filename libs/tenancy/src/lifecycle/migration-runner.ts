@@ -8,6 +8,13 @@ import { AUDIT_EXEMPT_TABLES, auditTenantTarget } from './tenant-table-audit';
 export type MigrationClass = new () => MigrationInterface;
 
 export const LEDGER_TABLE = 'tenancy_migrations';
+/**
+ * The fenced tenants of a location (see strategies/location-fence.ts): a tenant listed here is
+ * served read-only from this location. The runtime role may only read it.
+ */
+export const FENCE_TABLE = 'tenancy_fence';
+/** `<schema>.tenancy_fenced(tenant)`: true (and the transaction made read-only) when the tenant is fenced there. */
+export const FENCE_CHECK = 'tenancy_fenced';
 
 function nameOf(migration: MigrationClass): string {
   return new migration().name ?? migration.name;
@@ -18,7 +25,8 @@ function nameOf(migration: MigrationClass): string {
  * lifecycle lock, or an advisory lock before there is one) keeps two runs (two instances, or the
  * CLI and a start-up) from migrating it at once, the ledger of applied
  * migrations lives in the schema itself so it commits or rolls back with the DDL, and the runtime
- * role gets DML on the tables and views (never on the ledger).
+ * role gets DML on the tables and views (never on the ledger). Beside the ledger, the fence table of
+ * the location (`tenancy_fence`, read-only for the runtime role).
  *
  * A target granted to the runtime role (`grantTo`: every tenant target, never the control schema)
  * is audited first, in the same transaction (see auditTenantTarget): if any table, view or function
@@ -55,6 +63,35 @@ export class MigrationRunner {
       await runner.query(
         `CREATE TABLE IF NOT EXISTS ${s}.${LEDGER_TABLE} (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
       );
+      const [fence] = await runner.query(`SELECT to_regclass($1) AS oid`, [`${s}.${FENCE_TABLE}`]);
+      if (!fence.oid) {
+        // Under forced RLS like every table the runtime role can reach: a transaction sees only its
+        // own tenant's row (which tenants are being moved is nobody else's business).
+        await runner.query(`CREATE TABLE ${s}.${FENCE_TABLE} (tenant text PRIMARY KEY, fenced_at timestamptz NOT NULL DEFAULT now())`);
+        await runner.query(`ALTER TABLE ${s}.${FENCE_TABLE} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY`);
+        await runner.query(
+          `CREATE POLICY fence_of_tenant ON ${s}.${FENCE_TABLE} USING (tenant = nullif(current_setting('app.tenant_id', true), ''))`,
+        );
+      }
+      const [check] = await runner.query(`SELECT to_regprocedure($1) AS oid`, [`${s}.${FENCE_CHECK}(text)`]);
+      if (!check.oid) {
+        // The preamble's fence check, in a function so that its plan is cached per session (as a
+        // statement of its own, parsed and planned in every transaction, it cost three times more).
+        // It sets the tenant itself first, so it never depends on the order in which the preamble's
+        // columns are evaluated; it runs as the caller, under the table's row-level security.
+        await runner.query(
+          `CREATE FUNCTION ${s}.${FENCE_CHECK}(fenced_tenant text) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fence$
+           BEGIN
+             PERFORM pg_catalog.set_config('app.tenant_id', fenced_tenant, true);
+             IF EXISTS (SELECT 1 FROM ${s}.${FENCE_TABLE} f WHERE f.tenant = fenced_tenant) THEN
+               PERFORM pg_catalog.set_config('transaction_read_only', 'on', true);
+               RETURN true;
+             END IF;
+             RETURN false;
+           END $fence$`,
+        );
+        await runner.query(`REVOKE ALL ON FUNCTION ${s}.${FENCE_CHECK}(text) FROM PUBLIC`);
+      }
       const rows: { name: string }[] = await runner.query(`SELECT name FROM ${s}.${LEDGER_TABLE}`);
       const applied = new Set(rows.map((r) => r.name));
       const done: string[] = [];
@@ -87,9 +124,12 @@ export class MigrationRunner {
         const unsafe = await auditTenantTarget(runner, schema);
         if (unsafe.length) throw new UnsafeTenantTableError(schema, unsafe);
         const role = quoteIdent(grantTo);
+        // The kit's own tables (the ledger, the fence) get no DML; the fence is readable below.
         const granted = tables.filter((t) => !AUDIT_EXEMPT_TABLES.includes(t.name)).map((t) => `${s}.${quoteIdent(t.name)}`);
         await runner.query(`GRANT USAGE ON SCHEMA ${s} TO ${role}`);
         if (granted.length) await runner.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE ${granted.join(', ')} TO ${role}`);
+        await runner.query(`GRANT SELECT ON TABLE ${s}.${FENCE_TABLE} TO ${role}`);
+        await runner.query(`GRANT EXECUTE ON FUNCTION ${s}.${FENCE_CHECK}(text) TO ${role}`);
       }
       await runner.commitTransaction();
       return done;

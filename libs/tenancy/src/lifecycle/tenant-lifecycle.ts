@@ -69,6 +69,8 @@ export class TenantLifecycle {
         for (const place of await this.unfinishedMoveEnds(id)) {
           if (place.strategy !== tenant.strategy || place.server !== tenant.server) await this.dropData({ id, ...place });
         }
+        // A move out of the shared tables leaves the tenant fenced there: that row goes too.
+        await this.strategies.for('shared').unfence({ id, server: 'default' });
         await this.ledger.forget(id);
         await this.catalog.remove(id);
       },
@@ -95,11 +97,12 @@ export class TenantLifecycle {
 
   /**
    * Removes the tenant's data from one location (used by delete, and by a move for its source and
-   * for what a failed move left at its target). A schema or database is dropped only when it
-   * carries this deployment's mark.
+   * for what a failed move left at its target). A schema or database goes whole, with its fence
+   * table, and only when it carries this deployment's mark; in the shared tables the tenant's fence
+   * row goes too unless `keepFence` (a move's source stays fenced after the switch).
    * @throws DeploymentOwnershipError when it exists without this deployment's mark (nothing is dropped).
    */
-  async dropData(tenant: Pick<TenantRecord, 'id' | 'strategy' | 'server'>): Promise<void> {
+  async dropData(tenant: Pick<TenantRecord, 'id' | 'strategy' | 'server'>, options: { keepFence?: boolean } = {}): Promise<void> {
     const location = this.strategies.for(tenant.strategy).location(tenant);
     if (tenant.strategy === 'database') {
       if ((await this.deployment.checkDatabase(location.server, location.database)) === 'absent') return;
@@ -119,6 +122,7 @@ export class TenantLifecycle {
           await m.query(`DELETE FROM ${quoteIdent(location.schema)}.${quoteIdent(table.name)} WHERE tenant_id = $1`, [tenant.id]);
         }
       });
+      if (!options.keepFence) await this.strategies.for('shared').unfence(tenant);
     }
   }
 }

@@ -53,10 +53,12 @@ type Side = { runner: QueryRunner; client: PoolClient; close(): Promise<void>; l
 /**
  * Moves one tenant's rows between any two models (or servers), keeping ids:
  * provision the target; copy table by table in key order with COPY while the tenant is served;
- * freeze writes (status `moving`: 503 with Retry-After; reads go on) and lock the source tables
- * (the shared tables serve other tenants too: there, wait for the transactions in flight instead);
- * catch up the rows changed since the copy; verify row counts and a checksum per table; switch the
- * catalog in one transaction; then remove the source rows. A lifecycle lock (ControlLocks) per tenant
+ * freeze writes by fencing the tenant at the source (enforced by the database: its transactions
+ * there turn read-only, so writes get 503 with Retry-After and reads go on, in every instance) and
+ * marking it `moving`, then wait for the transactions open at the fence; catch up the rows changed
+ * since the copy; verify row counts and a checksum per table; switch the catalog in one
+ * transaction; then remove the source rows (the source stays fenced: an instance that has not
+ * heard of the switch cannot write there). A lifecycle lock (ControlLocks) per tenant
  * keeps two moves (or a move and a delete) apart and tells the other instances whether the mover is alive: a tenant left
  * `moving` by a killed mover is put back to `active` (served from the source), and running the move
  * again starts it over, or only finishes the clean-up if the switch had happened.
@@ -65,9 +67,12 @@ type Side = { runner: QueryRunner; client: PoolClient; close(): Promise<void>; l
 export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('TenantMover');
   private recovery?: NodeJS.Timeout;
-  /** Pause between announcing the freeze and locking the source, so every instance has heard it. */
-  freezeGraceMillis = 250;
-  /** Moving out of the shared tables: how long to wait for the transactions open at the freeze. */
+  /**
+   * A pause after the fence, before the barrier. Not needed for correctness (the database enforces
+   * the fence); 0 by default. Tests use it to hold a move in its freeze.
+   */
+  freezeGraceMillis = 0;
+  /** How long to wait for the transactions open at the fence's commit before abandoning the move. */
   freezeBarrierMillis = 5_000;
 
   constructor(
@@ -160,11 +165,14 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
       }
       if (tenant.status !== 'active') throw new TenantStateError(`Tenant '${tenantId}' is ${tenant.status}; only an active tenant can be moved.`);
       const source = { strategy: tenant.strategy, server: tenant.server };
+      const sourceStrategy = this.strategies.for(source.strategy);
       await this.record(tenantId, source, target, 'provisioning');
 
       onPhase?.('provisioning', `${target.strategy}${target.strategy === 'database' ? `@${target.server}` : ''}`);
       await this.lifecycle.dropData({ id: tenantId, ...target });
       await this.strategies.for(target.strategy).provision({ id: tenantId, server: target.server });
+      // Moving into a place lifts a fence left there by an earlier move out of it.
+      await this.strategies.for(target.strategy).unfence({ id: tenantId, server: target.server });
 
       const src = await this.open(tenant, source);
       const dst = await this.open(tenant, target);
@@ -192,28 +200,21 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
         await src.client.query('COMMIT');
         await dst.client.query('COMMIT');
 
-        // Freeze: writes get 503 from here; the lock waits for writes already in flight.
+        // Freeze. The fence at the source is what holds: from its commit on, every transaction of the
+        // tenant there is read-only (writes fail with 503), in every instance, whether or not it has
+        // heard of the move (LISTEN does not get through a transaction pooler). The catalog status
+        // `moving` is the fast path for the instances that hear it. Then the barrier: wait for the
+        // transactions open at the fence's commit (one may have begun before it); any that begins
+        // later sees the fence. No table lock: the shared tables serve other tenants too.
         onPhase?.('freezing');
-        await this.catalog.setStatus(tenantId, 'moving');
         frozen = true;
         freezeStarted = Date.now();
+        await sourceStrategy.fence({ id: tenantId, server: source.server });
+        await this.catalog.setStatus(tenantId, 'moving');
         await this.setPhase(tenantId, 'freezing', progress);
-        await new Promise((r) => setTimeout(r, this.freezeGraceMillis));
-        if (source.strategy === 'shared') {
-          // The shared tables serve every shared tenant: a table lock would stall the writes of all
-          // of them for the whole freeze (and the switch would end those queued behind it). Writes
-          // of this tenant are refused from the freeze on; wait for the transactions already open
-          // to end instead, so that none of its writes is still in flight.
-          await this.waitForOpenTransactions(src);
-          await begin(src, 'READ COMMITTED', tenantId);
-        } else {
-          await begin(src, 'READ COMMITTED', tenantId);
-          for (const table of tables) {
-            await src.client.query(`LOCK TABLE ${qualified(src.location, table)} IN EXCLUSIVE MODE`);
-          }
-          // Writes queued behind the lock fail once it is released, instead of landing in the old place.
-          await src.client.query(`REVOKE INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${quoteIdent(src.location.schema)} FROM ${quoteIdent(this.role.name)}`);
-        }
+        if (this.freezeGraceMillis > 0) await new Promise((r) => setTimeout(r, this.freezeGraceMillis));
+        await this.waitForOpenTransactions(src);
+        await begin(src, 'READ COMMITTED', tenantId);
         await begin(dst, 'READ COMMITTED', tenantId);
         // Catch up. Each side sums its rows' hashes into 4,096 buckets by key, in SQL; only the rows
         // of buckets that differ travel: the target's stale ones are deleted (children first) and the
@@ -267,19 +268,13 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
           );
           await m.query(`UPDATE ${this.movesTable} SET phase = 'switched', progress = $2, updated_at = now() WHERE tenant_id = $1`, [tenantId, JSON.stringify(progress)]);
         });
-        if (target.strategy !== 'shared') await this.ledger.recordCurrent(tenantId, target.server, this.migrations.latest);
+        // From here the source must stay fenced whatever fails: the tenant is served from the target.
         switched = true;
         frozen = false;
+        if (target.strategy !== 'shared') await this.ledger.recordCurrent(tenantId, target.server, this.migrations.latest);
         await this.catalog.refresh(tenantId);
-        if (source.strategy !== 'shared') {
-          // Writers still queued behind the lock (on the tenant's own tables: only this tenant's)
-          // were routed by a stale catalog: end them (they get an error and retry against the new
-          // place) rather than let them land in the old one.
-          await src.client.query('SAVEPOINT terminate_stale_writers');
-          await src.client
-            .query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND pg_backend_pid() = ANY(pg_blocking_pids(pid))`)
-            .catch(() => src.client.query('ROLLBACK TO SAVEPOINT terminate_stale_writers'));
-        }
+        // The source stays fenced: an instance that has not heard of the switch yet gets 503 there
+        // (and re-reads the tenant's row) instead of writing where the tenant is never read again.
         await src.client.query('COMMIT');
         const freezeMillis = Date.now() - freezeStarted;
         progress.freezeMillis = freezeMillis;
@@ -296,7 +291,10 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
         await dst.client.query('ROLLBACK').catch(() => undefined);
         // Past the switch the tenant is served from the target: only the clean-up is left to redo.
         if (!switched) {
-          if (frozen) await this.catalog.setStatus(tenantId, 'active').catch(() => undefined);
+          if (frozen) {
+            await sourceStrategy.unfence({ id: tenantId, server: source.server }).catch((e) => this.logger.error(`tenant ${tenantId} stays fenced at its source after a failed move (${e.message}); run the move again`));
+            await this.catalog.setStatus(tenantId, 'active').catch(() => undefined);
+          }
           await this.setPhase(tenantId, 'failed', undefined, (err as Error).message).catch(() => undefined);
         }
         throw err;
@@ -307,7 +305,7 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
     }, busy);
   }
 
-  /** Puts back to `active` any tenant left `moving` by a mover that is no longer alive. */
+  /** Puts back to `active` (and unfences at its source) any tenant left `moving` by a mover that is no longer alive. */
   async recoverAbandoned(): Promise<string[]> {
     const stuck = this.catalog.list().filter((t) => t.status === 'moving');
     const recovered: string[] = [];
@@ -316,6 +314,7 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
       await this.locks.withLock(
         moveLockKey(tenant.id),
         async () => {
+          await this.strategies.for(tenant.strategy).unfence(tenant);
           await (await this.owner.controlDataSource()).query(`UPDATE ${quoteIdent(this.naming.controlSchema)}.tenants SET status = 'active', updated_at = now() WHERE id = $1 AND status = 'moving'`, [tenant.id]);
           await this.catalog.refresh(tenant.id);
           recovered.push(tenant.id);
@@ -329,7 +328,8 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
 
   private async cleanup(tenantId: string, source: { strategy: IsolationModel; server: string }): Promise<void> {
     await this.setPhase(tenantId, 'cleanup');
-    await this.lifecycle.dropData({ id: tenantId, ...source });
+    // The source's fence stays (for the shared tables, until the tenant comes back there).
+    await this.lifecycle.dropData({ id: tenantId, ...source }, { keepFence: true });
     if (source.strategy !== 'shared' && this.catalog.get(tenantId)?.strategy === 'shared') await this.ledger.forget(tenantId);
     const ds = await this.owner.controlDataSource();
     await ds.query(`DELETE FROM ${this.movesTable} WHERE tenant_id = $1`, [tenantId]);

@@ -1,11 +1,12 @@
 import type { QueryRunner } from 'typeorm';
 
 /**
- * Tables the kit itself keeps in a tenant target, never granted to the runtime role and so not
- * audited: the migration runner's ledger (LEDGER_TABLE). Anything else in the schema is the
+ * Tables the kit itself keeps in a tenant target, never given DML to the runtime role and so not
+ * audited: the migration runner's ledger (LEDGER_TABLE) and the move fence (FENCE_TABLE, readable,
+ * with forced row-level security of its own). Anything else in the schema is the
  * runtime role's to use and must isolate tenants.
  */
-export const AUDIT_EXEMPT_TABLES: readonly string[] = ['tenancy_migrations'];
+export const AUDIT_EXEMPT_TABLES: readonly string[] = ['tenancy_migrations', 'tenancy_fence'];
 
 /** One object of a target that does not isolate tenants, and what it lacks. */
 export interface UnsafeTenantObject {

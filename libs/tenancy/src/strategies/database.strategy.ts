@@ -8,7 +8,9 @@ import { PoolRegistry } from '../data-source/pool-registry';
 import type { DataSourceLease } from '../data-source/runtime-data-source';
 import { RuntimeRole } from '../data-source/runtime-role';
 import { TenantMigrator } from '../lifecycle/tenant-migrator';
+import type { TransactionLimits } from '../config/tenancy-options';
 import type { IsolationStrategy, TenantLocation } from './isolation-strategy';
+import { LocationFence } from './location-fence';
 import { transactionPreamble } from './transaction-preamble';
 
 const DATA_SCHEMA = 'public';
@@ -29,6 +31,7 @@ export class DatabaseStrategy implements IsolationStrategy {
     private readonly migrator: TenantMigrator,
     private readonly deployment: Deployment,
     private readonly locks: ControlLocks,
+    private readonly fences: LocationFence,
   ) {}
 
   location(tenant: Pick<TenantRecord, 'id' | 'server'>): TenantLocation {
@@ -60,7 +63,15 @@ export class DatabaseStrategy implements IsolationStrategy {
     return this.registry.acquire(tenant);
   }
 
-  preamble(tenant: Pick<TenantRecord, 'id'>): string {
-    return transactionPreamble(tenant.id, DATA_SCHEMA);
+  preamble(tenant: Pick<TenantRecord, 'id'>, limits?: Required<TransactionLimits>): string {
+    return transactionPreamble(tenant.id, DATA_SCHEMA, limits);
+  }
+
+  fence(tenant: Pick<TenantRecord, 'id' | 'server'>): Promise<void> {
+    return this.fences.fence(this.location(tenant), tenant.id);
+  }
+
+  unfence(tenant: Pick<TenantRecord, 'id' | 'server'>): Promise<void> {
+    return this.fences.unfence(this.location(tenant), tenant.id);
   }
 }

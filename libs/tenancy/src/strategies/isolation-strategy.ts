@@ -1,5 +1,5 @@
 import type { TenantRecord } from '../catalog/tenant-record';
-import type { IsolationModel } from '../config/tenancy-options';
+import type { IsolationModel, TransactionLimits } from '../config/tenancy-options';
 import type { DataSourceLease } from '../data-source/runtime-data-source';
 
 /** Where a tenant's rows live. */
@@ -20,6 +20,17 @@ export interface IsolationStrategy {
   provision(tenant: Pick<TenantRecord, 'id' | 'server'>): Promise<void>;
   /** The runtime DataSource serving the tenant, held until the lease is released. */
   acquire(tenant: TenantRecord): Promise<DataSourceLease>;
-  /** SQL sent in one round trip on a fresh connection: BEGIN plus the transaction-scoped settings. */
-  preamble(tenant: Pick<TenantRecord, 'id' | 'server'>): string;
+  /**
+   * SQL sent in one round trip on a fresh connection: BEGIN, the transaction-scoped settings and the
+   * fence check (a fenced tenant's transaction is read-only: writes fail with SQLSTATE 25006).
+   */
+  preamble(tenant: Pick<TenantRecord, 'id' | 'server'>, limits?: Required<TransactionLimits>): string;
+  /**
+   * Fences the tenant at this model's location: from the commit on, every transaction of the tenant
+   * there is read-only, in every instance, whatever its catalog says (a move's freeze, and the old
+   * place after its switch). Idempotent. Throws the driver's error when the location is unreachable.
+   */
+  fence(tenant: Pick<TenantRecord, 'id' | 'server'>): Promise<void>;
+  /** Lifts the fence (a failed move's source; a place the tenant is provisioned or moved into). Idempotent. */
+  unfence(tenant: Pick<TenantRecord, 'id' | 'server'>): Promise<void>;
 }

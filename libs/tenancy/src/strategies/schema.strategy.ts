@@ -6,7 +6,9 @@ import { HomeDataSource } from '../data-source/home-data-source';
 import { OwnerConnections } from '../data-source/owner-connections';
 import type { DataSourceLease } from '../data-source/runtime-data-source';
 import { TenantMigrator } from '../lifecycle/tenant-migrator';
+import type { TransactionLimits } from '../config/tenancy-options';
 import type { IsolationStrategy, TenantLocation } from './isolation-strategy';
+import { LocationFence } from './location-fence';
 import { transactionPreamble } from './transaction-preamble';
 
 /**
@@ -23,6 +25,7 @@ export class SchemaStrategy implements IsolationStrategy {
     private readonly home: HomeDataSource,
     private readonly migrator: TenantMigrator,
     private readonly deployment: Deployment,
+    private readonly fences: LocationFence,
   ) {}
 
   location(tenant: Pick<TenantRecord, 'id'>): TenantLocation {
@@ -43,7 +46,15 @@ export class SchemaStrategy implements IsolationStrategy {
     return this.home.acquire();
   }
 
-  preamble(tenant: Pick<TenantRecord, 'id'>): string {
-    return transactionPreamble(tenant.id, this.naming.schemaFor(tenant.id));
+  preamble(tenant: Pick<TenantRecord, 'id'>, limits?: Required<TransactionLimits>): string {
+    return transactionPreamble(tenant.id, this.naming.schemaFor(tenant.id), limits);
+  }
+
+  fence(tenant: Pick<TenantRecord, 'id'>): Promise<void> {
+    return this.fences.fence(this.location(tenant), tenant.id);
+  }
+
+  unfence(tenant: Pick<TenantRecord, 'id'>): Promise<void> {
+    return this.fences.unfence(this.location(tenant), tenant.id);
   }
 }

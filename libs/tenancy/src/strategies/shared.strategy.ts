@@ -6,7 +6,9 @@ import { HomeDataSource } from '../data-source/home-data-source';
 import { OwnerConnections } from '../data-source/owner-connections';
 import type { DataSourceLease } from '../data-source/runtime-data-source';
 import { TenantMigrator } from '../lifecycle/tenant-migrator';
+import type { TransactionLimits } from '../config/tenancy-options';
 import type { IsolationStrategy, TenantLocation } from './isolation-strategy';
+import { LocationFence } from './location-fence';
 import { transactionPreamble } from './transaction-preamble';
 
 /**
@@ -24,6 +26,7 @@ export class SharedStrategy implements IsolationStrategy {
     private readonly home: HomeDataSource,
     private readonly migrator: TenantMigrator,
     private readonly deployment: Deployment,
+    private readonly fences: LocationFence,
   ) {}
 
   location(): TenantLocation {
@@ -46,7 +49,15 @@ export class SharedStrategy implements IsolationStrategy {
     return this.home.acquire();
   }
 
-  preamble(tenant: Pick<TenantRecord, 'id'>): string {
-    return transactionPreamble(tenant.id, this.naming.sharedSchema);
+  preamble(tenant: Pick<TenantRecord, 'id'>, limits?: Required<TransactionLimits>): string {
+    return transactionPreamble(tenant.id, this.naming.sharedSchema, limits);
+  }
+
+  fence(tenant: Pick<TenantRecord, 'id'>): Promise<void> {
+    return this.fences.fence(this.location(), tenant.id);
+  }
+
+  unfence(tenant: Pick<TenantRecord, 'id'>): Promise<void> {
+    return this.fences.unfence(this.location(), tenant.id);
   }
 }

@@ -1,7 +1,7 @@
 // The one round trip that opens a unit of work: BEGIN plus transaction-scoped settings, quoted.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { transactionPreamble } from './transaction-preamble';
+import { fenceCheck, transactionPreamble } from './transaction-preamble';
 
 /** The set_config calls of a preamble as [setting, value literal, is_local]. */
 function setConfigCalls(sql: string): [string, string, string][] {
@@ -35,9 +35,12 @@ function statements(sql: string): string[] {
 describe('transactionPreamble', () => {
   it('begins a transaction and sets the tenant and the search path, both transaction-scoped', () => {
     const sql = transactionPreamble('acme', 'tenant_acme');
-    const select = `SELECT set_config('app.tenant_id', 'acme', true), set_config('search_path', '"tenant_acme", pg_temp', true)`;
+    const select =
+      `SELECT set_config('app.tenant_id', 'acme', true), set_config('search_path', '"tenant_acme", pg_temp', true), ` +
+      `"tenant_acme".tenancy_fenced('acme') AS fenced`;
     assert.equal(sql, `BEGIN; ${select}`);
     assert.deepEqual(statements(sql), ['BEGIN', select]);
+    assert.equal(fenceCheck('acme', 'tenant_acme'), `"tenant_acme".tenancy_fenced('acme') AS fenced`);
     assert.deepEqual(setConfigCalls(sql), [
       ['app.tenant_id', "'acme'", 'true'],
       ['search_path', `'"tenant_acme", pg_temp'`, 'true'],

@@ -1,9 +1,13 @@
 import { quoteIdent, quoteLiteral } from '../catalog/tenant-naming';
+import { FENCE_CHECK } from '../lifecycle/migration-runner';
+import type { TransactionLimits } from '../config/tenancy-options';
 import { isValidTenantId } from '../resolution/tenant-id';
+import { transactionLimits } from './transaction-limits';
 
 /**
- * `BEGIN` and the tenant settings in one simple-protocol round trip. Both settings are
- * transaction-scoped (`set_config(..., true)`): they vanish at COMMIT or ROLLBACK, so a pooled
+ * `BEGIN`, the tenant settings, the time limits (`limits`, see transaction-limits.ts) and the fence
+ * check in one simple-protocol round trip, one SELECT. Both settings
+ * are transaction-scoped (`set_config(..., true)`): they vanish at COMMIT or ROLLBACK, so a pooled
  * connection (or PgBouncer in transaction mode) can never carry one tenant's setting into another's
  * transaction. The values are not request input: the id comes from the catalog and is re-checked
  * against the strict id format here, and both are quoted.
@@ -11,11 +15,24 @@ import { isValidTenantId } from '../resolution/tenant-id';
  * `pg_temp` is named last in the path: unnamed, PostgreSQL searches it FIRST for tables, so a
  * session-lived temporary table created in one tenant's transaction would shadow the real table of
  * every later tenant served by the same pooled connection (their reads and writes would hit it).
+ *
+ * The fence: `<schema>.tenancy_fenced(id)` (created by the migration runner beside the location's
+ * `tenancy_fence` table) makes the transaction read-only when the location lists the tenant (a move
+ * froze it, or it has moved away), so reads go on and any write fails with SQLSTATE 25006, whatever
+ * this instance's catalog believes; its column `fenced` says so. No row is locked or written: a
+ * READ COMMITTED snapshot sees every fence committed before the statement began.
  */
-export function transactionPreamble(tenantId: string, schema: string): string {
+export function transactionPreamble(tenantId: string, schema: string, limits?: Required<TransactionLimits>): string {
   if (!isValidTenantId(tenantId)) throw new Error('refusing to build a preamble for an invalid tenant id');
   return (
     `BEGIN; SELECT set_config('app.tenant_id', ${quoteLiteral(tenantId)}, true), ` +
-    `set_config('search_path', ${quoteLiteral(`${quoteIdent(schema)}, pg_temp`)}, true)`
+    `set_config('search_path', ${quoteLiteral(`${quoteIdent(schema)}, pg_temp`)}, true), ` +
+    (limits ? `${transactionLimits(limits)}, ` : '') +
+    fenceCheck(tenantId, schema)
   );
+}
+
+/** The column of the preamble that makes a fenced tenant's transaction read-only. */
+export function fenceCheck(tenantId: string, schema: string): string {
+  return `${quoteIdent(schema)}.${FENCE_CHECK}(${quoteLiteral(tenantId)}) AS fenced`;
 }
