@@ -5,6 +5,8 @@
 // and the upgrade of a deployment made before deployment keys existed.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
@@ -13,7 +15,7 @@ import { DeploymentOwnershipError, TenantLifecycle, TenantProvisioner, type Tena
 import { TenantMigrator } from '../libs/tenancy/src/lifecycle/tenant-migrator';
 import { SchemaStrategy } from '../libs/tenancy/src/strategies/schema.strategy';
 import { freePort } from '../src/database/embedded-postgres';
-import { dropEverything, startTestApp, TestApp } from './support/test-app';
+import { DEFAULT_TIERS, dropEverything, startTestApp, TestApp } from './support/test-app';
 import { uniqueSuffix, urlFor, withOwnerClient } from './support/test-database';
 
 const TENANTS: TenantDefinition[] = [
@@ -63,7 +65,7 @@ async function startFails(env: Record<string, string>): Promise<{ code: number |
   await withOwnerClient(undefined, (c) => c.query(`CREATE DATABASE "${controlDatabase}"`));
   try {
     // The suite's apps left their settings in process.env: the child gets only what is given here.
-    const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TENANCY_') && !k.startsWith('TENANT_') && k !== 'DATABASE_URL'));
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(TENANCY_|TENANT_|DATABASE_)/.test(k)));
     const child = spawn(process.execPath, [join(__dirname, '..', 'src', 'main.js')], {
       env: { ...inherited, ...env, DATABASE_URL: urlFor(controlDatabase), PORT: String(await freePort()), NODE_ENV: 'test' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -295,7 +297,7 @@ describe('upgrading a deployment made before deployment keys', () => {
     });
     await withOwnerClient(t.controlDatabase, async (c) => {
       await c.query(`COMMENT ON SCHEMA tenancy_shared IS NULL; COMMENT ON SCHEMA tenant_widget IS NULL`);
-      await c.query(`DELETE FROM tenancy.settings WHERE key IN ('deployment_id', 'deployment_key')`);
+      await c.query(`DELETE FROM tenancy.settings WHERE key IN ('deployment_id', 'deployment_key', 'kit_layout')`);
     });
   });
 
@@ -322,5 +324,33 @@ describe('upgrading a deployment made before deployment keys', () => {
     assert.deepEqual(state, { pending: 0, marks: [{ nspname: 'tenancy_shared', ours: true }, { nspname: 'tenant_widget', ours: true }] });
     const write = await request(upgraded.http).post('/users').set(as('acme')).send({ email: 'new-acme@x.test', name: 'New' });
     assert.equal(write.status, 201, write.text);
+  });
+
+  it('lays out again every location an older kit made (the move fence), even those the ledger calls current', async () => {
+    const joined = upgraded!;
+    await joined.app.close();
+    upgraded = undefined;
+    // What a kit before the fence left: no fence table or function in the tenant's places.
+    await withOwnerClient(t.controlDatabase, async (c) => {
+      await c.query(`DROP TABLE tenant_widget.tenancy_fence, tenancy_shared.tenancy_fence CASCADE`);
+      await c.query(`DROP FUNCTION tenant_widget.tenancy_fenced(text), tenancy_shared.tenancy_fenced(text)`);
+      await c.query(`UPDATE tenancy.settings SET value = '0' WHERE key = 'kit_layout'`);
+    });
+    await withOwnerClient(`${t.databaseStem}acme`, (c) => c.query(`DROP TABLE public.tenancy_fence CASCADE; DROP FUNCTION public.tenancy_fenced(text)`));
+    // Tenants no longer in the file (made through the admin API, say) are not provisioned by a start:
+    // only the layout step can restore their fence.
+    writeFileSync(t.tenantsFile, stringify({ tiers: DEFAULT_TIERS, tenants: [] }));
+    upgraded = await startTestApp({ join: t });
+    for (const { id } of TENANTS) {
+      const res: request.Response = await request(upgraded.http).post('/users').set(as(id)).send({ email: `relayout-${id}@x.test`, name: 'R' });
+      assert.equal(res.status, 201, `${id}: ${res.text}`);
+    }
+    const fences = await withOwnerClient(t.controlDatabase, async (c) => ({
+      tables: (await c.query(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'tenancy_fence' AND schemaname IN ('tenant_widget', 'tenancy_shared')`)).rows[0].n,
+      layout: (await c.query(`SELECT value FROM tenancy.settings WHERE key = 'kit_layout'`)).rows[0].value,
+    }));
+    assert.deepEqual(fences, { tables: 2, layout: '1' });
+    const acmeFence = await withOwnerClient(`${t.databaseStem}acme`, async (c) => (await c.query(`SELECT to_regclass('public.tenancy_fence') IS NOT NULL AS ok`)).rows[0].ok);
+    assert.equal(acmeFence, true);
   });
 });

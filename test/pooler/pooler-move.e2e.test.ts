@@ -19,7 +19,7 @@ const ROUTES: [string, IsolationModel, IsolationModel][] = [
 
 function placeOf(t: TestApp, tenant: string, model: IsolationModel): string {
   const safe = tenant.replace(/-/g, '_');
-  if (model === 'database') return `${t.databasePrefix}${safe}.public.users`;
+  if (model === 'database') return `${t.databaseStem}${safe}.public.users`;
   return `${t.controlDatabase}.${model === 'schema' ? `tenant_${safe}` : 'tenancy_shared'}.users`;
 }
 

@@ -9,6 +9,15 @@ import { quoteIdent, quoteLiteral, TenantNaming } from './tenant-naming';
 
 /** The settings row that says an upgrade from unkeyed names is still to be done. */
 export const UPGRADE_PENDING_KEY = 'upgrade:deployment-key';
+
+/**
+ * The layout of what the kit itself keeps in every tenant location (its ledger, the move fence and
+ * its function, the runtime role's grants). A deployment whose stored layout is older has every
+ * location migrated again at start, even those the migration ledger records as current.
+ * 1: the move fence (`tenancy_fence`, `tenancy_fenced()`) and the audited grants.
+ */
+export const KIT_LAYOUT = 1;
+const LAYOUT_KEY = 'kit_layout';
 const MARK_PREFIX = 'nest-tenancy deployment ';
 
 export type Ownership = 'absent' | 'ours';
@@ -26,6 +35,7 @@ export type Ownership = 'absent' | 'ours';
 export class Deployment {
   private deploymentId?: string;
   private upgradePending = false;
+  private layout = KIT_LAYOUT;
   private legacyRoles = new Set<string>();
 
   constructor(
@@ -71,7 +81,13 @@ export class Deployment {
         id = randomUUID();
         const [tenants] = await m.query(`SELECT EXISTS (SELECT 1 FROM ${quoteIdent(this.naming.controlSchema)}.tenants) AS any`);
         const legacy = tenants.any || rows.some((r) => r.key.startsWith('runtime_password:'));
-        await m.query(`INSERT INTO ${settings} (key, value) VALUES ('deployment_id', $1), ('deployment_key', $2)`, [id, this.key]);
+        await m.query(`INSERT INTO ${settings} (key, value) VALUES ('deployment_id', $1), ('deployment_key', $2), ($3, $4) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [
+          id,
+          this.key,
+          LAYOUT_KEY,
+          String(legacy ? 0 : KIT_LAYOUT),
+        ]);
+        this.layout = legacy ? 0 : KIT_LAYOUT;
         if (legacy) await m.query(`INSERT INTO ${settings} (key, value) VALUES ($1, 'pending')`, [UPGRADE_PENDING_KEY]);
         this.upgradePending = legacy;
       } else {
@@ -82,10 +98,26 @@ export class Deployment {
           ]);
         }
         this.upgradePending = get(UPGRADE_PENDING_KEY) === 'pending';
+        this.layout = Number(get(LAYOUT_KEY) ?? 0);
       }
       this.legacyRoles = new Set(rows.filter((r) => r.key.startsWith('runtime_password:')).map((r) => r.key.slice('runtime_password:'.length)));
       this.deploymentId = id;
     });
+  }
+
+  /** True while the locations were laid out by an older version of the kit (see KIT_LAYOUT). */
+  get layoutOutdated(): boolean {
+    return this.layout < KIT_LAYOUT;
+  }
+
+  /** Records that every location has the current layout. */
+  async layoutDone(): Promise<void> {
+    const ds = await this.owner.controlDataSource();
+    await ds.query(`INSERT INTO ${quoteIdent(this.naming.controlSchema)}.settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2`, [
+      LAYOUT_KEY,
+      String(KIT_LAYOUT),
+    ]);
+    this.layout = KIT_LAYOUT;
   }
 
   /** Records that the upgrade to deployment keys is done. */

@@ -35,8 +35,12 @@ export class UnitOfWorkFactory {
     };
     // The place could not be reached (a move may have dropped it before this instance heard of the
     // switch): re-read the tenant's row; if it has moved (or was deleted), that is the answer (503).
+    // Bounded: a server that does not answer (frozen) must cost the caller a 503, not a hang.
     const beginFailed = async () => {
-      await this.catalog.refresh(tenant.id).catch(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise<void>((ok) => (timer = setTimeout(ok, this.options.timeouts.acquireMillis)));
+      await Promise.race([this.catalog.refresh(tenant.id).catch(() => undefined), waited]);
+      clearTimeout(timer);
       recheck();
     };
     // The tier's time limits travel in the preamble's one SELECT, with BEGIN and the tenant settings.

@@ -21,6 +21,7 @@ const OBJECT_IN_USE = '55006';
  * - the shared schema and each tenant schema (inside the deployment's own control database, so
  *   their names do not change) get the mark;
  * - every location is migrated again, which grants the deployment's runtime role its DML.
+ * The last step alone also runs when the kit's own layout of a location changed (KIT_LAYOUT).
  * The previous runtime role (`tenancy_app` by default) is left as it is: other deployments on the
  * server may still use it; drop it once none does.
  */
@@ -39,7 +40,10 @@ export class DeploymentUpgrade {
   ) {}
 
   async runIfPending(): Promise<void> {
-    if (!this.deployment.needsUpgrade) return;
+    if (!this.deployment.needsUpgrade) {
+      if (this.deployment.layoutOutdated) await this.relayout();
+      return;
+    }
     const tenants = this.catalog.list();
     let renamed = 0;
     for (const tenant of tenants.filter((t) => t.strategy === 'database')) {
@@ -52,24 +56,33 @@ export class DeploymentUpgrade {
       const [row] = await ds.query(`SELECT obj_description(oid, 'pg_namespace') AS mark FROM pg_namespace WHERE nspname = $1`, [schema]);
       if (row && row.mark === null) await this.deployment.markSchema(schema);
     }
-    // Migrating again grants the deployment's runtime role DML on every location it now owns.
-    for (const location of [this.strategies.for('shared').location({ id: 'shared', server: 'default' })]) {
-      if ((await this.deployment.checkSchema(location.schema)) === 'ours') await this.migrator.migrate(location);
-    }
-    for (const tenant of tenants.filter((t) => t.strategy !== 'shared')) {
-      const location = this.strategies.for(tenant.strategy).location(tenant);
-      try {
-        await this.migrator.migrate(location, tenant.id);
-      } catch (err) {
-        this.logger.warn(`upgrade: tenant ${tenant.id} was not migrated: ${(err as Error).message}`);
-      }
-    }
+    await this.relayout();
     const unused = this.deployment.previousRoles.filter((r) => r !== this.role.name);
     await this.deployment.upgradeDone();
     this.logger.log(
       `upgraded to deployment key "${this.deployment.key}": ${renamed} tenant databases renamed, runtime role "${this.role.name}"` +
         (unused.length ? `; this deployment no longer uses the role ${unused.map((r) => `"${r}"`).join(', ')}: drop it once no other deployment does` : ''),
     );
+  }
+
+  /**
+   * Migrates every location again, even those the ledger records as current: that lays out what
+   * the kit keeps there (the move fence) and grants the deployment's runtime role its DML. A tenant
+   * that fails is logged and left to `migrate`; the others go on.
+   */
+  private async relayout(): Promise<void> {
+    const shared = this.strategies.for('shared').location({ id: 'shared', server: 'default' });
+    if ((await this.deployment.checkSchema(shared.schema)) === 'ours') await this.migrator.migrate(shared);
+    let failed = 0;
+    for (const tenant of this.catalog.list().filter((t) => t.strategy !== 'shared')) {
+      try {
+        await this.migrator.migrate(this.strategies.for(tenant.strategy).location(tenant), tenant.id);
+      } catch (err) {
+        failed++;
+        this.logger.warn(`upgrade: tenant ${tenant.id} was not migrated: ${(err as Error).message}`);
+      }
+    }
+    if (!failed) await this.deployment.layoutDone();
   }
 
   /** Renames the tenant's unkeyed database to its keyed name and marks it; false when there is nothing to rename. */

@@ -5,6 +5,7 @@ import { Deployment } from '../catalog/deployment';
 import { TenantCatalog } from '../catalog/tenant-catalog';
 import { quoteIdent, TenantNaming } from '../catalog/tenant-naming';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
+import { TenancyConfigError } from '../errors/tenancy.errors';
 import { HomeDataSource } from '../data-source/home-data-source';
 import { OwnerConnections } from '../data-source/owner-connections';
 import { RuntimeRole } from '../data-source/runtime-role';
@@ -35,6 +36,22 @@ export class TenancyBootstrap implements OnModuleInit {
     private readonly locks: ControlLocks,
   ) {}
 
+  /**
+   * Requests (databaseUrl, possibly through a pooler) and session work (directUrl) must reach the
+   * same database: anything else would serve tenants from one database while provisioning,
+   * migrating and locking in another.
+   */
+  private async checkSameDatabase(): Promise<void> {
+    // The server by its start time (any role may read it; addresses differ through a pooler).
+    const sql = `SELECT current_database() AS name, pg_postmaster_start_time()::text AS server`;
+    const [[viaRequests], [direct]] = await Promise.all([this.home.dataSource.query(sql), (await this.owner.controlDataSource()).query(sql)]);
+    if (viaRequests.name !== direct.name || viaRequests.server !== direct.server) {
+      throw new TenancyConfigError('tenancy options', [
+        `databaseUrl reaches database "${viaRequests.name}" but directUrl reaches "${direct.name}"${viaRequests.server !== direct.server ? ' on another server' : ''}: both must name the same database (directUrl bypasses the pooler only)`,
+      ]);
+    }
+  }
+
   /** The control tables, under the lifecycle lock once its table exists (an advisory lock before). */
   private async migrateControl(): Promise<void> {
     const ds = await this.owner.controlDataSource();
@@ -52,6 +69,7 @@ export class TenancyBootstrap implements OnModuleInit {
     await this.catalog.start();
     await this.upgrade.runIfPending();
     await this.home.init();
+    await this.checkSameDatabase();
     if (this.options.seedOnStart) {
       const tenants = await this.provisioner.seed();
       this.logger.log(`${tenants.length} tenants ready (${tenants.map((t) => `${t.id}:${t.strategy}`).join(', ')}) in ${Date.now() - started} ms`);
