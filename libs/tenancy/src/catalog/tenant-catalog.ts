@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { Client } from 'pg';
 import { IsolationModel, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
@@ -36,7 +36,7 @@ const PROBE_PREFIX = 'probe:';
  * is ignored.
  */
 @Injectable()
-export class TenantCatalog implements OnApplicationShutdown {
+export class TenantCatalog implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('TenantCatalog');
   private tenants = new Map<string, TenantRecord>();
   private listener?: Client;
@@ -72,7 +72,7 @@ export class TenantCatalog implements OnApplicationShutdown {
           `Point it at PostgreSQL itself. Until then the catalog is re-read every ${every} ms; moves stay safe (the database fences them).`,
       );
     }
-    this.timer = setInterval(() => void this.reload().catch((e) => this.logger.warn(`catalog re-read failed: ${e.message}`)), every);
+    this.timer = setInterval(() => void this.reload().catch((e) => this.warn(`catalog re-read failed: ${e.message}`)), every);
     this.timer.unref();
   }
 
@@ -121,7 +121,7 @@ export class TenantCatalog implements OnApplicationShutdown {
     const run = (): void => {
       state.again = false;
       void this.refresh(id)
-        .catch((e) => this.logger.warn(`catalog refresh failed: ${e.message}`))
+        .catch((e) => this.warn(`catalog refresh failed: ${e.message}`))
         .finally(() => {
           if (state.again && !this.stopped) run();
           else this.refreshing.delete(id);
@@ -199,10 +199,14 @@ export class TenantCatalog implements OnApplicationShutdown {
       if (msg.channel === CHANNEL && msg.payload) this.refreshSoon(msg.payload);
     });
     client.on('error', (err) => {
-      this.logger.warn(`catalog listener lost its connection (${err.message}); reconnecting`);
       void client.end().catch(() => undefined);
       if (this.listener === client) this.listener = undefined;
-      setTimeout(() => void this.reconnect(), 1_000).unref();
+      // Said a second later, and only if the service is not stopping by then: Ctrl-C in a terminal
+      // signals the database too (an embedded one), which may end this connection first.
+      setTimeout(() => {
+        this.warn(`catalog listener lost its connection (${err.message}); reconnecting`);
+        void this.reconnect();
+      }, 1_000).unref();
     });
     await client.connect();
     await client.query(`LISTEN ${CHANNEL}`);
@@ -215,9 +219,20 @@ export class TenantCatalog implements OnApplicationShutdown {
       await this.listen();
       await this.reload();
     } catch (err) {
-      this.logger.warn(`catalog listener reconnect failed (${(err as Error).message}); retrying`);
+      this.warn(`catalog listener reconnect failed (${(err as Error).message}); retrying`);
       setTimeout(() => void this.reconnect(), 1_000).unref();
     }
+  }
+
+  /** A fault while running; once shutdown has begun, connections ending are expected, not faults. */
+  private warn(message: string): void {
+    if (!this.stopped) this.logger.warn(message);
+  }
+
+  /** Runs before any provider closes its connections (onApplicationShutdown), so nothing after it is a fault. */
+  beforeApplicationShutdown(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
   }
 
   async onApplicationShutdown(): Promise<void> {

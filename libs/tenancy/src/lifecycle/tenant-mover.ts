@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { createHash } from 'node:crypto';
@@ -64,9 +64,10 @@ type Side = { runner: QueryRunner; client: PoolClient; close(): Promise<void>; l
  * again starts it over, or only finishes the clean-up if the switch had happened.
  */
 @Injectable()
-export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdown {
+export class TenantMover implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('TenantMover');
   private recovery?: NodeJS.Timeout;
+  private stopping = false;
   /**
    * A pause after the fence, before the barrier. Not needed for correctness (the database enforces
    * the fence); 0 by default. Tests use it to hold a move in its freeze.
@@ -89,9 +90,16 @@ export class TenantMover implements OnApplicationBootstrap, OnApplicationShutdow
   ) {}
 
   onApplicationBootstrap(): void {
-    this.recovery = setInterval(() => void this.recoverAbandoned().catch((e) => this.logger.warn(`move recovery failed: ${e.message}`)), 5_000);
+    const recover = () => void this.recoverAbandoned().catch((e) => this.stopping || this.logger.warn(`move recovery failed: ${e.message}`));
+    this.recovery = setInterval(recover, 5_000);
     this.recovery.unref();
-    void this.recoverAbandoned().catch((e) => this.logger.warn(`move recovery failed: ${e.message}`));
+    recover();
+  }
+
+  /** Shutdown is not a fault: recovery stops before any connection is closed. */
+  beforeApplicationShutdown(): void {
+    this.stopping = true;
+    if (this.recovery) clearInterval(this.recovery);
   }
 
   onApplicationShutdown(): void {
