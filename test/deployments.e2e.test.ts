@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
 import request from 'supertest';
 import { DeploymentOwnershipError, TenantLifecycle, TenantProvisioner, type TenantDefinition } from '../libs/tenancy/src';
+import { RuntimeRole } from '../libs/tenancy/src/data-source/runtime-role';
 import { TenantMigrator } from '../libs/tenancy/src/lifecycle/tenant-migrator';
 import { SchemaStrategy } from '../libs/tenancy/src/strategies/schema.strategy';
 import { freePort } from '../src/database/embedded-postgres';
@@ -182,6 +183,22 @@ describe('two deployments on one server, same tenants file, same database prefix
     const res = await request(a.http).get('/users').set(as('acme'));
     assert.equal(res.status, 200, res.text);
     assert.deepEqual(res.body.items.map((u: { email: string }) => u.email), ['a-acme@x.test'], 'A’s acme is untouched');
+  });
+
+  it('refuses to keep using a runtime role that has members or belongs to another role (a copied mark proves nothing)', async () => {
+    const helper = `nt_member_${uniqueSuffix()}`;
+    const role = a.app.get(RuntimeRole) as unknown as { create(server: string): Promise<void> };
+    await withOwnerClient(undefined, (c) => c.query(`CREATE ROLE "${helper}"; GRANT "${a.runtimeRole}" TO "${helper}"`));
+    try {
+      const before = await passwordHash(a.runtimeRole);
+      await assert.rejects(role.create('default'), (err: Error) => err instanceof DeploymentOwnershipError && /has members \(nt_member_/.test(err.message));
+      assert.equal(await passwordHash(a.runtimeRole), before);
+      await withOwnerClient(undefined, (c) => c.query(`REVOKE "${a.runtimeRole}" FROM "${helper}"; GRANT pg_read_all_data TO "${a.runtimeRole}"`));
+      await assert.rejects(role.create('default'), (err: Error) => err instanceof DeploymentOwnershipError && /is a member of pg_read_all_data/.test(err.message));
+    } finally {
+      await withOwnerClient(undefined, (c) => c.query(`REVOKE pg_read_all_data FROM "${a.runtimeRole}"; DROP ROLE IF EXISTS "${helper}"`));
+    }
+    await role.create('default');
   });
 
   it('deleting acme in B drops B’s database only: A goes on serving its acme', async () => {

@@ -19,6 +19,16 @@ export const UPGRADE_PENDING_KEY = 'upgrade:deployment-key';
 export const KIT_LAYOUT = 1;
 const LAYOUT_KEY = 'kit_layout';
 const MARK_PREFIX = 'nest-tenancy deployment ';
+/** What the mark queries give for an object another role owns: its comment does not count then. */
+const OWNED_BY = '\u0001owned by ';
+
+/**
+ * The mark of a database or schema, as SQL over `pg_database` / `pg_namespace`: its comment only
+ * when the owner connection's role owns it. A comment is readable (and so copyable) by every role;
+ * ownership is not forgeable by a role without the owner's rights.
+ */
+const DATABASE_MARK = `CASE WHEN datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user) THEN shobj_description(oid, 'pg_database') ELSE chr(1) || 'owned by ' || pg_get_userbyid(datdba) END`;
+export const SCHEMA_MARK = `CASE WHEN nspowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) THEN obj_description(oid, 'pg_namespace') ELSE chr(1) || 'owned by ' || pg_get_userbyid(nspowner) END`;
 
 export type Ownership = 'absent' | 'ours';
 
@@ -144,13 +154,17 @@ export class Deployment {
   /** Whose a database, schema or role is, by its mark, as the end of a sentence. */
   describe(mark: string | null): string {
     if (!mark) return 'has no nest-tenancy mark (no nest-tenancy deployment created it)';
+    if (mark.startsWith(OWNED_BY)) return `is owned by the role "${mark.slice(OWNED_BY.length)}", not by this deployment's owner, whatever its comment says`;
     if (mark.startsWith(MARK_PREFIX)) return `belongs to the nest-tenancy deployment ${mark.slice(MARK_PREFIX.length)}`;
     return `carries the comment "${mark.slice(0, 80)}" instead of this deployment's mark`;
   }
 
-  /** The mark of a database of `server` (`undefined`: no such database; `null`: no comment). */
+  /**
+   * The mark of a database of `server` (`undefined`: no such database; `null`: no comment; an
+   * "owned by" marker when another role owns it, whatever its comment).
+   */
   async databaseMark(maintenance: DataSource, database: string): Promise<string | null | undefined> {
-    const [row] = await maintenance.query(`SELECT shobj_description(oid, 'pg_database') AS mark FROM pg_database WHERE datname = $1`, [database]);
+    const [row] = await maintenance.query(`SELECT ${DATABASE_MARK} AS mark FROM pg_database WHERE datname = $1`, [database]);
     return row ? row.mark : undefined;
   }
 
@@ -206,7 +220,7 @@ export class Deployment {
     for (let attempt = 0; ; attempt++) {
       try {
         await ds.transaction(async (m) => {
-          const [row] = await m.query(`SELECT obj_description(oid, 'pg_namespace') AS mark FROM pg_namespace WHERE nspname = $1`, [schema]);
+          const [row] = await m.query(`SELECT ${SCHEMA_MARK} AS mark FROM pg_namespace WHERE nspname = $1`, [schema]);
           if (row && row.mark === this.mark) return;
           if (row) throw this.foreign('schema', schema, 'default', row.mark);
           await m.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
@@ -227,7 +241,7 @@ export class Deployment {
    */
   async checkSchema(schema: string): Promise<Ownership> {
     const ds = await this.owner.controlDataSource();
-    const [row] = await ds.query(`SELECT obj_description(oid, 'pg_namespace') AS mark FROM pg_namespace WHERE nspname = $1`, [schema]);
+    const [row] = await ds.query(`SELECT ${SCHEMA_MARK} AS mark FROM pg_namespace WHERE nspname = $1`, [schema]);
     if (!row) return 'absent';
     if (row.mark === this.mark) return 'ours';
     throw this.foreign('schema', schema, 'default', row.mark);

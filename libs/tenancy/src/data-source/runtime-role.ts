@@ -4,6 +4,7 @@ import { ControlLocks } from '../catalog/control-locks';
 import { Deployment } from '../catalog/deployment';
 import { quoteIdent, quoteLiteral, TenantNaming } from '../catalog/tenant-naming';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
+import { DeploymentOwnershipError } from '../errors/tenancy.errors';
 import { OwnerConnections } from './owner-connections';
 
 export interface RoleCredentials {
@@ -75,10 +76,25 @@ export class RuntimeRole {
     // One creator at a time per server (CREATE ROLE has no IF NOT EXISTS), across instances.
     await this.locks.withLock(`runtime-role:${server}`, () =>
       this.owner.withDatabase(server, this.owner.homeDatabase(server), async (ds) => {
-        const [existing] = await ds.query(`SELECT shobj_description(oid, 'pg_authid') AS mark FROM pg_roles WHERE rolname = $1`, [user]);
+        // A role's comment is readable by every role, so a copied mark proves little: the role must
+        // also have no members (who could SET ROLE to it) and belong to no role (whose rights it
+        // would inherit, such as pg_read_all_data).
+        const [existing] = await ds.query(
+          `SELECT shobj_description(r.oid, 'pg_authid') AS mark,
+                  (SELECT string_agg(pg_get_userbyid(m.member), ', ') FROM pg_auth_members m WHERE m.roleid = r.oid) AS members,
+                  (SELECT string_agg(pg_get_userbyid(m.roleid), ', ') FROM pg_auth_members m WHERE m.member = r.oid) AS memberships
+             FROM pg_roles r WHERE r.rolname = $1`,
+          [user],
+        );
         if (!existing) {
           await ds.query(`CREATE ROLE ${role} ${attributes}`);
         } else if (existing.mark === this.deployment.mark || (existing.mark === null && this.deployment.mayClaimLegacyRole(user))) {
+          if (existing.members || existing.memberships) {
+            throw new DeploymentOwnershipError(
+              `The runtime role "${user}" on server "${server}" ${existing.members ? `has members (${existing.members})` : `is a member of ${existing.memberships}`}: ` +
+                'a runtime role must stand alone, or other roles could act as it or lend it their rights; remove the memberships or choose another runtimeRole.',
+            );
+          }
           await ds.query(`ALTER ROLE ${role} ${attributes}`);
         } else {
           throw this.deployment.foreign('role', user, server, existing.mark);

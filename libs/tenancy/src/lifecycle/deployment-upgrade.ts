@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { Deployment } from '../catalog/deployment';
+import { Deployment, SCHEMA_MARK } from '../catalog/deployment';
 import { TenantCatalog } from '../catalog/tenant-catalog';
 import { quoteIdent, TenantNaming } from '../catalog/tenant-naming';
 import { TenantRecord } from '../catalog/tenant-record';
@@ -53,7 +53,7 @@ export class DeploymentUpgrade {
     const schemas = [this.naming.sharedSchema, ...tenants.filter((t) => t.strategy === 'schema').map((t) => this.naming.schemaFor(t.id))];
     for (const schema of schemas) {
       const ds = await this.owner.controlDataSource();
-      const [row] = await ds.query(`SELECT obj_description(oid, 'pg_namespace') AS mark FROM pg_namespace WHERE nspname = $1`, [schema]);
+      const [row] = await ds.query(`SELECT ${SCHEMA_MARK} AS mark FROM pg_namespace WHERE nspname = $1`, [schema]);
       if (row && row.mark === null) await this.deployment.markSchema(schema);
     }
     await this.relayout();

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { quoteIdent, quoteLiteral } from '../catalog/tenant-naming';
-import { UnsafeTenantTableError } from '../errors/tenancy.errors';
+import { DeploymentOwnershipError, UnsafeTenantTableError } from '../errors/tenancy.errors';
 import { isValidTenantId } from '../resolution/tenant-id';
-import { AUDIT_EXEMPT_TABLES, auditTenantTarget } from './tenant-table-audit';
+import { AUDIT_EXEMPT_TABLES, auditOutsideSchema, auditTenantTarget } from './tenant-table-audit';
 
 export type MigrationClass = new () => MigrationInterface;
 
@@ -73,6 +73,15 @@ export class MigrationRunner {
           `CREATE POLICY fence_of_tenant ON ${s}.${FENCE_TABLE} USING (tenant = nullif(current_setting('app.tenant_id', true), ''))`,
         );
       }
+      // The kit's own objects must be the owner's: one of their names made by another role is refused.
+      const [foreign] = await runner.query(
+        `SELECT string_agg(x.name, ', ') AS names FROM (
+           SELECT c.oid::regclass::text AS name FROM pg_class c WHERE c.oid = to_regclass($1) AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)
+           UNION ALL
+           SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.oid = to_regprocedure($2) AND p.proowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)) x`,
+        [`${s}.${FENCE_TABLE}`, `${s}.${FENCE_CHECK}(text)`],
+      );
+      if (foreign.names) throw new DeploymentOwnershipError(`${foreign.names} in schema "${schema}" belong to another role than the owner: the kit refuses to use them; drop them.`);
       const [check] = await runner.query(`SELECT to_regprocedure($1) AS oid`, [`${s}.${FENCE_CHECK}(text)`]);
       if (!check.oid) {
         // The preamble's fence check, in a function so that its plan is cached per session (as a
@@ -121,7 +130,7 @@ export class MigrationRunner {
         }
       }
       if (grantTo) {
-        const unsafe = await auditTenantTarget(runner, schema);
+        const unsafe = [...(done.length ? await auditOutsideSchema(runner, schema) : []), ...(await auditTenantTarget(runner, schema))];
         if (unsafe.length) throw new UnsafeTenantTableError(schema, unsafe);
         const role = quoteIdent(grantTo);
         // The kit's own tables (the ledger, the fence) get no DML; the fence is readable below.

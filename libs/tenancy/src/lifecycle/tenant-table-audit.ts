@@ -113,7 +113,44 @@ export async function auditTenantTarget(runner: QueryRunner, schema: string): Pr
     ];
     if (lacks.length) unsafe.push({ kind: 'function', name: f.name, lacks });
   }
+  // Rules run their actions with the rights of the table's owner, past the runtime role's RLS. A
+  // view's own `_RETURN` rule is the view itself (checked above).
+  const rules: { name: string; relation: string }[] = await runner.query(
+    `SELECT r.rulename AS name, c.relname AS relation FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
+      WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND r.rulename <> '_RETURN' ORDER BY 2, 1`,
+    [schema],
+  );
+  for (const r of rules) {
+    unsafe.push({ kind: 'rule', name: `${r.name} on ${r.relation}`, lacks: ['is a rule: its actions run with the table owner’s rights and bypass row-level security; use a SECURITY INVOKER trigger'] });
+  }
   return unsafe;
+}
+
+/**
+ * What the running transaction (a tenant target's migrations) created or changed outside the
+ * target's schema: a tenant migration may only work inside its own schema, since anything outside
+ * (a SECURITY DEFINER function in `public`, a rule, a table) escapes the audit above and may be
+ * reachable by the runtime role. Found by the catalog rows this transaction wrote (their `xmin`).
+ * Runs only after migrations were applied; system schemas of TOAST data are left out.
+ */
+export async function auditOutsideSchema(runner: QueryRunner, schema: string): Promise<UnsafeTenantObject[]> {
+  const rows: { kind: string; name: string }[] = await runner.query(
+    `WITH me AS (SELECT ((pg_current_xact_id()::text::bigint % 4294967296)::text)::xid AS x),
+          target AS (SELECT oid FROM pg_namespace WHERE nspname = $1)
+     SELECT 'function' AS kind, p.oid::regprocedure::text AS name FROM pg_proc p, me, target
+      WHERE p.xmin = me.x AND p.pronamespace <> target.oid
+     UNION ALL
+     SELECT 'relation', c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, me, target
+      WHERE c.xmin = me.x AND c.relnamespace <> target.oid AND n.nspname NOT LIKE 'pg\_toast%'
+     UNION ALL
+     SELECT 'rule', r.rulename || ' on ' || r.ev_class::regclass::text FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class, me, target
+      WHERE r.xmin = me.x AND c.relnamespace <> target.oid
+     UNION ALL
+     SELECT 'schema', n.nspname::text FROM pg_namespace n, me WHERE n.xmin = me.x AND n.nspname <> $1
+     ORDER BY 1, 2`,
+    [schema],
+  );
+  return rows.map((r) => ({ kind: r.kind, name: r.name, lacks: [`was created or changed outside the tenant schema "${schema}": a tenant migration may only work inside it`] }));
 }
 
 function tableLacks(r: RelationRow): string[] {
