@@ -147,8 +147,20 @@ class LiveLoad {
 }
 
 /** Times at which the app's catalog had the tenant frozen (`moving`). */
-function watchFreezes(catalog: TenantCatalog, tenant: string): { windows: { start: number; end?: number }[]; stop(): void } {
+/**
+ * The freeze windows of a tenant as this instance sees them: from the mover's `freezing` phase
+ * (given as `phase`: the fence is committed just after it, before the catalog says `moving`) or the
+ * catalog's `moving`, whichever comes first, to the catalog's return to another status.
+ */
+function watchFreezes(
+  catalog: TenantCatalog,
+  tenant: string,
+): { windows: { start: number; end?: number }[]; phase(name: string): void; stop(): void } {
   const windows: { start: number; end?: number }[] = [];
+  const phase = (name: string) => {
+    const open = windows.at(-1) && windows.at(-1)!.end === undefined;
+    if (name === 'freezing' && !open) windows.push({ start: Date.now() });
+  };
   const onChange = (id: string) => {
     if (id !== tenant && id !== '*') return;
     const moving = catalog.get(tenant)?.status === 'moving';
@@ -157,7 +169,7 @@ function watchFreezes(catalog: TenantCatalog, tenant: string): { windows: { star
     if (!moving && open) open.end = Date.now();
   };
   catalog.events.on('change', onChange);
-  return { windows, stop: () => catalog.events.off('change', onChange) };
+  return { windows, phase, stop: () => catalog.events.off('change', onChange) };
 }
 
 function tables(fp: TenantFootprint): { locations: string[]; users: Row[]; projects: Row[] } {
@@ -268,7 +280,7 @@ describe('moving tenants between models', () => {
         let report;
         try {
           await new Promise((r) => setTimeout(r, 150));
-          report = await mover.move('mover', { strategy: to });
+          report = await mover.move('mover', { strategy: to }, freezes.phase);
           await new Promise((r) => setTimeout(r, 150));
         } finally {
           await Promise.all(loads.map((l) => l.stop()));
@@ -358,7 +370,7 @@ describe('moving tenants between models', () => {
       const loads = [new LiveLoad(t.http, BIG, 1, 'big'), new LiveLoad(t.http, BYSTANDERS.shared, 1, 'big')];
       let report;
       try {
-        report = await mover.move(BIG, { strategy: 'database' });
+        report = await mover.move(BIG, { strategy: 'database' }, freezes.phase);
         await new Promise((r) => setTimeout(r, 100));
       } finally {
         await Promise.all(loads.map((l) => l.stop()));
