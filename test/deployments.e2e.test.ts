@@ -130,7 +130,7 @@ describe('two deployments on one server, same tenants file, same database prefix
     }
   });
 
-  it('a runtime role cannot read the other deployment’s query text, end its backends, or connect to its tenant databases', async () => {
+  it('a runtime role cannot read the other deployment’s query text, end its backends, or connect to its tenant or control databases', async () => {
     const bSession = await runtimeClient(b, b.controlDatabase);
     const aSession = await runtimeClient(a, a.controlDatabase);
     try {
@@ -143,6 +143,9 @@ describe('two deployments on one server, same tenants file, same database prefix
       assert.equal((await bSession.query('SELECT 1 AS one')).rows[0].one, 1, 'B’s session is alive');
       await assert.rejects(runtimeClient(a, `${b.databaseStem}acme`), (err: { code?: string }) => err.code === '42501');
       await assert.rejects(runtimeClient(b, `${a.databaseStem}acme`), (err: { code?: string }) => err.code === '42501');
+      // Nor to the other's control database (its catalog: schema names, policies).
+      await assert.rejects(runtimeClient(a, b.controlDatabase), (err: { code?: string }) => err.code === '42501');
+      await assert.rejects(runtimeClient(b, a.controlDatabase), (err: { code?: string }) => err.code === '42501');
     } finally {
       await bSession.end();
       await aSession.end();

@@ -146,7 +146,6 @@ class LiveLoad {
   }
 }
 
-/** Times at which the app's catalog had the tenant frozen (`moving`). */
 /**
  * The freeze windows of a tenant as this instance sees them: from the mover's `freezing` phase
  * (given as `phase`: the fence is committed just after it, before the catalog says `moving`) or the
@@ -156,17 +155,19 @@ function watchFreezes(
   catalog: TenantCatalog,
   tenant: string,
 ): { windows: { start: number; end?: number }[]; phase(name: string): void; stop(): void } {
-  const windows: { start: number; end?: number }[] = [];
+  const windows: { start: number; end?: number; moving?: boolean }[] = [];
+  const open = () => (windows.at(-1) && windows.at(-1)!.end === undefined ? windows.at(-1) : undefined);
   const phase = (name: string) => {
-    const open = windows.at(-1) && windows.at(-1)!.end === undefined;
-    if (name === 'freezing' && !open) windows.push({ start: Date.now() });
+    if (name === 'freezing' && !open()) windows.push({ start: Date.now() });
   };
   const onChange = (id: string) => {
     if (id !== tenant && id !== '*') return;
     const moving = catalog.get(tenant)?.status === 'moving';
-    const open = windows.at(-1) && windows.at(-1)!.end === undefined ? windows.at(-1) : undefined;
-    if (moving && !open) windows.push({ start: Date.now() });
-    if (!moving && open) open.end = Date.now();
+    const current = open();
+    if (moving && !current) windows.push({ start: Date.now(), moving: true });
+    else if (moving && current) current.moving = true;
+    // A window the phase opened closes only once the catalog has said `moving` and says so no more.
+    else if (!moving && current?.moving) current.end = Date.now();
   };
   catalog.events.on('change', onChange);
   return { windows, phase, stop: () => catalog.events.off('change', onChange) };

@@ -113,6 +113,14 @@ export interface TenancyModuleOptions {
    */
   deploymentKey?: string;
   /**
+   * Revoke `CONNECT` on the control database from `PUBLIC` (granting it to the runtime role), so the
+   * runtime roles of other deployments on the server cannot even sign in to it and read its catalog
+   * (schema names, policies). Done only when the owner connection owns the database (or is a
+   * superuser) and it is not the `postgres` maintenance database. Other roles that must connect then
+   * need their own `GRANT CONNECT`. Default true.
+   */
+  restrictControlDatabase?: boolean;
+  /**
    * Name of the DML-only runtime role the service creates and connects as. Default
    * `tenancy_app_<deploymentKey>`. The role is marked as this deployment's (a comment on it); a role
    * of that name that another deployment (or anyone else) created is refused at start, never changed.
@@ -225,6 +233,7 @@ export function resolveTenancyOptions(options: TenancyModuleOptions): ResolvedTe
       maxLifetimeSeconds: options.databasePools?.maxLifetimeSeconds ?? 300,
     },
     seedOnStart: options.seedOnStart ?? true,
+    restrictControlDatabase: options.restrictControlDatabase ?? true,
     catalogRefreshMillis: options.catalogRefreshMillis ?? 30_000,
     catalogFallbackRefreshMillis: options.catalogFallbackRefreshMillis ?? 1_000,
     timeouts: {

@@ -36,6 +36,23 @@ export class TenancyBootstrap implements OnModuleInit {
     private readonly locks: ControlLocks,
   ) {}
 
+  /** See `TenancyModuleOptions.restrictControlDatabase`. */
+  private async restrictControlDatabase(): Promise<void> {
+    const ds = await this.owner.controlDataSource();
+    const database = quoteIdent(this.owner.homeDatabase());
+    await ds.query(`GRANT CONNECT ON DATABASE ${database} TO ${quoteIdent(this.role.name)}`);
+    if (!this.options.restrictControlDatabase) return;
+    const [row] = await ds.query(
+      `SELECT has_database_privilege('public', current_database(), 'CONNECT') AS open,
+              current_database() NOT IN ('postgres', 'template1')
+              AND (datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user) OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)) AS may
+         FROM pg_database WHERE datname = current_database()`,
+    );
+    if (!row.open || !row.may) return;
+    await ds.query(`REVOKE CONNECT ON DATABASE ${database} FROM PUBLIC`);
+    this.logger.log(`the control database now admits only its owner and the runtime role; grant CONNECT to any other role that needs it (option restrictControlDatabase)`);
+  }
+
   /**
    * Requests (databaseUrl, possibly through a pooler) and session work (directUrl) must reach the
    * same database: anything else would serve tenants from one database while provisioning,
@@ -66,6 +83,7 @@ export class TenancyBootstrap implements OnModuleInit {
     await this.migrateControl();
     await this.deployment.init();
     await this.role.ensureOn('default');
+    await this.restrictControlDatabase();
     await this.catalog.start();
     await this.upgrade.runIfPending();
     await this.home.init();
