@@ -282,7 +282,7 @@ describe('database audit after a start with tenants of all three models', () => 
     });
   });
 
-  it('PUBLIC cannot CONNECT to a tenant database (only the owner and the runtime role can)', async () => {
+  it('PUBLIC cannot CONNECT to a tenant database or the control database (only the owner and the runtime role can)', async () => {
     await withOwnerClient(undefined, async (c) => {
       for (const database of tenantDatabases) {
         const { rows: [r] } = await c.query(
@@ -295,7 +295,8 @@ describe('database audit after a start with tenants of all three models', () => 
         assert.deepEqual(r, { public_connect: false, runtime_connect: true, public_in_acl: false }, database);
       }
     });
-    // Tried for real with a throwaway login role: it signs in to the control database, not to a tenant's.
+    // Tried for real with a throwaway login role: it signs in to the server's maintenance database,
+    // but neither to the control database (restrictControlDatabase) nor to a tenant's.
     const probe = `nt_probe_${randomBytes(4).toString('hex')}`;
     const password = randomBytes(12).toString('hex');
     await withOwnerClient(undefined, (c) => c.query(`CREATE ROLE ${quoteIdent(probe)} LOGIN PASSWORD '${password}'`));
@@ -315,7 +316,8 @@ describe('database audit after a start with tenants of all three models', () => 
           await client.end().catch(() => undefined);
         }
       };
-      assert.equal(await connect(t.controlDatabase), 'connected');
+      assert.equal(await connect('postgres'), 'connected');
+      assert.equal(await connect(t.controlDatabase), '42501');
       for (const database of tenantDatabases) assert.equal(await connect(database), '42501', database);
     } finally {
       await withOwnerClient(undefined, (c) => c.query(`DROP ROLE IF EXISTS ${quoteIdent(probe)}`));

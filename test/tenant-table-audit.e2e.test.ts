@@ -122,6 +122,21 @@ describe('the tenant-table audit', () => {
     });
   });
 
+  it('grants the sequences of serial and identity columns, so the runtime role can insert into such a table', async () => {
+    const sql = tenantTable('counters', { columns: ['n bigserial NOT NULL', 'm bigint GENERATED ALWAYS AS IDENTITY', 'label text NOT NULL'] });
+    const { schema, result } = await applyCase(sql);
+    assert.deepEqual(await result, [`Case${seq}`]);
+    await withOwnerClient(t.controlDatabase, async (c) => {
+      const { rows } = await c.query(
+        `SELECT c.relname AS name, has_sequence_privilege($1, c.oid, 'USAGE') AS ok FROM pg_class c
+          WHERE c.relkind = 'S' AND c.relnamespace = to_regnamespace($2) ORDER BY 1`,
+        [t.runtimeRole, schema],
+      );
+      assert.equal(rows.length, 2);
+      assert.deepEqual(rows.map((r) => r.ok), [true, true]);
+    });
+  });
+
   it('revokes the runtime role’s privileges on an unsafe table granted before the audit existed', async () => {
     // What an older version left: the issue's notes table, applied and granted without a word.
     const schema = `audit_old_${++seq}`;

@@ -137,6 +137,16 @@ export class MigrationRunner {
         const granted = tables.filter((t) => !AUDIT_EXEMPT_TABLES.includes(t.name)).map((t) => `${s}.${quoteIdent(t.name)}`);
         await runner.query(`GRANT USAGE ON SCHEMA ${s} TO ${role}`);
         if (granted.length) await runner.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE ${granted.join(', ')} TO ${role}`);
+        // Sequences of identity and serial columns: without USAGE an INSERT that takes a value fails.
+        const sequences: { name: string }[] = await runner.query(
+          `SELECT c.relname AS name FROM pg_depend d JOIN pg_class c ON c.oid = d.objid
+            WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_namespace'::regclass
+              AND d.refobjid = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND c.relkind = 'S'`,
+          [schema],
+        );
+        if (sequences.length) {
+          await runner.query(`GRANT USAGE, SELECT ON SEQUENCE ${sequences.map((q) => `${s}.${quoteIdent(q.name)}`).join(', ')} TO ${role}`);
+        }
         await runner.query(`GRANT SELECT ON TABLE ${s}.${FENCE_TABLE} TO ${role}`);
         await runner.query(`GRANT EXECUTE ON FUNCTION ${s}.${FENCE_CHECK}(text) TO ${role}`);
       }
