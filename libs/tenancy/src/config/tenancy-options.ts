@@ -29,6 +29,11 @@ export interface TierDefinition {
   pool?: { max?: number };
   /** Overrides `timeouts` of the module options for this tier's tenants. */
   limits?: TransactionLimits;
+  /**
+   * The most units of work (requests being served) one tenant of this tier may have in flight at
+   * once; past it a request gets 429 with Retry-After. Default: the module's `concurrency`.
+   */
+  concurrency?: number;
 }
 
 export interface TenantDefinition {
@@ -114,6 +119,12 @@ export interface TenancyModuleOptions {
     idleMillis?: number;
     maxLifetimeSeconds?: number;
   };
+  /**
+   * The most units of work (requests being served, `TenancyService.run` calls) one tenant may have
+   * in flight at once, for tiers that set no `concurrency`; past it a request gets 429 with
+   * Retry-After, so one flooding tenant cannot take the service from the others. Default 100.
+   */
+  concurrency?: number;
   /** Provision and migrate the tenants of `catalog` at start. Default true. */
   seedOnStart?: boolean;
   /** Safety-net re-read of the catalog, besides LISTEN/NOTIFY. Default 30 s. */
@@ -198,6 +209,7 @@ export function resolveTenancyOptions(options: TenancyModuleOptions): ResolvedTe
       idleMillis: options.databasePools?.idleMillis ?? 60_000,
       maxLifetimeSeconds: options.databasePools?.maxLifetimeSeconds ?? 300,
     },
+    concurrency: options.concurrency ?? 100,
     seedOnStart: options.seedOnStart ?? true,
     catalogRefreshMillis: options.catalogRefreshMillis ?? 30_000,
     timeouts: {
@@ -217,6 +229,12 @@ export function limitsFor(options: ResolvedTenancyOptions, tier: string | null |
     lockMillis: own?.lockMillis ?? options.timeouts.lockMillis,
     idleInTransactionMillis: own?.idleInTransactionMillis ?? options.timeouts.idleInTransactionMillis,
   };
+}
+
+/** The most units of work a tenant of `tier` may have in flight: the tier's own, else the module's. */
+export function concurrencyFor(options: ResolvedTenancyOptions, tier: string | null | undefined): number {
+  const own = tier && Object.hasOwn(options.catalog.tiers, tier) ? options.catalog.tiers[tier].concurrency : undefined;
+  return own ?? options.concurrency;
 }
 
 /**

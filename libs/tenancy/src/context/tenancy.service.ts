@@ -29,6 +29,7 @@ export class TenancyService {
       const uow = await this.units.open(tenant);
       this.context.enter(tenant, uow);
       try {
+        await uow.start();
         const result = await fn();
         await uow.commit();
         return result;

@@ -5,6 +5,7 @@ import { limitsFor, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/te
 import { TenantMovingError } from '../errors/tenancy.errors';
 import { transactionLimits } from '../strategies/transaction-limits';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
+import { TenantConcurrency } from './tenant-concurrency';
 import { UnitOfWork } from './unit-of-work';
 
 /** Opens a unit of work on the pool that serves the tenant's model. */
@@ -14,6 +15,7 @@ export class UnitOfWorkFactory {
     @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
     private readonly strategies: IsolationStrategies,
     private readonly access: TenantAccess,
+    private readonly concurrency: TenantConcurrency,
   ) {}
 
   /**
@@ -22,16 +24,19 @@ export class UnitOfWorkFactory {
    * request was resolved: a tenant suspended, deleted or frozen for a move in between is refused
    * then, and one that has moved meanwhile is refused with a 503 to retry against its new place.
    * A transaction that begins is thus always one a move's freeze waits for.
+   *
+   * The unit holds nothing until its `start()` (concurrency slot, DataSource lease) and takes a
+   * connection only at its first query.
    */
   async open(tenant: TenantRecord, method = 'POST'): Promise<UnitOfWork> {
     const strategy = this.strategies.for(tenant.strategy);
-    const lease = await strategy.acquire(tenant);
+    const source = { enter: () => this.concurrency.enter(tenant), lease: () => strategy.acquire(tenant) };
     const recheck = () => {
       const now = this.access.servable(tenant.id, 'the catalog', method);
       if (now.strategy !== tenant.strategy || now.server !== tenant.server) throw new TenantMovingError(tenant.id);
     };
     // The tier's time limits travel in the same round trip as BEGIN and the tenant settings.
     const preamble = `${strategy.preamble(tenant)}; ${transactionLimits(limitsFor(this.options, tenant.tier))}`;
-    return new UnitOfWork(tenant, lease, preamble, recheck);
+    return new UnitOfWork(tenant, source, preamble, recheck);
   }
 }

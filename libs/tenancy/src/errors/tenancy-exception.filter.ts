@@ -17,6 +17,7 @@ const REASONS: Record<number, string> = {
   409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -51,7 +52,7 @@ const DATA_EXCEPTION: [number, string] = [400, 'A value is not valid.'];
 /**
  * Turns every error into `{statusCode, error, message}`: HTTP exceptions as they are, request-body
  * parser errors and known PostgreSQL errors into 4xx, anything else into a bare 500 (logged here,
- * never shown). A 503 carries Retry-After.
+ * never shown). A 503 or 429 carries Retry-After.
  */
 @Catch()
 export class TenancyExceptionFilter implements ExceptionFilter {
@@ -66,7 +67,7 @@ export class TenancyExceptionFilter implements ExceptionFilter {
       return;
     }
     const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
-    if (body.statusCode === 503) {
+    if (body.statusCode === 503 || body.statusCode === 429) {
       headers['retry-after'] = String((exception as { retryAfterSeconds?: number })?.retryAfterSeconds ?? 1);
     }
     res.writeHead(body.statusCode, headers);

@@ -97,6 +97,37 @@ export class TenantPoolExhaustedError extends TenancyError {
   }
 }
 
+/**
+ * The tenant already has its tier's `concurrency` units of work in flight (requests being served).
+ * `retryAfterSeconds` becomes the Retry-After header. Other tenants are not affected.
+ */
+export class TenantBusyError extends TenancyError {
+  readonly retryAfterSeconds = 1;
+  constructor(id: string, limit: number) {
+    super(
+      `Tenant '${id}' already has ${limit} requests in progress, the most its tier allows at once. Retry after the Retry-After delay.`,
+      HttpStatus.TOO_MANY_REQUESTS,
+      'Too Many Requests',
+    );
+  }
+}
+
+/**
+ * Raised in code, never by a request: a query ran on a unit of work that was not started yet. An
+ * HTTP request's unit starts in the tenancy interceptor, after the body has arrived (so a slow body
+ * holds no database resource): query from controllers, pipes, services or interceptors, not from a
+ * middleware or guard; outside HTTP use `TenancyService.run`.
+ */
+export class UnitOfWorkNotStartedError extends TenancyError {
+  constructor(tenantId: string) {
+    super(
+      `The unit of work of tenant '${tenantId}' has not started: query from a controller or service (the tenancy interceptor starts the unit after the request body has arrived), or inside TenancyService.run().`,
+      HttpStatus.INTERNAL_SERVER_ERROR,
+      'Internal Server Error',
+    );
+  }
+}
+
 /** Raised in code, never by a request: a tenant-owned query ran with no tenant in context. */
 export class NoTenantContextError extends TenancyError {
   constructor() {
