@@ -165,27 +165,28 @@ export class PoolRegistry implements OnApplicationShutdown {
   }
 
   /**
-   * Called once `entry` holds a permit: if it will open a connection (no idle one of its own) and
-   * the server's open connections reach the budget, closes an idle connection of another pool,
-   * least recently used first (the whole pool when nobody leases it).
+   * Called once `entry` holds a permit: when the server's open connections (plus the one `entry`
+   * must open if it has no idle one of its own) exceed the budget, closes idle connections of other
+   * pools, least recently used first (a whole pool when nobody leases it). A pool's first
+   * connection, opened when the pool is created, is brought back under the budget here too.
    */
   private makeRoom(entry: PoolEntry): void {
-    if ((poolOf(entry)?.idleCount ?? 0) > 0) return;
-    let open = 0;
-    for (const e of this.entries.values()) if (e.server === entry.server) open += poolOf(e)?.totalCount ?? 0;
-    if (open < this.options.databasePools.budgetPerServer) return;
+    const needed = (poolOf(entry)?.idleCount ?? 0) > 0 ? 0 : 1;
+    let excess = needed - this.options.databasePools.budgetPerServer;
+    for (const e of this.entries.values()) if (e.server === entry.server) excess += poolOf(e)?.totalCount ?? 0;
     for (const e of [...this.entries.values()]) {
+      if (excess <= 0) return;
       const pool = poolOf(e);
       if (e === entry || e.server !== entry.server || !pool || pool.idleCount === 0) continue;
       if (e.refs === 0) {
+        excess -= pool.totalCount;
         this.entries.delete(e.tenantId);
         void this.close(e);
       } else {
-        // pg's Pool has no "close one idle client": check it out (an idle one is handed out
+        // pg's Pool has no "close one idle client": check one out (an idle one is handed out
         // first) and give it back destroyed.
-        void pool.connect().then((c) => c.release(true), () => undefined);
+        for (let n = Math.min(excess, pool.idleCount); n > 0; n--, excess--) void pool.connect().then((c) => c.release(true), () => undefined);
       }
-      return;
     }
   }
 
