@@ -64,6 +64,7 @@ describe('connections: fair, bounded, never held for nothing', () => {
         TENANCY_ACQUIRE_TIMEOUT_MILLIS: String(ACQUIRE_TIMEOUT),
         HTTP_REQUEST_TIMEOUT_MILLIS: String(REQUEST_TIMEOUT),
         HTTP_HEADERS_TIMEOUT_MILLIS: '1000',
+        HTTP_KEEP_ALIVE_TIMEOUT_MILLIS: '500',
       },
     });
     port = await listen(t.http);
@@ -72,7 +73,7 @@ describe('connections: fair, bounded, never held for nothing', () => {
 
   after(async () => {
     await t?.close();
-    for (const name of ['TENANCY_SERVER_CONNECTION_BUDGET', 'TENANCY_ACQUIRE_TIMEOUT_MILLIS', 'HTTP_REQUEST_TIMEOUT_MILLIS', 'HTTP_HEADERS_TIMEOUT_MILLIS']) {
+    for (const name of ['TENANCY_SERVER_CONNECTION_BUDGET', 'TENANCY_ACQUIRE_TIMEOUT_MILLIS', 'HTTP_REQUEST_TIMEOUT_MILLIS', 'HTTP_HEADERS_TIMEOUT_MILLIS', 'HTTP_KEEP_ALIVE_TIMEOUT_MILLIS']) {
       delete process.env[name];
     }
   });
@@ -102,6 +103,28 @@ describe('connections: fair, bounded, never held for nothing', () => {
       assert.equal(list.status, 200);
       assert.deepEqual(list.body.items, []);
     }
+  });
+
+  it('headers that never finish get 408 after the headers timeout; an idle keep-alive connection is closed after the keep-alive timeout', async () => {
+    const slow = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    slow.on('data', (d) => chunks.push(d));
+    const started = Date.now();
+    slow.write('GET /users HTTP/1.1\r\nHost: localhost\r\nX-Tenant-ID: c1\r\n');
+    await new Promise((ok) => slow.once('close', ok));
+    const took = Date.now() - started;
+    assert.match(Buffer.concat(chunks).toString('latin1'), /^HTTP\/1\.1 408 /);
+    assert.ok(took >= 900 && took < 3_000, `headers timed out after ${took} ms`);
+
+    // One complete request on a keep-alive connection, then silence: the server closes it.
+    const idle = connect(port, '127.0.0.1');
+    let answered = 0;
+    idle.on('data', () => (answered = answered || Date.now()));
+    idle.write('GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await new Promise((ok) => idle.once('close', ok));
+    const idleFor = Date.now() - answered;
+    assert.ok(answered > 0, 'the request was answered');
+    assert.ok(idleFor >= 400 && idleFor < 2_500, `the idle connection was closed after ${idleFor} ms`);
   });
 
   it('200 concurrent GET /users over six database tenants with a budget of 6: every request served, never more than 6 connections open', async () => {

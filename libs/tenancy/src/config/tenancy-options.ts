@@ -114,7 +114,12 @@ export interface TenancyModuleOptions {
   pool?: { max?: number; maxLifetimeSeconds?: number; idleTimeoutMillis?: number };
   /** The registry of per-tenant pools (database model). */
   databasePools?: {
+    /** Connections of a tenant's pool when its tier sets no `pool.max`: a ceiling, not a reservation. Default 5. */
     defaultMax?: number;
+    /**
+     * Connections all tenant pools of one server may have open together (in use and idle). A unit
+     * of work past it waits its fair turn, at most `timeouts.acquireMillis`, then gets 503. Default 50.
+     */
     budgetPerServer?: number;
     idleMillis?: number;
     maxLifetimeSeconds?: number;
