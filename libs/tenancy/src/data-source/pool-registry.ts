@@ -165,19 +165,22 @@ export class PoolRegistry implements OnApplicationShutdown {
   }
 
   /**
-   * Called once `entry` holds a permit: when the server's open connections (plus the one `entry`
-   * must open if it has no idle one of its own) exceed the budget, closes idle connections of other
-   * pools, least recently used first (a whole pool when nobody leases it). A pool's first
+   * Called once `entry` holds a permit. Every permit holder of a pool ends up holding one of its
+   * connections, so a pool will have `max(open, permits)` connections open: when that sum over the
+   * server exceeds the budget, idle connections no permit holder of their pool is about to take are
+   * closed, least recently used pool first (the whole pool when nobody leases it). A pool's first
    * connection, opened when the pool is created, is brought back under the budget here too.
    */
   private makeRoom(entry: PoolEntry): void {
-    const needed = (poolOf(entry)?.idleCount ?? 0) > 0 ? 0 : 1;
-    let excess = needed - this.options.databasePools.budgetPerServer;
-    for (const e of this.entries.values()) if (e.server === entry.server) excess += poolOf(e)?.totalCount ?? 0;
+    const permits = (e: PoolEntry) => this.budget.busy(e.server, e.tenantId);
+    let excess = -this.options.databasePools.budgetPerServer;
+    for (const e of this.entries.values()) if (e.server === entry.server) excess += Math.max(poolOf(e)?.totalCount ?? 0, permits(e));
     for (const e of [...this.entries.values()]) {
       if (excess <= 0) return;
       const pool = poolOf(e);
-      if (e === entry || e.server !== entry.server || !pool || pool.idleCount === 0) continue;
+      if (e === entry || e.server !== entry.server || !pool) continue;
+      const spare = Math.min(pool.idleCount, pool.totalCount - permits(e));
+      if (spare <= 0) continue;
       if (e.refs === 0) {
         excess -= pool.totalCount;
         this.entries.delete(e.tenantId);
@@ -185,7 +188,7 @@ export class PoolRegistry implements OnApplicationShutdown {
       } else {
         // pg's Pool has no "close one idle client": check one out (an idle one is handed out
         // first) and give it back destroyed.
-        for (let n = Math.min(excess, pool.idleCount); n > 0; n--, excess--) void pool.connect().then((c) => c.release(true), () => undefined);
+        for (let n = Math.min(excess, spare); n > 0; n--, excess--) void pool.connect().then((c) => c.release(true), () => undefined);
       }
     }
   }

@@ -33,6 +33,16 @@ export class TenantConcurrency {
     };
   }
 
+  /**
+   * Refuses early, without taking a slot, a tenant whose slots are all taken: a flood is then shed
+   * before its body is read and before the rest of the request pipeline runs.
+   * @throws TenantBusyError (429) when the tenant's slots are all taken.
+   */
+  check(tenant: Pick<TenantRecord, 'id' | 'tier'>): void {
+    const limit = concurrencyFor(this.options, tenant.tier);
+    if ((this.inFlight.get(tenant.id) ?? 0) >= limit) throw new TenantBusyError(tenant.id, limit);
+  }
+
   /** Units of work of `tenantId` in flight now. */
   current(tenantId: string): number {
     return this.inFlight.get(tenantId) ?? 0;

@@ -27,8 +27,11 @@ export class UnitOfWorkFactory {
    *
    * The unit holds nothing until its `start()` (concurrency slot, DataSource lease) and takes a
    * connection only at its first query.
+   * @throws TenantBusyError (429) when the tenant already has its tier's `concurrency` units in flight.
    */
   async open(tenant: TenantRecord, method = 'POST'): Promise<UnitOfWork> {
+    // A tenant already at its concurrency limit is refused before anything else (429).
+    this.concurrency.check(tenant);
     const strategy = this.strategies.for(tenant.strategy);
     const source = { enter: () => this.concurrency.enter(tenant), lease: () => strategy.acquire(tenant) };
     const recheck = () => {
