@@ -65,7 +65,12 @@ describe('ConnectionBudget', () => {
     await assert.rejects(late, (err: unknown) => err instanceof TenantPoolExhaustedError && err.getStatus() === 503);
     assert.ok(Date.now() - started >= 45);
     assert.equal(budget.waiting('s'), 0, 'the timed-out waiter left the queue');
+    assert.match(String(await late.catch((e: Error) => e.message)), /database server 's' are in use/);
     holder();
     (await budget.take('s', 'c', 5))();
+    // A tenant waiting at its own ceiling is told so, not that the server is full.
+    const own = await budget.take('s', 'a', 1);
+    await assert.rejects(budget.take('s', 'a', 1), /All 1 connections of tenant 'a' are in use/);
+    own();
   });
 });

@@ -48,7 +48,8 @@ export class ConnectionBudget {
         grant: resolve,
         timer: setTimeout(() => {
           this.dequeue(state, waiter);
-          reject(new TenantPoolExhaustedError(server));
+          const atCeiling = (state.perTenant.get(tenantId) ?? 0) >= ceiling;
+          reject(new TenantPoolExhaustedError(server, atCeiling ? { id: tenantId, max: ceiling } : undefined));
         }, this.waitMillis),
       };
       const queue = state.queues.get(tenantId);

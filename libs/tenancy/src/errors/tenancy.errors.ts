@@ -86,11 +86,17 @@ export class InvalidTenantTokenError extends TenancyError {
   }
 }
 
+/**
+ * No connection freed up within the acquire timeout: the server's connection budget is in use, or
+ * (with `tenant`) the tenant already holds its tier's `pool.max` connections.
+ */
 export class TenantPoolExhaustedError extends TenancyError {
   readonly retryAfterSeconds = 1;
-  constructor(server: string) {
+  constructor(server: string, tenant?: { id: string; max: number }) {
     super(
-      `All connections of database server '${server}' are in use. Retry in a moment.`,
+      tenant
+        ? `All ${tenant.max} connections of tenant '${tenant.id}' are in use. Retry in a moment.`
+        : `All connections of database server '${server}' are in use. Retry in a moment.`,
       HttpStatus.SERVICE_UNAVAILABLE,
       'Service Unavailable',
     );
