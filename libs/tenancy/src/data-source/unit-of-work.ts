@@ -26,8 +26,9 @@ export interface UnitOfWorkSource {
  * One transaction for one request (or one `TenancyService.run`). Opening a unit holds nothing;
  * `start()` (run by the interceptor once the request body has arrived, and by `TenancyService.run`)
  * takes one of the tenant's concurrency slots and leases its model's DataSource, still without a
- * connection. Nothing reaches the database until the first query: then a connection is taken from the tenant's pool and, in ONE round trip, the transaction
- * begins and the tenant settings are applied with `set_config(..., true)`, scoped to it. Every query
+ * connection. Nothing reaches the database until the first query: then a connection is taken
+ * (within the server's connection budget, see `ConnectionBudget`) from the tenant's pool and, in
+ * ONE round trip, the transaction begins and the tenant settings are applied with `set_config(..., true)`, scoped to it. Every query
  * of the unit uses that connection; TypeORM's own `transaction()` calls become savepoints inside it.
  * `commit` or `rollback` ends it, and the connection always goes back to the pool.
  *
@@ -157,7 +158,8 @@ export class UnitOfWork {
           .then(async () => {
             // The server's connection budget: waits its fair turn, at most the acquire timeout.
             const permit = await this.lease?.admit?.();
-            if (this.ended) {
+            // Rolled back meanwhile (the client went away): no connection is needed any more.
+            if (this.outcome === 'rolled back') {
               permit?.();
               throw this.endedError();
             }
