@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AppModule } from './app.module';
+import { applyHttpTimeouts, httpTimeoutsFromEnv } from './http-timeouts';
 
 /** Builds the service as `npm start` runs it; the e2e tests use the same wiring. */
 export async function createApp(options: { logger?: false | ('error' | 'warn' | 'log')[] } = {}): Promise<INestApplication> {
@@ -28,6 +29,7 @@ export async function createApp(options: { logger?: false | ('error' | 'warn' | 
       .build(),
   );
   SwaggerModule.setup('docs', app, document);
+  applyHttpTimeouts(app.getHttpServer(), httpTimeoutsFromEnv());
   answerClientErrorsAsJson(app.getHttpServer());
   return app;
 }

@@ -32,6 +32,7 @@ import { UsersModule } from './users/users.module';
           naming: app.databasePrefix ? { databasePrefix: app.databasePrefix } : undefined,
           pool: { max: app.poolMax },
           databasePools: { budgetPerServer: app.serverConnectionBudget, idleMillis: app.poolIdleMillis },
+          concurrency: app.tenantConcurrency,
           timeouts: { acquireMillis: app.acquireTimeoutMillis, statementMillis: app.statementTimeoutMillis },
           resolution: {
             baseDomain: app.baseDomain,

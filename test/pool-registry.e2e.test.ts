@@ -1,11 +1,12 @@
 // The registry of per-tenant pools (database model) against real PostgreSQL: one pool per tenant
-// however many requests arrive at once, a per-server connection budget with LRU eviction that
-// never takes a leased pool, 503 when everything is leased, idle eviction, clean shutdown.
+// however many requests arrive at once, a per-server budget of open connections that closes idle
+// connections least recently used first (never a leased pool's in-use ones), leases that reserve
+// nothing, idle eviction, clean shutdown.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import request from 'supertest';
-import { PoolRegistry, TenantCatalog, TenantPoolExhaustedError, TenantRecord } from '../libs/tenancy/src';
+import { PoolRegistry, TenancyService, TenantCatalog, TenantDataSource, TenantRecord } from '../libs/tenancy/src';
 import { startTestApp, TestApp } from './support/test-app';
 import { withOwnerClient } from './support/test-database';
 
@@ -56,6 +57,28 @@ describe('pool registry: one pool per tenant, budget, eviction, shutdown', () =>
     held.push(lease);
     return lease;
   };
+  /** Pools and leased pools now. */
+  const counts = () => ({ pools: registry.stats().pools, inUse: registry.stats().inUse });
+  /** Runs one unit of work per id, each holding its connection until the returned function is called. */
+  const holdConnections = async (ids: string[]) => {
+    const tenancy = t.app.get(TenancyService);
+    const data = t.app.get(TenantDataSource);
+    let free!: () => void;
+    const held = new Promise<void>((ok) => (free = ok));
+    let connected = 0;
+    const runs = ids.map((id) =>
+      tenancy.run(id, async () => {
+        await data.query('SELECT 1');
+        connected++;
+        await held;
+      }),
+    );
+    await waitFor('every unit to hold its connection', () => connected === ids.length);
+    return async () => {
+      free();
+      await Promise.all(runs);
+    };
+  };
   /** Acquires and releases at once: the pool exists and is idle. */
   const touch = async (id: string) => {
     const lease = await registry.acquire(record(id));
@@ -68,7 +91,7 @@ describe('pool registry: one pool per tenant, budget, eviction, shutdown', () =>
     t = await startTestApp({
       tiers: TIERS,
       tenants: [...TENANTS.map((id) => ({ id, name: `Tenant ${id}`, tier: 'enterprise' })), { id: 'p-shared', name: 'Shared', tier: 'free' }],
-      // Tier pool max 2 and a budget of 6 per server: three tenant pools fit.
+      // Tier pool max 2 and a budget of 6 open connections per server.
       env: { TENANCY_SERVER_CONNECTION_BUDGET: '6' },
     });
     registry = t.app.get(PoolRegistry);
@@ -85,21 +108,21 @@ describe('pool registry: one pool per tenant, budget, eviction, shutdown', () =>
     // Each test starts with no pool at all.
     for (const lease of held.splice(0)) lease.release();
     for (const id of TENANTS) assert.equal(await registry.closeIdle(id), true, `${id} still leased`);
-    assert.deepEqual(registry.stats(), { pools: 0, inUse: 0, reserved: {} });
+    assert.deepEqual(counts(), { pools: 0, inUse: 0 });
   });
 
   it('starts with no tenant pool: pools are created on first use', async () => {
     assert.equal(await backends(database('p1'), 'nest-tenancy:p1'), 0);
     await touch('p1');
     assert.ok((await backends(database('p1'), 'nest-tenancy:p1')) >= 1);
-    assert.deepEqual(registry.stats(), { pools: 1, inUse: 0, reserved: { default: 2 } });
+    assert.deepEqual(counts(), { pools: 1, inUse: 0 });
   });
 
   it('20 concurrent acquire() for one tenant create exactly one pool', async () => {
     const leases = await Promise.all(Array.from({ length: 20 }, () => registry.acquire(record('p1'))));
     held.push(...leases);
     assert.equal(new Set(leases.map((l) => l.dataSource)).size, 1, 'every lease holds the same DataSource');
-    assert.deepEqual(registry.stats(), { pools: 1, inUse: 1, reserved: { default: 2 } });
+    assert.deepEqual(counts(), { pools: 1, inUse: 1 });
     // All 20 query at once through one pool of at most 2 connections.
     await Promise.all(leases.map((l) => assertServes(l, database('p1'), t.runtimeRole)));
     const connections = await backends(database('p1'), 'nest-tenancy:p1');
@@ -116,38 +139,28 @@ describe('pool registry: one pool per tenant, budget, eviction, shutdown', () =>
   it('concurrent first use of different tenants makes one pool each', async () => {
     const leases = await Promise.all(['p1', 'p2', 'p3', 'p1', 'p2', 'p3'].map((id) => hold(id)));
     assert.equal(new Set(leases.map((l) => l.dataSource)).size, 3);
-    assert.deepEqual(registry.stats(), { pools: 3, inUse: 3, reserved: { default: 6 } });
+    assert.deepEqual(counts(), { pools: 3, inUse: 3 });
     await assertServes(leases[1], database('p2'), t.runtimeRole);
   });
 
-  it('past the budget, evicts the least recently used idle pool, never a leased one', async () => {
-    const p1 = await hold('p1'); // oldest, and leased throughout
-    const p2 = await touch('p2');
+  it('past the budget of open connections, closes the least recently used idle pool, never a leased one', async () => {
+    const p2 = await touch('p2'); // least recently used, idle: one open connection
     const p3 = await touch('p3');
-    assert.deepEqual(registry.stats(), { pools: 3, inUse: 1, reserved: { default: 6 } });
-
-    const p4 = await hold('p4');
-    assert.deepEqual(registry.stats(), { pools: 3, inUse: 2, reserved: { default: 6 } });
+    const p1 = await hold('p1'); // leased throughout
+    // p1 x2 and p4 x2 hold their connections: 1 + 1 + 2 + 2 = 6 open, the budget.
+    const freeFirst = await holdConnections(['p1', 'p1', 'p4', 'p4']);
+    assert.equal(registry.stats().open.default, 6);
+    assert.equal(p2.isInitialized, true, 'within the budget nothing is closed');
+    // A fifth tenant's unit needs a connection: the least recently used idle pool (p2) makes room.
+    const freeSecond = await holdConnections(['p5']);
     await waitFor('the pool of p2 to be closed', () => !p2.isInitialized);
     assert.equal(p3.isInitialized, true, 'p3 was used after p2: it stays');
     assert.equal(p1.dataSource.isInitialized, true, 'the leased pool of p1 stays');
-    await assertServes(p1, database('p1'), t.runtimeRole);
+    assert.ok(registry.stats().open.default <= 6, `${registry.stats().open.default} open over a budget of 6`);
     await waitFor('p2 to have no connection left', async () => (await backends(database('p2'))) === 0);
-
-    await hold('p5');
-    await waitFor('the pool of p3 to be closed', () => !p3.isInitialized);
-    assert.equal(p1.dataSource.isInitialized, true);
-    assert.equal(p4.dataSource.isInitialized, true);
+    await freeFirst();
+    await freeSecond();
     await assertServes(p1, database('p1'), t.runtimeRole);
-    await assertServes(p4, database('p4'), t.runtimeRole);
-    assert.deepEqual(registry.stats(), { pools: 3, inUse: 3, reserved: { default: 6 } });
-
-    // A tenant whose pool was evicted gets a new one once there is room.
-    p4.release();
-    const p2again = await hold('p2');
-    assert.notEqual(p2again.dataSource, p2);
-    await assertServes(p2again, database('p2'), t.runtimeRole);
-    await waitFor('the pool of p4 to be closed', () => !p4.dataSource.isInitialized);
   });
 
   it('counts the end of a lease as use: a pool released just now is not the least recently used', async () => {
@@ -155,41 +168,21 @@ describe('pool registry: one pool per tenant, budget, eviction, shutdown', () =>
     const p2 = await touch('p2'); // acquired after p1, but released before it
     p1.release();
     held.splice(held.indexOf(p1), 1);
-    await touch('p3');
-    await touch('p4'); // makes room: p2 is the least recently used
+    const free = await holdConnections(['p3', 'p3', 'p4', 'p4']); // 6 open
+    const more = await holdConnections(['p5']); // makes room: p2 is the least recently used
     await waitFor('the pool of p2 to be closed', () => !p2.isInitialized);
     assert.equal(p1.dataSource.isInitialized, true);
-    assert.deepEqual(registry.stats(), { pools: 3, inUse: 0, reserved: { default: 6 } });
+    await free();
+    await more();
   });
 
-  it('when every pool is leased and the budget is full, acquire() throws TenantPoolExhaustedError (503)', async () => {
-    const leases = [await hold('p1'), await hold('p2'), await hold('p3')];
-    await assert.rejects(registry.acquire(record('p4')), (err: unknown) => {
-      assert.ok(err instanceof TenantPoolExhaustedError);
-      assert.equal(err.getStatus(), 503);
-      assert.equal(err.retryAfterSeconds, 1);
-      assert.match(err.message, /database server 'default' are in use/);
-      return true;
-    });
-    assert.deepEqual(registry.stats(), { pools: 3, inUse: 3, reserved: { default: 6 } });
-    for (const [i, id] of ['p1', 'p2', 'p3'].entries()) await assertServes(leases[i], database(id), t.runtimeRole);
-    assert.equal(await backends(database('p4')), 0);
-
-    // Over HTTP: 503 with Retry-After and the JSON error body.
-    const res = await request(t.http).get('/users').set('X-Tenant-ID', 'p4');
-    assert.equal(res.status, 503);
-    assert.equal(res.headers['retry-after'], '1');
-    assert.deepEqual(Object.keys(res.body).sort(), ['error', 'message', 'statusCode']);
-    assert.equal(res.body.error, 'Service Unavailable');
+  it('a lease reserves no connection: every pool leased at once, each still serves', async () => {
+    const leases = await Promise.all(TENANTS.map((id) => hold(id)));
+    assert.deepEqual(counts(), { pools: 5, inUse: 5 });
+    for (const [i, id] of TENANTS.entries()) await assertServes(leases[i], database(id), t.runtimeRole);
     // Tenants of other models are not affected by the database-model budget.
     assert.equal((await request(t.http).get('/users').set('X-Tenant-ID', 'p-shared')).status, 200);
-
-    // Freeing one lease makes room again.
-    leases[1].release();
-    held.splice(held.indexOf(leases[1]), 1);
-    const p4 = await hold('p4');
-    await assertServes(p4, database('p4'), t.runtimeRole);
-    await waitFor('the pool of p2 to be closed', () => !leases[1].dataSource.isInitialized);
+    assert.equal((await request(t.http).get('/users').set('X-Tenant-ID', 'p4')).status, 200);
   });
 
   it('over HTTP, a tenant whose pool was evicted is served from a re-created pool, data intact', async () => {
@@ -200,11 +193,8 @@ describe('pool registry: one pool per tenant, budget, eviction, shutdown', () =>
     const first = await registry.acquire(record('p1'));
     first.release();
 
-    await hold('p2');
-    await hold('p3');
-    await hold('p4'); // evicts p1, the only idle pool
-    await waitFor('the pool of p1 to be closed', () => !first.dataSource.isInitialized);
-    for (const lease of held.splice(0)) lease.release();
+    assert.equal(await registry.closeIdle('p1'), true);
+    assert.equal(first.dataSource.isInitialized, false);
 
     const got = await request(t.http).get(`/users/${created.body.id}`).set('X-Tenant-ID', 'p1');
     assert.equal(got.status, 200, JSON.stringify(got.body));
@@ -240,7 +230,7 @@ describe('pool registry: one pool per tenant, budget, eviction, shutdown', () =>
 
     await t.app.close();
     assert.ok(pools.every((ds) => !ds.isInitialized));
-    assert.deepEqual(registry.stats(), { pools: 0, inUse: 0, reserved: {} });
+    assert.deepEqual(counts(), { pools: 0, inUse: 0 });
     await waitFor('every connection of the suite to end', async () => {
       const left = await withOwnerClient(undefined, async (c) => {
         const { rows } = await c.query(
@@ -296,7 +286,7 @@ describe('pool registry: idle eviction', () => {
   it('never evicts a leased pool, however long it is held', async () => {
     const lease = await registry.acquire(catalog.get('q2')!);
     await sleep(IDLE * 2.5);
-    assert.deepEqual(registry.stats(), { pools: 1, inUse: 1, reserved: { default: 2 } });
+    assert.deepEqual({ pools: registry.stats().pools, inUse: registry.stats().inUse }, { pools: 1, inUse: 1 });
     assert.equal(lease.dataSource.isInitialized, true);
     await assertServes(lease, `${t.databaseStem}q2`, t.runtimeRole);
     lease.release();

@@ -40,6 +40,14 @@ class Environment {
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(600_000) TENANCY_ACQUIRE_TIMEOUT_MILLIS?: number;
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(3_600_000) TENANCY_STATEMENT_TIMEOUT_MILLIS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100_000) TENANCY_TENANT_CONCURRENCY?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(600_000) HTTP_HEADERS_TIMEOUT_MILLIS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(3_600_000) HTTP_REQUEST_TIMEOUT_MILLIS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(600_000) HTTP_KEEP_ALIVE_TIMEOUT_MILLIS?: number;
 }
 
 /** What is wrong with an environment, one `KEY: problem` a line; empty when it is valid. */
@@ -81,6 +89,8 @@ export interface AppConfig {
   acquireTimeoutMillis?: number;
   /** statement_timeout of a request's statements (tiers may override it). */
   statementTimeoutMillis?: number;
+  /** Units of work in flight per tenant, for tiers that set no `concurrency`. */
+  tenantConcurrency?: number;
 }
 
 export const appConfig = registerAs(
@@ -102,6 +112,7 @@ export const appConfig = registerAs(
     poolIdleMillis: optionalNumber(process.env.TENANCY_POOL_IDLE_MILLIS),
     acquireTimeoutMillis: optionalNumber(process.env.TENANCY_ACQUIRE_TIMEOUT_MILLIS),
     statementTimeoutMillis: optionalNumber(process.env.TENANCY_STATEMENT_TIMEOUT_MILLIS),
+    tenantConcurrency: optionalNumber(process.env.TENANCY_TENANT_CONCURRENCY),
   }),
 );
 

@@ -20,6 +20,7 @@ import { RuntimeRole } from './data-source/runtime-role';
 import { TenancyReadiness } from './data-source/tenancy-readiness';
 import { TenantDataSource } from './data-source/tenant-data-source';
 import { tenantRepositoryProviders } from './data-source/tenant-repository';
+import { TenantConcurrency } from './data-source/tenant-concurrency';
 import { UnitOfWorkFactory } from './data-source/unit-of-work-factory';
 import { UnitOfWorkInterceptor } from './data-source/unit-of-work.interceptor';
 import { TenantCacheInterceptor } from './resolution/tenant-cacheable';
@@ -71,6 +72,7 @@ const PROVIDERS: Provider[] = [
   SchemaStrategy,
   DatabaseStrategy,
   IsolationStrategies,
+  TenantConcurrency,
   UnitOfWorkFactory,
   TenantContext,
   TenancyService,

@@ -29,6 +29,11 @@ export interface TierDefinition {
   pool?: { max?: number };
   /** Overrides `timeouts` of the module options for this tier's tenants. */
   limits?: TransactionLimits;
+  /**
+   * The most units of work (requests being served) one tenant of this tier may have in flight at
+   * once; past it a request gets 429 with Retry-After. Default: the module's `concurrency`.
+   */
+  concurrency?: number;
 }
 
 export interface TenantDefinition {
@@ -136,11 +141,22 @@ export interface TenancyModuleOptions {
   pool?: { max?: number; maxLifetimeSeconds?: number; idleTimeoutMillis?: number };
   /** The registry of per-tenant pools (database model). */
   databasePools?: {
+    /** Connections of a tenant's pool when its tier sets no `pool.max`: a ceiling, not a reservation. Default 5. */
     defaultMax?: number;
+    /**
+     * Connections all tenant pools of one server may have open together (in use and idle). A unit
+     * of work past it waits its fair turn, at most `timeouts.acquireMillis`, then gets 503. Default 50.
+     */
     budgetPerServer?: number;
     idleMillis?: number;
     maxLifetimeSeconds?: number;
   };
+  /**
+   * The most units of work (requests being served, `TenancyService.run` calls) one tenant may have
+   * in flight at once, for tiers that set no `concurrency`; past it a request gets 429 with
+   * Retry-After, so one flooding tenant cannot take the service from the others. Default 100.
+   */
+  concurrency?: number;
   /** Provision and migrate the tenants of `catalog` at start. Default true. */
   seedOnStart?: boolean;
   /** Safety-net re-read of the catalog, besides LISTEN/NOTIFY. Default 30 s. */
@@ -232,6 +248,7 @@ export function resolveTenancyOptions(options: TenancyModuleOptions): ResolvedTe
       idleMillis: options.databasePools?.idleMillis ?? 60_000,
       maxLifetimeSeconds: options.databasePools?.maxLifetimeSeconds ?? 300,
     },
+    concurrency: options.concurrency ?? 100,
     seedOnStart: options.seedOnStart ?? true,
     restrictControlDatabase: options.restrictControlDatabase ?? true,
     catalogRefreshMillis: options.catalogRefreshMillis ?? 30_000,
@@ -253,6 +270,12 @@ export function limitsFor(options: ResolvedTenancyOptions, tier: string | null |
     lockMillis: own?.lockMillis ?? options.timeouts.lockMillis,
     idleInTransactionMillis: own?.idleInTransactionMillis ?? options.timeouts.idleInTransactionMillis,
   };
+}
+
+/** The most units of work a tenant of `tier` may have in flight: the tier's own, else the module's. */
+export function concurrencyFor(options: ResolvedTenancyOptions, tier: string | null | undefined): number {
+  const own = tier && Object.hasOwn(options.catalog.tiers, tier) ? options.catalog.tiers[tier].concurrency : undefined;
+  return own ?? options.concurrency;
 }
 
 /**

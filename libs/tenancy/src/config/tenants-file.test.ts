@@ -207,6 +207,20 @@ describe('validateTenantsDefinition', () => {
     }
   });
 
+  it('keeps a tier concurrency and refuses one out of range or not an integer', () => {
+    for (const concurrency of [0, -1, 100_001, 2.5, '10']) {
+      const raw = good();
+      raw.tiers.pro.concurrency = concurrency;
+      const problems = problemsOf(() => validateTenantsDefinition(raw, 'f', SERVERS));
+      assert.ok(problems.every((p) => p.startsWith('tiers.pro.concurrency:')), problems.join('\n'));
+    }
+    const raw = good();
+    raw.tiers.pro.concurrency = 20;
+    const tiers = validateTenantsDefinition(raw, 'f', SERVERS).tiers;
+    assert.equal(tiers.pro.concurrency, 20);
+    assert.equal(Object.hasOwn(tiers.free, 'concurrency'), false, 'unset stays unset: the module default applies');
+  });
+
   it('refuses a missing or empty name', () => {
     const raw = good();
     raw.tenants[2].name = '';

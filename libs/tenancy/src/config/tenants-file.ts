@@ -35,6 +35,7 @@ class TierSection {
   @IsIn(ISOLATION_MODELS) strategy!: IsolationModel;
   @IsOptional() @ValidateNested() @Type(() => PoolSection) pool?: PoolSection;
   @IsOptional() @ValidateNested() @Type(() => LimitsSection) limits?: LimitsSection;
+  @IsOptional() @IsInt() @Min(1) @Max(100_000) concurrency?: number;
 }
 
 class TenantSection {
@@ -85,6 +86,7 @@ export function validateTenantsDefinition(raw: unknown, file = 'tenants file', s
       if (!errs.length) {
         tiers[name] = { strategy: tier.strategy, pool: tier.pool ? { max: tier.pool.max } : undefined };
         if (tier.limits) tiers[name].limits = { ...tier.limits };
+        if (tier.concurrency !== undefined) tiers[name].concurrency = tier.concurrency;
       }
     }
   }

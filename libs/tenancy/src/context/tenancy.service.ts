@@ -33,6 +33,7 @@ export class TenancyService {
       const uow = await this.units.open(tenant);
       this.context.enter(tenant, uow);
       try {
+        await uow.start();
         const result = await fn();
         await uow.commit();
         return result;

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { TenantNaming } from '../catalog/tenant-naming';
 import { TenantRecord } from '../catalog/tenant-record';
 import { clientQueryTimeout, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
-import { TenantPoolExhaustedError } from '../errors/tenancy.errors';
+import { ConnectionBudget } from './connection-budget';
 import { withDatabase } from './connection-url';
 import { FeatureEntities } from './feature-entities';
 import { OwnerConnections } from './owner-connections';
@@ -23,15 +23,31 @@ interface PoolEntry {
 
 export interface PoolRegistryStats {
   pools: number;
+  /** Pools leased now. */
   inUse: number;
-  reserved: Record<string, number>;
+  /** Per server: connections open now (in use and idle) over all its tenant pools. */
+  open: Record<string, number>;
+  /** Per server: connections held by units of work now (permits of the budget). */
+  busy: Record<string, number>;
+}
+
+/** The part of pg's Pool the registry reads. */
+interface PgPool {
+  totalCount: number;
+  idleCount: number;
+  connect(): Promise<{ release(destroy?: boolean): void }>;
 }
 
 /**
  * Per-tenant pools of the database model. A pool is created on first use, with one creation in
- * flight per tenant however many requests arrive at once. Each server has a connection budget (the
- * sum of its pools' `max`); to make room the least recently used idle pool is closed, and a pool
- * idle for `idleMillis` is closed by a sweeper. A pool that is leased is never closed.
+ * flight per tenant however many requests arrive at once; a pool opens connections only as queries
+ * need them. Each server has a connection budget (`databasePools.budgetPerServer`) that counts
+ * connections, not pools: a unit of work takes a permit of the `ConnectionBudget` when its first
+ * query needs a connection (`lease.admit()`), so a tier's pool `max` is a ceiling, never a
+ * reservation. When a connection must be opened and the server's open connections (in use plus
+ * idle) already reach the budget, an idle connection of another pool is closed (the whole pool if
+ * nobody leases it), least recently used first. A pool idle for `idleMillis` is closed by a
+ * sweeper. A pool that is leased is never closed.
  */
 @Injectable()
 export class PoolRegistry implements OnApplicationShutdown {
@@ -50,7 +66,10 @@ export class PoolRegistry implements OnApplicationShutdown {
     const every = Math.max(250, Math.min(this.options.databasePools.idleMillis / 2, 10_000));
     this.sweeper = setInterval(() => this.evictIdle(), every);
     this.sweeper.unref();
+    this.budget = new ConnectionBudget(this.options.databasePools.budgetPerServer, this.options.timeouts.acquireMillis);
   }
+
+  private readonly budget: ConnectionBudget;
 
   async acquire(tenant: TenantRecord): Promise<DataSourceLease> {
     const database = this.naming.databaseFor(tenant.id);
@@ -75,6 +94,11 @@ export class PoolRegistry implements OnApplicationShutdown {
     let released = false;
     return {
       dataSource,
+      admit: async () => {
+        const permit = await this.budget.take(held.server, held.tenantId, held.max);
+        this.makeRoom(held);
+        return permit;
+      },
       release: () => {
         if (released) return;
         released = true;
@@ -87,13 +111,15 @@ export class PoolRegistry implements OnApplicationShutdown {
   }
 
   stats(): PoolRegistryStats {
-    const reserved: Record<string, number> = {};
+    const open: Record<string, number> = {};
+    const busy: Record<string, number> = {};
     let inUse = 0;
     for (const e of this.entries.values()) {
-      reserved[e.server] = (reserved[e.server] ?? 0) + e.max;
+      open[e.server] = (open[e.server] ?? 0) + (poolOf(e)?.totalCount ?? 0);
+      busy[e.server] = this.budget.busy(e.server);
       if (e.refs > 0) inUse++;
     }
-    return { pools: this.entries.size, inUse, reserved };
+    return { pools: this.entries.size, inUse, open, busy };
   }
 
   /** Closes the tenant's pool if it is idle (for example before its database is dropped). */
@@ -109,7 +135,6 @@ export class PoolRegistry implements OnApplicationShutdown {
   private create(tenant: TenantRecord, database: string): PoolEntry {
     const tierMax = tenant.tier ? this.options.catalog.tiers[tenant.tier]?.pool?.max : undefined;
     const max = Math.min(tierMax ?? this.options.databasePools.defaultMax, this.options.databasePools.budgetPerServer);
-    this.makeRoom(tenant.server, max);
     const entry: PoolEntry = { tenantId: tenant.id, server: tenant.server, database, max, refs: 0, lastUsed: Date.now(), ready: undefined as never };
     entry.ready = this.open(entry);
     entry.ready.catch(() => {
@@ -139,19 +164,33 @@ export class PoolRegistry implements OnApplicationShutdown {
     return entry.dataSource;
   }
 
-  private makeRoom(server: string, needed: number): void {
-    const budget = this.options.databasePools.budgetPerServer;
-    let used = 0;
-    for (const e of this.entries.values()) if (e.server === server) used += e.max;
+  /**
+   * Called once `entry` holds a permit. Every permit holder of a pool ends up holding one of its
+   * connections, so a pool will have `max(open, permits)` connections open: when that sum over the
+   * server exceeds the budget, idle connections no permit holder of their pool is about to take are
+   * closed, least recently used pool first (the whole pool when nobody leases it). A pool's first
+   * connection, opened when the pool is created, is brought back under the budget here too.
+   */
+  private makeRoom(entry: PoolEntry): void {
+    const permits = (e: PoolEntry) => this.budget.busy(e.server, e.tenantId);
+    let excess = -this.options.databasePools.budgetPerServer;
+    for (const e of this.entries.values()) if (e.server === entry.server) excess += Math.max(poolOf(e)?.totalCount ?? 0, permits(e));
     for (const e of [...this.entries.values()]) {
-      if (used + needed <= budget) break;
-      if (e.server === server && e.refs === 0 && e.dataSource) {
+      if (excess <= 0) return;
+      const pool = poolOf(e);
+      if (e === entry || e.server !== entry.server || !pool) continue;
+      const spare = Math.min(pool.idleCount, pool.totalCount - permits(e));
+      if (spare <= 0) continue;
+      if (e.refs === 0) {
+        excess -= pool.totalCount;
         this.entries.delete(e.tenantId);
         void this.close(e);
-        used -= e.max;
+      } else {
+        // pg's Pool has no "close one idle client": check one out (an idle one is handed out
+        // first) and give it back destroyed.
+        for (let n = Math.min(excess, spare); n > 0; n--, excess--) void pool.connect().then((c) => c.release(true), () => undefined);
       }
     }
-    if (used + needed > budget) throw new TenantPoolExhaustedError(server);
   }
 
   private touch(entry: PoolEntry): void {
@@ -187,4 +226,9 @@ export class PoolRegistry implements OnApplicationShutdown {
     this.entries.clear();
     await Promise.all(all.map((e) => this.close(e)));
   }
+}
+
+/** The pg Pool behind a pool entry's DataSource, once it is open. */
+function poolOf(entry: PoolEntry): PgPool | undefined {
+  return (entry.dataSource?.driver as unknown as { master?: PgPool } | undefined)?.master;
 }

@@ -38,5 +38,11 @@ export function createRuntimeDataSource(url: string, entities: Function[], pool:
 /** A DataSource handed out for one unit of work; `release` lets the registry evict it later. */
 export interface DataSourceLease {
   readonly dataSource: DataSource;
+  /**
+   * Waits for the right to hold one connection of the DataSource (the server's connection budget)
+   * and resolves with the function that gives it back. Absent: no budget applies.
+   * @throws TenantPoolExhaustedError when no connection frees up within the acquire timeout.
+   */
+  admit?(): Promise<() => void>;
   release(): void;
 }

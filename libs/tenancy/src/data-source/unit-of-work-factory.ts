@@ -5,6 +5,7 @@ import type { TenantRecord } from '../catalog/tenant-record';
 import { limitsFor, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { TenantMovingError } from '../errors/tenancy.errors';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
+import { TenantConcurrency } from './tenant-concurrency';
 import { UnitOfWork } from './unit-of-work';
 
 /** Opens a unit of work on the pool that serves the tenant's model. */
@@ -15,6 +16,7 @@ export class UnitOfWorkFactory {
     private readonly strategies: IsolationStrategies,
     private readonly access: TenantAccess,
     private readonly catalog: TenantCatalog,
+    private readonly concurrency: TenantConcurrency,
   ) {}
 
   /**
@@ -25,10 +27,16 @@ export class UnitOfWorkFactory {
    * A transaction that begins is thus always one a move's freeze waits for. A transaction that
    * finds the tenant fenced where this instance sends it has the catalog row re-read at once; one
    * that cannot reach the tenant's place re-reads it before answering.
+   *
+   * The unit holds nothing until its `start()` (concurrency slot, DataSource lease) and takes a
+   * connection only at its first query.
+   * @throws TenantBusyError (429) when the tenant already has its tier's `concurrency` units in flight.
    */
   async open(tenant: TenantRecord, method = 'POST'): Promise<UnitOfWork> {
+    // A tenant already at its concurrency limit is refused before anything else (429).
+    this.concurrency.check(tenant);
     const strategy = this.strategies.for(tenant.strategy);
-    const lease = await strategy.acquire(tenant);
+    const source = { enter: () => this.concurrency.enter(tenant), lease: () => strategy.acquire(tenant) };
     const recheck = () => {
       const now = this.access.servable(tenant.id, 'the catalog', method);
       if (now.strategy !== tenant.strategy || now.server !== tenant.server) throw new TenantMovingError(tenant.id);
@@ -45,6 +53,6 @@ export class UnitOfWorkFactory {
     };
     // The tier's time limits travel in the preamble's one SELECT, with BEGIN and the tenant settings.
     const preamble = strategy.preamble(tenant, limitsFor(this.options, tenant.tier));
-    return new UnitOfWork(tenant, lease, preamble, recheck, () => this.catalog.refreshSoon(tenant.id), beginFailed);
+    return new UnitOfWork(tenant, source, preamble, recheck, () => this.catalog.refreshSoon(tenant.id), beginFailed);
   }
 }

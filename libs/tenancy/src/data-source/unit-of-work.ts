@@ -1,6 +1,6 @@
 import type { EntityManager, QueryRunner } from 'typeorm';
 import type { TenantRecord } from '../catalog/tenant-record';
-import { TenancyError, UnitOfWorkAbortedError, UnitOfWorkEndedError } from '../errors/tenancy.errors';
+import { TenancyError, UnitOfWorkAbortedError, UnitOfWorkEndedError, UnitOfWorkNotStartedError } from '../errors/tenancy.errors';
 import { ConnectionGate, type DriverClient } from './connection-gate';
 import type { DataSourceLease } from './runtime-data-source';
 
@@ -14,10 +14,21 @@ type PatchedRunner = { -readonly [K in keyof QueryRunner]: QueryRunner[K] } & {
 
 type Client = DriverClient & { query(sql: string): Promise<{ command?: string }> };
 
+/** What a unit of work takes when it starts, from the tenant's model and tier. */
+export interface UnitOfWorkSource {
+  /** Takes one of the tenant's in-flight slots and returns its release; throws when none is free. */
+  enter(): () => void;
+  /** Leases the DataSource of the tenant's model. */
+  lease(): Promise<DataSourceLease>;
+}
+
 /**
- * One transaction for one request (or one `TenancyService.run`). Nothing happens until the first
- * query: then a connection is taken from the tenant's pool and, in ONE round trip, the transaction
- * begins and the tenant settings are applied with `set_config(..., true)`, scoped to it. Every query
+ * One transaction for one request (or one `TenancyService.run`). Opening a unit holds nothing;
+ * `start()` (run by the interceptor once the request body has arrived, and by `TenancyService.run`)
+ * takes one of the tenant's concurrency slots and leases its model's DataSource, still without a
+ * connection. Nothing reaches the database until the first query: then a connection is taken
+ * (within the server's connection budget, see `ConnectionBudget`) from the tenant's pool and, in
+ * ONE round trip, the transaction begins and the tenant settings are applied with `set_config(..., true)`, scoped to it. Every query
  * of the unit uses that connection; TypeORM's own `transaction()` calls become savepoints inside it.
  * `commit` or `rollback` ends it, and the connection always goes back to the pool.
  *
@@ -31,10 +42,14 @@ export class UnitOfWork {
   private begun?: Promise<ConnectionGate<Client>>;
   private ending?: Promise<void>;
   private outcome?: 'committed' | 'rolled back';
+  private starting?: Promise<void>;
+  private lease?: DataSourceLease;
+  private leaveSlot?: () => void;
+  private permit?: () => void;
 
   constructor(
     readonly tenant: TenantRecord,
-    private readonly lease: DataSourceLease,
+    private readonly source: UnitOfWorkSource,
     private readonly preamble: string,
     /** Runs just before a connection is taken for the transaction; throwing refuses the unit. */
     private readonly beforeBegin: () => void = () => undefined,
@@ -60,9 +75,33 @@ export class UnitOfWork {
     return this.queryRunner().manager;
   }
 
-  /** The unit's query runner. Throws `UnitOfWorkEndedError` once the unit has ended. */
+  /**
+   * Takes a concurrency slot of the tenant and leases its DataSource (no connection yet). Idempotent.
+   * @throws TenantBusyError (429) when the tenant already has its tier's `concurrency` units in flight.
+   * @throws UnitOfWorkEndedError when the unit has already ended.
+   */
+  start(): Promise<void> {
+    if (this.ended) return Promise.reject(this.endedError());
+    this.starting ??= (async () => {
+      this.leaveSlot = this.source.enter();
+      const lease = await this.source.lease();
+      // Ended while the lease was being taken (the client went away): give it straight back.
+      if (this.ended) {
+        lease.release();
+        throw this.endedError();
+      }
+      this.lease = lease;
+    })();
+    return this.starting;
+  }
+
+  /**
+   * The unit's query runner. Throws `UnitOfWorkEndedError` once the unit has ended, and
+   * `UnitOfWorkNotStartedError` before `start()` has resolved.
+   */
   queryRunner(): QueryRunner {
     if (this.ended) throw this.endedError();
+    if (!this.lease) throw new UnitOfWorkNotStartedError(this.tenant.id);
     if (!this.runner) this.runner = this.patch(this.lease.dataSource.createQueryRunner() as unknown as PatchedRunner);
     return this.runner as unknown as QueryRunner;
   }
@@ -133,6 +172,16 @@ export class UnitOfWork {
         if (this.ended) return Promise.reject(this.endedError());
         this.begun = Promise.resolve()
           .then(() => this.beforeBegin())
+          .then(async () => {
+            // The server's connection budget: waits its fair turn, at most the acquire timeout.
+            const permit = await this.lease?.admit?.();
+            // Rolled back meanwhile (the client went away): no connection is needed any more.
+            if (this.outcome === 'rolled back') {
+              permit?.();
+              throw this.endedError();
+            }
+            this.permit = permit;
+          })
           .then(() => connect() as Promise<Client>)
           .catch((err: unknown) => this.beginFailed(err))
           .then(async (taken: unknown) => {
@@ -193,7 +242,11 @@ export class UnitOfWork {
         else await runner.release();
       }
     } finally {
-      this.lease.release();
+      this.permit?.();
+      // A start still in flight gives its lease back itself once it sees the unit ended.
+      await this.starting?.catch(() => undefined);
+      this.lease?.release();
+      this.leaveSlot?.();
     }
   }
 }

@@ -18,6 +18,7 @@ const REASONS: Record<number, string> = {
   409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -56,7 +57,7 @@ export const READ_ONLY_TRANSACTION = '25006';
 /**
  * Turns every error into `{statusCode, error, message}`: HTTP exceptions as they are, request-body
  * parser errors and known PostgreSQL errors into 4xx, anything else into a bare 500 (logged here,
- * never shown). A 503 carries Retry-After.
+ * never shown). A 503 or 429 carries Retry-After.
  */
 @Catch()
 export class TenancyExceptionFilter implements ExceptionFilter {
@@ -74,7 +75,7 @@ export class TenancyExceptionFilter implements ExceptionFilter {
       return;
     }
     const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
-    if (body.statusCode === 503) {
+    if (body.statusCode === 503 || body.statusCode === 429) {
       headers['retry-after'] = String((exception as { retryAfterSeconds?: number })?.retryAfterSeconds ?? 1);
     }
     res.writeHead(body.statusCode, headers);

@@ -131,13 +131,50 @@ function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
+/**
+ * No connection freed up within the acquire timeout: the server's connection budget is in use, or
+ * (with `tenant`) the tenant already holds its tier's `pool.max` connections.
+ */
 export class TenantPoolExhaustedError extends TenancyError {
   readonly retryAfterSeconds = 1;
-  constructor(server: string) {
+  constructor(server: string, tenant?: { id: string; max: number }) {
     super(
-      `All connections of database server '${server}' are in use. Retry in a moment.`,
+      tenant
+        ? `All ${tenant.max} connections of tenant '${tenant.id}' are in use. Retry in a moment.`
+        : `All connections of database server '${server}' are in use. Retry in a moment.`,
       HttpStatus.SERVICE_UNAVAILABLE,
       'Service Unavailable',
+    );
+  }
+}
+
+/**
+ * The tenant already has its tier's `concurrency` units of work in flight (requests being served).
+ * `retryAfterSeconds` becomes the Retry-After header. Other tenants are not affected.
+ */
+export class TenantBusyError extends TenancyError {
+  readonly retryAfterSeconds = 1;
+  constructor(id: string, limit: number) {
+    super(
+      `Tenant '${id}' already has ${limit} requests in progress, the most its tier allows at once. Retry after the Retry-After delay.`,
+      HttpStatus.TOO_MANY_REQUESTS,
+      'Too Many Requests',
+    );
+  }
+}
+
+/**
+ * Raised in code, never by a request: a query ran on a unit of work that was not started yet. An
+ * HTTP request's unit starts in the tenancy interceptor, after the body has arrived (so a slow body
+ * holds no database resource): query from controllers, pipes, services or interceptors, not from a
+ * middleware or guard; outside HTTP use `TenancyService.run`.
+ */
+export class UnitOfWorkNotStartedError extends TenancyError {
+  constructor(tenantId: string) {
+    super(
+      `The unit of work of tenant '${tenantId}' has not started: query from a controller or service (the tenancy interceptor starts the unit after the request body has arrived), or inside TenancyService.run().`,
+      HttpStatus.INTERNAL_SERVER_ERROR,
+      'Internal Server Error',
     );
   }
 }

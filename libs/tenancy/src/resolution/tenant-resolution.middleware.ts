@@ -12,8 +12,9 @@ type Request = IncomingMessage & { url: string; originalUrl?: string; [TENANT_RE
 
 /**
  * Runs inside the nestjs-cls context of each request: rewrites an absolute-form target to origin
- * form (its host wins over Host), marks the response `Cache-Control: private, no-store`, resolves the tenant, checks it may be
- * served, leases its pool and opens its (lazy) unit of work. The unit is committed by the
+ * form (its host wins over Host), marks the response `Cache-Control: private, no-store`, resolves
+ * the tenant, checks it may be served and opens its unit of work, which holds nothing yet (the
+ * interceptor starts it once the body has arrived; a connection is taken at the first query). The unit is committed by the
  * interceptor before the response is written; if the request ends any other way, it is rolled back
  * here when the response closes, so a connection is always released.
  */

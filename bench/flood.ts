@@ -1,0 +1,127 @@
+/**
+ * `npm run bench:flood`: what one flooding tenant costs the others. Prints the quiet tenants' p99
+ * latency alone, then while one tenant floods the service, and the ratio (printed, not asserted:
+ * machines are noisy).
+ *
+ * The service runs as a child process (`node dist/src/main.js`) on a throwaway embedded PostgreSQL
+ * with a connection budget of 12 per server. Three quiet database-model tenants get a steady
+ * `QUIET_RATE` requests/s of `GET /users?limit=20`; the flooding tenant (tier `flood`: pool max 5,
+ * concurrency 8) gets as much as `FLOOD_CONNECTIONS` connections can send, first unbounded, then
+ * at `FLOOD_RATE` requests/s. Its requests past concurrency 8 get 429.
+ */
+import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { freePort, startEmbeddedPostgres } from '../src/database/embedded-postgres';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const QUIET_RATE = Number(process.env.QUIET_RATE ?? 150);
+const FLOOD_CONNECTIONS = Number(process.env.FLOOD_CONNECTIONS ?? 64);
+const FLOOD_RATE = Number(process.env.FLOOD_RATE ?? 1500);
+const QUIET = ['quiet-1', 'quiet-2', 'quiet-3'];
+
+function quietLoad(base: string): Promise<autocannon.Result> {
+  let n = 0;
+  return autocannon({
+    url: `${base}/users?limit=20`,
+    connections: 6,
+    overallRate: QUIET_RATE,
+    duration: SECONDS,
+    requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'x-tenant-id': QUIET[n++ % QUIET.length] } }) }],
+  });
+}
+
+/**
+ * The flood runs in a child process of its own: in this process its event loop would delay the
+ * quiet load's own timing and inflate the quiet p99 with the load generator's lag.
+ */
+function floodLoad(base: string, rate?: number): Promise<autocannon.Result> {
+  const child = spawn(process.execPath, [__filename, '--flood', base, String(rate ?? 0)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  return new Promise((resolve, reject) =>
+    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as autocannon.Result) : reject(new Error(`the flood exited with ${code}`)))),
+  );
+}
+
+async function floodChild(base: string, rate: number): Promise<void> {
+  const result = await autocannon({
+    url: `${base}/users?limit=20`,
+    connections: FLOOD_CONNECTIONS,
+    duration: SECONDS,
+    ...(rate ? { overallRate: rate } : {}),
+    headers: { 'x-tenant-id': 'flood' },
+  });
+  process.stdout.write(JSON.stringify(result));
+}
+
+function describe(r: autocannon.Result): string {
+  const byStatus = Object.entries(r.statusCodeStats ?? {})
+    .map(([code, s]) => `${code}: ${(s as { count: number }).count}`)
+    .join(', ');
+  return `${r.requests.total} requests, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms (${byStatus}; errors ${r.errors}, timeouts ${r.timeouts})`;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'nest-tenancy-flood-'));
+  const pg = await startEmbeddedPostgres({ dir, persistent: false });
+  const configFile = join(dir, 'tenants.yaml');
+  writeFileSync(
+    configFile,
+    stringify({
+      tiers: {
+        enterprise: { strategy: 'database', pool: { max: 5 } },
+        flood: { strategy: 'database', pool: { max: 5 }, concurrency: 8 },
+      },
+      tenants: [...QUIET.map((id) => ({ id, name: id, tier: 'enterprise' })), { id: 'flood', name: 'flood', tier: 'flood' }],
+    }),
+  );
+  const port = await freePort();
+  const env = { ...process.env, DATABASE_URL: pg.url, TENANCY_CONFIG: configFile, PORT: String(port), NODE_ENV: 'production', TENANCY_SERVER_CONNECTION_BUDGET: '12' };
+  const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    for (let i = 0; ; i++) {
+      if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}`);
+      if (await fetch(`${base}/health/ready`).then((r) => r.ok, () => false)) break;
+      if (i > 600) throw new Error('the service did not start within 60 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (const tenant of [...QUIET, 'flood']) {
+      for (let i = 0; i < 50; i++) {
+        const res = await fetch(`${base}/users`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-tenant-id': tenant },
+          body: JSON.stringify({ email: `seed${i}@${tenant}.test`, name: `Seed ${i}` }),
+        });
+        if (res.status !== 201) throw new Error(`seeding ${tenant}: ${res.status}`);
+      }
+    }
+    await quietLoad(base); // warm-up
+    const alone = await quietLoad(base);
+    const [underFlood, flood] = await Promise.all([quietLoad(base), floodLoad(base)]);
+    const [underRated, rated] = await Promise.all([quietLoad(base), floodLoad(base, FLOOD_RATE)]);
+    const ratio = (r: autocannon.Result) => `${((r.latency.p99 / Math.max(alone.latency.p99, 1)) * 100).toFixed(0)}% of quiet p99`;
+    console.log(`
+quiet tenants (${QUIET.length}, ${QUIET_RATE} req/s in all, ${SECONDS} s each run):
+  alone:                                 ${describe(alone)}
+  under an unbounded flood:              ${describe(underFlood)}  -> ${ratio(underFlood)}
+    the flood (${FLOOD_CONNECTIONS} connections):           ${describe(flood)}
+  under a flood of ${FLOOD_RATE} req/s:              ${describe(underRated)}  -> ${ratio(underRated)}
+    the flood:                           ${describe(rated)}
+`);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await pg.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+(process.argv[2] === '--flood' ? floodChild(process.argv[3], Number(process.argv[4])) : main()).catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
