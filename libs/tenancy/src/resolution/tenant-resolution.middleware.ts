@@ -14,9 +14,9 @@ type Request = IncomingMessage & { url: string; originalUrl?: string; [TENANT_RE
  * Runs inside the nestjs-cls context of each request: rewrites an absolute-form target to origin
  * form (its host wins over Host), marks the response `Cache-Control: private, no-store`, resolves
  * the tenant, checks it may be served and opens its unit of work, which holds nothing yet (the
- * interceptor starts it once the body has arrived; a connection is taken at the first query). The unit is committed by the
- * interceptor before the response is written; if the request ends any other way, it is rolled back
- * here when the response closes, so a connection is always released.
+ * interceptor starts it once the body has arrived; a connection is taken at the first query). The
+ * unit is committed by the interceptor before the response is written; if the request ends any
+ * other way, it is rolled back here when the response closes, so a connection is always released.
  */
 @Injectable()
 export class TenantResolutionMiddleware implements NestMiddleware {
@@ -38,7 +38,7 @@ export class TenantResolutionMiddleware implements NestMiddleware {
     const { id, source } = await this.resolver.resolve(req);
     const tenant = this.access.servable(id, source, req.method);
     const uow = await this.units.open(tenant, req.method);
-    // If the client went away while the pool was being leased, 'close' has already fired.
+    // If the client went away while the tenant was being resolved, 'close' has already fired.
     if (res.closed || res.destroyed) void uow.rollback();
     else res.once('close', () => void uow.rollback());
     this.context.enter(tenant, uow);
