@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
-import { OwnerConnections, tenantTable, UnsafeTenantTableError } from '../libs/tenancy/src';
+import { OwnerConnections, TenancyConfigError, tenantTable, UnsafeTenantTableError } from '../libs/tenancy/src';
 import { RuntimeRole } from '../libs/tenancy/src/data-source/runtime-role';
 import { MigrationRunner } from '../libs/tenancy/src/lifecycle/migration-runner';
 import { startTestApp, TestApp } from './support/test-app';
@@ -95,4 +95,11 @@ describe('objects that would escape the tenant-table audit', () => {
       }
     });
   }
+
+  it('refuses a migration set that lists one migration twice, before touching the target', async () => {
+    const once = migrationOf('TwiceListed', () => tenantTable('notes', { columns: ['body text'] }), 'dup_target');
+    await assert.rejects(runner.apply(control, 'dup_target', [once, once], t.runtimeRole), (err: Error) => err instanceof TenancyConfigError && /"TwiceListed" is listed more than once/.test(err.message));
+    const left = await withOwnerClient(t.controlDatabase, async (c) => (await c.query(`SELECT to_regnamespace('dup_target') AS n`)).rows[0].n);
+    assert.equal(left, null);
+  });
 });

@@ -245,7 +245,7 @@ export class UnsafeTenantTableError extends TenancyError {
     super(
       `Tenant migrations of schema '${schema}' were rolled back and nothing was granted: the runtime role would reach objects that do not isolate tenants.\n` +
         objects.map((o) => `  - ${o.kind} ${o.name}: ${o.lacks.join('; ')}`).join('\n') +
-        `\nCreate tenant tables with createTenantTable()/tenantTable() from nest-tenancy, or add what is missing, then migrate again.`,
+        `\nCreate tenant tables with the tenancy library's createTenantTable() or tenantTable(), or add what is missing, then migrate again.`,
       HttpStatus.INTERNAL_SERVER_ERROR,
       'Internal Server Error',
     );

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { quoteIdent, quoteLiteral } from '../catalog/tenant-naming';
-import { DeploymentOwnershipError, UnsafeTenantTableError } from '../errors/tenancy.errors';
+import { DeploymentOwnershipError, TenancyConfigError, UnsafeTenantTableError } from '../errors/tenancy.errors';
 import { isValidTenantId } from '../resolution/tenant-id';
 import { AUDIT_EXEMPT_TABLES, auditOutsideSchema, auditTenantTarget } from './tenant-table-audit';
 
@@ -50,6 +50,9 @@ export class MigrationRunner {
     /** The caller holds a lifecycle lock (ControlLocks) on this target: no advisory lock is taken. */
     lockedByCaller = false,
   ): Promise<string[]> {
+    const names = migrations.map(nameOf);
+    const twice = [...new Set(names.filter((n, i) => names.indexOf(n) !== i))];
+    if (twice.length) throw new TenancyConfigError('migrations', twice.map((n) => `migration "${n}" is listed more than once: list each migration once`));
     const s = quoteIdent(schema);
     const runner = ds.createQueryRunner();
     await runner.connect();
