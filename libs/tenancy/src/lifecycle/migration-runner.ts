@@ -3,7 +3,7 @@ import { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { quoteIdent, quoteLiteral } from '../catalog/tenant-naming';
 import { DeploymentOwnershipError, TenancyConfigError, UnsafeTenantTableError } from '../errors/tenancy.errors';
 import { isValidTenantId } from '../resolution/tenant-id';
-import { AUDIT_EXEMPT_TABLES, auditOutsideSchema, auditTenantTarget } from './tenant-table-audit';
+import { AUDIT_EXEMPT_TABLES, auditOutsideSchema, auditTenantTarget, catalogHighWater } from './tenant-table-audit';
 
 export type MigrationClass = new () => MigrationInterface;
 
@@ -107,6 +107,9 @@ export class MigrationRunner {
       const rows: { name: string }[] = await runner.query(`SELECT name FROM ${s}.${LEDGER_TABLE}`);
       const applied = new Set(rows.map((r) => r.name));
       const done: string[] = [];
+      // Where the catalogs' object ids stand before this target's migrations: what they create
+      // outside the target is found above these marks, by index (see auditOutsideSchema).
+      const before = grantTo && migrations.some((m) => !applied.has(nameOf(m))) ? await catalogHighWater(runner) : undefined;
       for (const migration of migrations) {
         const name = nameOf(migration);
         if (applied.has(name)) continue;
@@ -133,7 +136,7 @@ export class MigrationRunner {
         }
       }
       if (grantTo) {
-        const unsafe = [...(done.length ? await auditOutsideSchema(runner, schema) : []), ...(await auditTenantTarget(runner, schema))];
+        const unsafe = [...(done.length && before ? await auditOutsideSchema(runner, schema, before) : []), ...(await auditTenantTarget(runner, schema))];
         if (unsafe.length) throw new UnsafeTenantTableError(schema, unsafe);
         const role = quoteIdent(grantTo);
         // The kit's own tables (the ledger, the fence) get no DML; the fence is readable below.
