@@ -17,7 +17,7 @@ import { TenantMigrator } from '../libs/tenancy/src/lifecycle/tenant-migrator';
 import { SchemaStrategy } from '../libs/tenancy/src/strategies/schema.strategy';
 import { freePort } from '../src/database/embedded-postgres';
 import { DEFAULT_TIERS, dropEverything, startTestApp, TestApp } from './support/test-app';
-import { uniqueSuffix, urlFor, withOwnerClient } from './support/test-database';
+import { childProcessEnv, uniqueSuffix, urlFor, withOwnerClient } from './support/test-database';
 
 const TENANTS: TenantDefinition[] = [
   { id: 'acme', name: 'Acme Corp', tier: 'enterprise' },
@@ -65,10 +65,8 @@ async function startFails(env: Record<string, string>): Promise<{ code: number |
   const controlDatabase = `nt_${uniqueSuffix()}`;
   await withOwnerClient(undefined, (c) => c.query(`CREATE DATABASE "${controlDatabase}"`));
   try {
-    // The suite's apps left their settings in process.env: the child gets only what is given here.
-    const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(TENANCY_|TENANT_|DATABASE_)/.test(k)));
     const child = spawn(process.execPath, [join(__dirname, '..', 'src', 'main.js')], {
-      env: { ...inherited, ...env, DATABASE_URL: urlFor(controlDatabase), PORT: String(await freePort()), NODE_ENV: 'test' },
+      env: childProcessEnv({ ...env, DATABASE_URL: urlFor(controlDatabase), PORT: String(await freePort()), NODE_ENV: 'test' }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

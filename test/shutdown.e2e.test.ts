@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import { deriveDeploymentKey } from '../libs/tenancy/src';
 import { freePort } from '../src/database/embedded-postgres';
 import { DEFAULT_TIERS, dropEverything } from './support/test-app';
-import { uniqueSuffix, urlFor, withOwnerClient } from './support/test-database';
+import { childProcessEnv, uniqueSuffix, urlFor, withOwnerClient } from './support/test-database';
 
 const ENTRY = (name: string) => join(__dirname, '..', 'src', `${name}.js`);
 
@@ -35,8 +35,7 @@ describe('shutdown', () => {
         ],
       }),
     );
-    const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(TENANCY_|TENANT_|DATABASE_)/.test(k)));
-    env = { ...inherited, DATABASE_URL: urlFor(controlDatabase), TENANCY_CONFIG: tenantsFile, TENANCY_DATABASE_PREFIX: prefix, NODE_ENV: 'test' } as Record<string, string>;
+    env = childProcessEnv({ DATABASE_URL: urlFor(controlDatabase), TENANCY_CONFIG: tenantsFile, TENANCY_DATABASE_PREFIX: prefix, NODE_ENV: 'test' });
   });
 
   after(async () => {

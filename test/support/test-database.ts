@@ -29,3 +29,13 @@ export async function withOwnerClient<T>(database: string | undefined, fn: (c: C
     await client.end();
   }
 }
+
+/**
+ * The environment for a child process of a suite (the service or the CLI run as an operator would):
+ * the suite's own, less every setting its test apps left in process.env (TENANCY_*, TENANT_*,
+ * DATABASE_*), which would point the child at another app's databases.
+ */
+export function childProcessEnv(env: Record<string, string>): Record<string, string> {
+  const inherited = Object.entries(process.env).filter(([k, v]) => v !== undefined && !/^(TENANCY_|TENANT_|DATABASE_)/.test(k));
+  return { ...(Object.fromEntries(inherited) as Record<string, string>), ...env };
+}

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ClsService } from 'nestjs-cls';
 import { TenantAccess } from '../catalog/tenant-access';
 import { UnitOfWorkFactory } from '../data-source/unit-of-work-factory';
-import { pgErrorCode } from '../errors/pg-error-code';
+import { pgErrorCode, READ_ONLY_TRANSACTION } from '../errors/pg-error-code';
 import { TenantMovingError } from '../errors/tenancy.errors';
 import { TenantContext } from './tenant-context';
 
@@ -39,7 +39,7 @@ export class TenancyService {
         return result;
       } catch (err) {
         await uow.rollback();
-        if (pgErrorCode(err) === '25006') throw new TenantMovingError(tenantId);
+        if (pgErrorCode(err) === READ_ONLY_TRANSACTION) throw new TenantMovingError(tenantId);
         throw err;
       }
     });

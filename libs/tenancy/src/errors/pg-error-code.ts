@@ -4,3 +4,6 @@ export function pgErrorCode(err: unknown): string | undefined {
   const code = e?.driverError?.code ?? e?.code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
+
+/** SQLSTATE 25006: a write in a read-only transaction, i.e. in a fenced tenant's (see transaction-preamble.ts). */
+export const READ_ONLY_TRANSACTION = '25006';

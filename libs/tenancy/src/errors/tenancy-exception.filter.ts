@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { isDatabaseUnavailable } from './database-unavailable';
-import { pgErrorCode } from './pg-error-code';
+import { pgErrorCode, READ_ONLY_TRANSACTION } from './pg-error-code';
 import { TenantMovingError } from './tenancy.errors';
 
 interface ErrorBody {
@@ -50,8 +50,6 @@ const DATABASE_ERRORS: Record<string, [number, string]> = {
 
 const DATA_EXCEPTION: [number, string] = [400, 'A value is not valid.'];
 
-/** SQLSTATE 25006: a write in a read-only transaction, i.e. in a fenced tenant's (see transaction-preamble.ts). */
-export const READ_ONLY_TRANSACTION = '25006';
 
 
 /**
