@@ -6,8 +6,9 @@
  * The service runs as a child process (`node dist/src/main.js`) on a throwaway embedded PostgreSQL
  * with a connection budget of 12 per server. Three quiet database-model tenants get a steady
  * `QUIET_RATE` requests/s of `GET /users?limit=20`; the flooding tenant (tier `flood`: pool max 5,
- * concurrency 8) gets as much as `FLOOD_CONNECTIONS` connections can send, first unbounded, then
- * at `FLOOD_RATE` requests/s. Its requests past concurrency 8 get 429.
+ * concurrency `FLOOD_CONCURRENCY` 8, rate `FLOOD_TENANT_RATE` 50 requests/s) gets as much as
+ * `FLOOD_CONNECTIONS` connections can send, unbounded, and then `FLOOD_RATE` requests/s. Its requests
+ * past its tier's limits get 429. `BENCH_ROUNDS` (3) rounds alternate the three cases.
  */
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
@@ -21,7 +22,16 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const QUIET_RATE = Number(process.env.QUIET_RATE ?? 150);
 const FLOOD_CONNECTIONS = Number(process.env.FLOOD_CONNECTIONS ?? 64);
 const FLOOD_RATE = Number(process.env.FLOOD_RATE ?? 1500);
+const FLOOD_CONCURRENCY = Number(process.env.FLOOD_CONCURRENCY ?? 8);
+const FLOOD_TENANT_RATE = Number(process.env.FLOOD_TENANT_RATE ?? 50);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const QUIET = ['quiet-1', 'quiet-2', 'quiet-3'];
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
 
 function quietLoad(base: string): Promise<autocannon.Result> {
   let n = 0;
@@ -74,7 +84,7 @@ async function main(): Promise<void> {
     stringify({
       tiers: {
         enterprise: { strategy: 'database', pool: { max: 5 } },
-        flood: { strategy: 'database', pool: { max: 5 }, concurrency: 8 },
+        flood: { strategy: 'database', pool: { max: 5 }, concurrency: FLOOD_CONCURRENCY, rate: { perSecond: FLOOD_TENANT_RATE } },
       },
       tenants: [...QUIET.map((id) => ({ id, name: id, tier: 'enterprise' })), { id: 'flood', name: 'flood', tier: 'flood' }],
     }),
@@ -101,17 +111,31 @@ async function main(): Promise<void> {
       }
     }
     await quietLoad(base); // warm-up
-    const alone = await quietLoad(base);
-    const [underFlood, flood] = await Promise.all([quietLoad(base), floodLoad(base)]);
-    const [underRated, rated] = await Promise.all([quietLoad(base), floodLoad(base, FLOOD_RATE)]);
-    const ratio = (r: autocannon.Result) => `${((r.latency.p99 / Math.max(alone.latency.p99, 1)) * 100).toFixed(0)}% of quiet p99`;
+    // Alternated rounds: the machine's own noise then weighs on every case alike.
+    const alone: autocannon.Result[] = [];
+    const unbounded: [autocannon.Result, autocannon.Result][] = [];
+    const rated: [autocannon.Result, autocannon.Result][] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      alone.push(await quietLoad(base));
+      unbounded.push(await Promise.all([quietLoad(base), floodLoad(base)]));
+      rated.push(await Promise.all([quietLoad(base), floodLoad(base, FLOOD_RATE)]));
+    }
+    const p99 = (rs: autocannon.Result[]) => median(rs.map((r) => r.latency.p99));
+    const quiet = p99(alone);
+    const ratio = (rs: autocannon.Result[]) => `${((p99(rs) / Math.max(quiet, 1)) * 100).toFixed(0)}% of quiet p99`;
+    const rounds = (rs: autocannon.Result[]) => rs.map((r) => `${r.latency.p99} ms`).join(', ');
     console.log(`
-quiet tenants (${QUIET.length}, ${QUIET_RATE} req/s in all, ${SECONDS} s each run):
-  alone:                                 ${describe(alone)}
-  under an unbounded flood:              ${describe(underFlood)}  -> ${ratio(underFlood)}
-    the flood (${FLOOD_CONNECTIONS} connections):           ${describe(flood)}
-  under a flood of ${FLOOD_RATE} req/s:              ${describe(underRated)}  -> ${ratio(underRated)}
-    the flood:                           ${describe(rated)}
+flood tier: concurrency ${FLOOD_CONCURRENCY}, rate ${FLOOD_TENANT_RATE} req/s; ${ROUNDS} alternated rounds of ${SECONDS} s;
+quiet tenants (${QUIET.length}, ${QUIET_RATE} req/s in all); p99 per round, then the median:
+  alone:                         ${rounds(alone)} -> ${quiet} ms
+  under an unbounded flood:      ${rounds(unbounded.map(([q]) => q))} -> ${p99(unbounded.map(([q]) => q))} ms, ${ratio(unbounded.map(([q]) => q))}
+  under a ${FLOOD_RATE} req/s flood:     ${rounds(rated.map(([q]) => q))} -> ${p99(rated.map(([q]) => q))} ms, ${ratio(rated.map(([q]) => q))}
+last round in detail:
+  alone:                         ${describe(alone[ROUNDS - 1])}
+  under the unbounded flood:     ${describe(unbounded[ROUNDS - 1][0])}
+    the flood (${FLOOD_CONNECTIONS} connections): ${describe(unbounded[ROUNDS - 1][1])}
+  under the ${FLOOD_RATE} req/s flood:   ${describe(rated[ROUNDS - 1][0])}
+    the flood:                   ${describe(rated[ROUNDS - 1][1])}
 `);
   } finally {
     child.kill('SIGTERM');

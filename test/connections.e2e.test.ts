@@ -15,7 +15,8 @@ import { withOwnerClient } from './support/test-database';
 const DB_TENANTS = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
 const BUDGET = 6;
 const REQUEST_TIMEOUT = 1_500;
-const ACQUIRE_TIMEOUT = 2_000;
+// Long enough that 200 requests over a budget of 6 connections all get theirs on a loaded machine.
+const ACQUIRE_TIMEOUT = 5_000;
 
 /** Opens a socket that sends `POST /users` announcing 100 bytes of body, sends 5, then stalls. */
 function stalledPost(port: number, tenant: string): Promise<{ socket: Socket; answer: Promise<string> }> {
@@ -53,11 +54,13 @@ describe('connections: fair, bounded, never held for nothing', () => {
         free: { strategy: 'shared' },
         enterprise: { strategy: 'database', pool: { max: 3 } },
         capped: { strategy: 'database', pool: { max: 3 }, concurrency: 2 },
+        metered: { strategy: 'schema', rate: { perSecond: 0.5, burst: 3 } },
       },
       tenants: [
         ...DB_TENANTS.map((id) => ({ id, name: `Tenant ${id}`, tier: 'enterprise' })),
         { id: 'c-capped', name: 'Capped', tier: 'capped' },
         { id: 'c-shared', name: 'Shared', tier: 'free' },
+        { id: 'c-metered', name: 'Metered', tier: 'metered' },
       ],
       env: {
         TENANCY_SERVER_CONNECTION_BUDGET: String(BUDGET),
@@ -170,9 +173,31 @@ describe('connections: fair, bounded, never held for nothing', () => {
     assert.equal(refused.body.error, 'Too Many Requests');
     assert.equal((await request(t.http).get('/users').set('X-Tenant-ID', 'c1')).status, 200);
     assert.equal((await request(t.http).get('/users').set('X-Tenant-ID', 'c-shared')).status, 200);
+    // Shed before anything reads the body: a stalled POST of the busy tenant is answered at once.
+    const stalled = await stalledPost(port, 'c-capped');
+    const shed = await stalled.answer;
+    assert.match(shed, /^HTTP\/1\.1 429 /);
+    assert.match(shed, /\r\nretry-after: 1\r\n/i);
+    assert.match(shed, /\r\ncache-control: private, no-store\r\n/i);
+    assert.match(shed, /"statusCode":429,"error":"Too Many Requests","message":"Tenant 'c-capped' already has 2 requests in progress/);
     free();
     await Promise.all(holders);
     assert.equal((await request(t.http).get('/users').set('X-Tenant-ID', 'c-capped')).status, 200);
+  });
+
+  it("a tenant past its tier's rate gets 429 with Retry-After after its burst, others are served, and it is served again once a token refills", async () => {
+    const burst = await Promise.all([0, 1, 2].map(() => request(t.http).get('/users').set('X-Tenant-ID', 'c-metered')));
+    assert.deepEqual(burst.map((r) => r.status), [200, 200, 200]);
+    const refused = await request(t.http).post('/users').set('X-Tenant-ID', 'c-metered').send({ email: 'over@metered.test', name: 'Over' });
+    assert.equal(refused.status, 429, JSON.stringify(refused.body));
+    // One token every 2 s: the wait left is 1 or 2 s, whatever the burst itself took.
+    assert.ok(['1', '2'].includes(refused.headers['retry-after']), refused.headers['retry-after']);
+    assert.match(refused.body.message, /more than the 0.5 requests per second its tier allows/);
+    assert.equal((await request(t.http).get('/users').set('X-Tenant-ID', 'c-shared')).status, 200);
+    await sleep(2_100);
+    const again = await request(t.http).get('/users').set('X-Tenant-ID', 'c-metered');
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.deepEqual(again.body.items, [], 'the refused POST wrote nothing');
   });
 
   it('with the budget held by two tenants, a third waits the acquire timeout and gets 503 with Retry-After; the holders and other models are served', async () => {

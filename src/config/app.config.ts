@@ -1,6 +1,6 @@
 import { registerAs } from '@nestjs/config';
 import { plainToInstance, Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
+import { IsIn, IsInt, IsNumber, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
 
 /** The environment the service reads, validated at start. */
 class Environment {
@@ -42,6 +42,8 @@ class Environment {
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(3_600_000) TENANCY_STATEMENT_TIMEOUT_MILLIS?: number;
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100_000) TENANCY_TENANT_CONCURRENCY?: number;
+
+  @IsOptional() @Type(() => Number) @IsNumber() @Min(0.001) @Max(1_000_000) TENANCY_TENANT_RATE?: number;
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(600_000) HTTP_HEADERS_TIMEOUT_MILLIS?: number;
 
@@ -91,6 +93,8 @@ export interface AppConfig {
   statementTimeoutMillis?: number;
   /** Units of work in flight per tenant, for tiers that set no `concurrency`. */
   tenantConcurrency?: number;
+  /** Requests per second one tenant may start (TENANCY_TENANT_RATE); unset: no rate limit. */
+  tenantRate?: number;
 }
 
 export const appConfig = registerAs(
@@ -113,6 +117,7 @@ export const appConfig = registerAs(
     acquireTimeoutMillis: optionalNumber(process.env.TENANCY_ACQUIRE_TIMEOUT_MILLIS),
     statementTimeoutMillis: optionalNumber(process.env.TENANCY_STATEMENT_TIMEOUT_MILLIS),
     tenantConcurrency: optionalNumber(process.env.TENANCY_TENANT_CONCURRENCY),
+    tenantRate: optionalNumber(process.env.TENANCY_TENANT_RATE),
   }),
 );
 

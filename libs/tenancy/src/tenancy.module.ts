@@ -20,7 +20,7 @@ import { RuntimeRole } from './data-source/runtime-role';
 import { TenancyReadiness } from './data-source/tenancy-readiness';
 import { TenantDataSource } from './data-source/tenant-data-source';
 import { tenantRepositoryProviders } from './data-source/tenant-repository';
-import { TenantConcurrency } from './data-source/tenant-concurrency';
+import { TenantAdmission } from './data-source/tenant-admission';
 import { UnitOfWorkFactory } from './data-source/unit-of-work-factory';
 import { UnitOfWorkInterceptor } from './data-source/unit-of-work.interceptor';
 import { TenantCacheInterceptor } from './resolution/tenant-cacheable';
@@ -35,6 +35,7 @@ import { TenantLifecycle } from './lifecycle/tenant-lifecycle';
 import { TenantMigrations } from './lifecycle/tenant-migrations';
 import { TenantMover } from './lifecycle/tenant-mover';
 import { TenantProvisioner } from './lifecycle/tenant-provisioner';
+import { TenantSheddingMiddleware } from './resolution/tenant-shedding.middleware';
 import { TenantResolutionMiddleware } from './resolution/tenant-resolution.middleware';
 import { SuperAdminGuard } from './resolution/super-admin.guard';
 import { TenantResolver } from './resolution/tenant-resolver';
@@ -72,12 +73,13 @@ const PROVIDERS: Provider[] = [
   SchemaStrategy,
   DatabaseStrategy,
   IsolationStrategies,
-  TenantConcurrency,
+  TenantAdmission,
   UnitOfWorkFactory,
   TenantContext,
   TenancyService,
   TenantDataSource,
   TenantResolver,
+  TenantSheddingMiddleware,
   TenantResolutionMiddleware,
   SuperAdminGuard,
   TenantProvisioner,
@@ -155,19 +157,25 @@ export class TenancyModule implements NestModule, OnModuleInit {
     };
   }
 
-  constructor(private readonly catalog: TenantCatalog) {}
+  constructor(
+    private readonly catalog: TenantCatalog,
+    private readonly admission: TenantAdmission,
+  ) {}
 
   onModuleInit(): void {
     ContextIdFactory.apply(tenantContextIdStrategy);
-    // A deleted tenant's durable (per-tenant) instances are dropped with it.
+    // A deleted tenant's durable (per-tenant) instances and rate bucket are dropped with it.
     this.catalog.events.on('change', (id: string) => {
-      if (id !== '*' && !this.catalog.get(id)) tenantContextIdStrategy.forget(id);
+      if (id === '*' || this.catalog.get(id)) return;
+      tenantContextIdStrategy.forget(id);
+      this.admission.forget(id);
     });
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    // The run-based nestjs-cls middleware first (never enterWith), then tenant resolution inside it.
-    consumer.apply(ClsMiddleware, TenantResolutionMiddleware).forRoutes('/');
+    // A tenant past its limits is shed first, before anything else runs; then the run-based
+    // nestjs-cls middleware (never enterWith), and tenant resolution inside it.
+    consumer.apply(TenantSheddingMiddleware, ClsMiddleware, TenantResolutionMiddleware).forRoutes('/');
   }
 }
 

@@ -34,6 +34,17 @@ export interface TierDefinition {
    * once; past it a request gets 429 with Retry-After. Default: the module's `concurrency`.
    */
   concurrency?: number;
+  /** Requests per second one tenant of this tier may start. Default: the module's `rate` (none). */
+  rate?: RateLimit;
+}
+
+/**
+ * A token bucket: `perSecond` requests per second on average, with bursts of up to `burst` at once
+ * (default: one second's worth, `perSecond`). Past it a request gets 429 with Retry-After.
+ */
+export interface RateLimit {
+  perSecond: number;
+  burst?: number;
 }
 
 export interface TenantDefinition {
@@ -157,6 +168,11 @@ export interface TenancyModuleOptions {
    * Retry-After, so one flooding tenant cannot take the service from the others. Default 100.
    */
   concurrency?: number;
+  /**
+   * Requests per second one tenant may start, for tiers that set no `rate`. Default: none (only
+   * `concurrency` bounds a tenant).
+   */
+  rate?: RateLimit;
   /** Provision and migrate the tenants of `catalog` at start. Default true. */
   seedOnStart?: boolean;
   /** Safety-net re-read of the catalog, besides LISTEN/NOTIFY. Default 30 s. */
@@ -177,8 +193,9 @@ export interface TenancyModuleOptions {
 }
 
 export type ResolvedTenancyOptions = Required<
-  Omit<TenancyModuleOptions, 'resolution' | 'naming' | 'pool' | 'databasePools' | 'servers' | 'timeouts'>
+  Omit<TenancyModuleOptions, 'resolution' | 'naming' | 'pool' | 'databasePools' | 'servers' | 'timeouts' | 'rate'>
 > & {
+  rate?: RateLimit;
   timeouts: Required<NonNullable<TenancyModuleOptions['timeouts']>>;
   servers: Record<string, string>;
   resolution: Required<Omit<NonNullable<TenancyModuleOptions['resolution']>, 'jwt'>> & {
@@ -249,6 +266,7 @@ export function resolveTenancyOptions(options: TenancyModuleOptions): ResolvedTe
       maxLifetimeSeconds: options.databasePools?.maxLifetimeSeconds ?? 300,
     },
     concurrency: options.concurrency ?? 100,
+    rate: options.rate,
     seedOnStart: options.seedOnStart ?? true,
     restrictControlDatabase: options.restrictControlDatabase ?? true,
     catalogRefreshMillis: options.catalogRefreshMillis ?? 30_000,
@@ -272,10 +290,17 @@ export function limitsFor(options: ResolvedTenancyOptions, tier: string | null |
   };
 }
 
-/** The most units of work a tenant of `tier` may have in flight: the tier's own, else the module's. */
-export function concurrencyFor(options: ResolvedTenancyOptions, tier: string | null | undefined): number {
-  const own = tier && Object.hasOwn(options.catalog.tiers, tier) ? options.catalog.tiers[tier].concurrency : undefined;
-  return own ?? options.concurrency;
+/**
+ * The admission limits of a tenant of `tier`, each the tier's own, else the module's: the most units
+ * of work in flight, and the rate (with its burst filled in), if any.
+ */
+export function admissionFor(options: ResolvedTenancyOptions, tier: string | null | undefined): { concurrency: number; rate?: Required<RateLimit> } {
+  const own = tier && Object.hasOwn(options.catalog.tiers, tier) ? options.catalog.tiers[tier] : undefined;
+  const rate = own?.rate ?? options.rate;
+  return {
+    concurrency: own?.concurrency ?? options.concurrency,
+    rate: rate ? { perSecond: rate.perSecond, burst: rate.burst ?? Math.max(1, rate.perSecond) } : undefined,
+  };
 }
 
 /**

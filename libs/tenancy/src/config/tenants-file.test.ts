@@ -221,6 +221,21 @@ describe('validateTenantsDefinition', () => {
     assert.equal(Object.hasOwn(tiers.free, 'concurrency'), false, 'unset stays unset: the module default applies');
   });
 
+  it('keeps a tier rate and refuses one without perSecond, out of range, or with unknown keys', () => {
+    for (const rate of [{}, { perSecond: 0 }, { perSecond: -1 }, { perSecond: '5' }, { perSecond: 5, burst: 0 }, { perSecond: 5, burst: 1.5 }, { perSecond: 5, every: 2 }, 5]) {
+      const raw = good();
+      raw.tiers.pro.rate = rate;
+      const problems = problemsOf(() => validateTenantsDefinition(raw, 'f', SERVERS));
+      assert.ok(problems.every((p) => p.startsWith('tiers.pro.rate')), problems.join('\n'));
+    }
+    const raw = good();
+    raw.tiers.pro.rate = { perSecond: 0.5, burst: 4 };
+    raw.tiers.free.rate = { perSecond: 200 };
+    const tiers = validateTenantsDefinition(raw, 'f', SERVERS).tiers;
+    assert.deepEqual(tiers.pro.rate, { perSecond: 0.5, burst: 4 });
+    assert.deepEqual(tiers.free.rate, { perSecond: 200 });
+  });
+
   it('refuses a missing or empty name', () => {
     const raw = good();
     raw.tenants[2].name = '';

@@ -4,6 +4,7 @@ import {
   IsIn,
   IsInt,
   IsNotEmpty,
+  IsNumber,
   IsObject,
   IsOptional,
   IsString,
@@ -31,11 +32,17 @@ class LimitsSection {
   @IsOptional() @IsInt() @Min(1) @Max(3_600_000) idleInTransactionMillis?: number;
 }
 
+class RateSection {
+  @IsNumber() @Min(0.001) @Max(1_000_000) perSecond!: number;
+  @IsOptional() @IsInt() @Min(1) @Max(1_000_000) burst?: number;
+}
+
 class TierSection {
   @IsIn(ISOLATION_MODELS) strategy!: IsolationModel;
   @IsOptional() @ValidateNested() @Type(() => PoolSection) pool?: PoolSection;
   @IsOptional() @ValidateNested() @Type(() => LimitsSection) limits?: LimitsSection;
   @IsOptional() @IsInt() @Min(1) @Max(100_000) concurrency?: number;
+  @IsOptional() @ValidateNested() @Type(() => RateSection) rate?: RateSection;
 }
 
 class TenantSection {
@@ -87,6 +94,7 @@ export function validateTenantsDefinition(raw: unknown, file = 'tenants file', s
         tiers[name] = { strategy: tier.strategy, pool: tier.pool ? { max: tier.pool.max } : undefined };
         if (tier.limits) tiers[name].limits = { ...tier.limits };
         if (tier.concurrency !== undefined) tiers[name].concurrency = tier.concurrency;
+        if (tier.rate) tiers[name].rate = { perSecond: tier.rate.perSecond, ...(tier.rate.burst !== undefined ? { burst: tier.rate.burst } : {}) };
       }
     }
   }

@@ -6,6 +6,7 @@ import { FeatureEntities } from './feature-entities';
 import { OwnerConnections } from './owner-connections';
 import { createRuntimeDataSource, DataSourceLease } from './runtime-data-source';
 import { RuntimeRole } from './runtime-role';
+import { TenantAdmission } from './tenant-admission';
 
 /** The runtime pool on the home database, shared by every tenant of the shared and schema models. */
 @Injectable()
@@ -18,6 +19,7 @@ export class HomeDataSource implements OnApplicationShutdown {
     private readonly owner: OwnerConnections,
     private readonly role: RuntimeRole,
     private readonly entities: FeatureEntities,
+    private readonly admission: TenantAdmission,
   ) {
     const home = this;
     this.lease = {
@@ -47,6 +49,8 @@ export class HomeDataSource implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    // Requests still in flight (their clients gone, the HTTP server closed) end first.
+    await this.admission.whenIdle(clientQueryTimeout(this.options));
     const ds = this.ds;
     this.ds = undefined;
     if (ds?.isInitialized) await ds.destroy();

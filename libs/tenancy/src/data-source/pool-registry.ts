@@ -9,6 +9,7 @@ import { FeatureEntities } from './feature-entities';
 import { OwnerConnections } from './owner-connections';
 import { createRuntimeDataSource, DataSourceLease } from './runtime-data-source';
 import { RuntimeRole } from './runtime-role';
+import { TenantAdmission } from './tenant-admission';
 
 interface PoolEntry {
   tenantId: string;
@@ -62,6 +63,7 @@ export class PoolRegistry implements OnApplicationShutdown {
     private readonly role: RuntimeRole,
     private readonly naming: TenantNaming,
     private readonly entities: FeatureEntities,
+    private readonly admission: TenantAdmission,
   ) {
     const every = Math.max(250, Math.min(this.options.databasePools.idleMillis / 2, 10_000));
     this.sweeper = setInterval(() => this.evictIdle(), every);
@@ -96,7 +98,9 @@ export class PoolRegistry implements OnApplicationShutdown {
       dataSource,
       admit: async () => {
         const permit = await this.budget.take(held.server, held.tenantId, held.max);
-        this.makeRoom(held);
+        // The idle connections closed to make room are gone before this unit opens its own, so
+        // the server never sees more than the budget at once.
+        await this.makeRoom(held);
         return permit;
       },
       release: () => {
@@ -160,7 +164,14 @@ export class PoolRegistry implements OnApplicationShutdown {
       },
       `nest-tenancy:${entry.tenantId}`,
     );
-    entry.dataSource = await ds.initialize();
+    // Initializing opens the pool's first connection: it counts against the budget like any other.
+    const permit = await this.budget.take(entry.server, entry.tenantId, entry.max);
+    try {
+      await this.makeRoom(entry);
+      entry.dataSource = await ds.initialize();
+    } finally {
+      permit();
+    }
     return entry.dataSource;
   }
 
@@ -168,15 +179,19 @@ export class PoolRegistry implements OnApplicationShutdown {
    * Called once `entry` holds a permit. Every permit holder of a pool ends up holding one of its
    * connections, so a pool will have `max(open, permits)` connections open: when that sum over the
    * server exceeds the budget, idle connections no permit holder of their pool is about to take are
-   * closed, least recently used pool first (the whole pool when nobody leases it). A pool's first
-   * connection, opened when the pool is created, is brought back under the budget here too.
+   * closed, least recently used pool first (the whole pool when nobody leases it). A pool being
+   * created holds a permit while it opens its first connection, so room is made for that one too.
+   * Resolves once the idle connections chosen are closed (a whole pool closes in the background:
+   * it leaves the registry's count at once).
    */
-  private makeRoom(entry: PoolEntry): void {
+  private async makeRoom(entry: PoolEntry): Promise<void> {
+    const closing: Promise<void>[] = [];
     const permits = (e: PoolEntry) => this.budget.busy(e.server, e.tenantId);
+    // The pool of `entry` may not be open yet (it is being created): its permits count for it.
     let excess = -this.options.databasePools.budgetPerServer;
     for (const e of this.entries.values()) if (e.server === entry.server) excess += Math.max(poolOf(e)?.totalCount ?? 0, permits(e));
     for (const e of [...this.entries.values()]) {
-      if (excess <= 0) return;
+      if (excess <= 0) break;
       const pool = poolOf(e);
       if (e === entry || e.server !== entry.server || !pool) continue;
       const spare = Math.min(pool.idleCount, pool.totalCount - permits(e));
@@ -188,9 +203,10 @@ export class PoolRegistry implements OnApplicationShutdown {
       } else {
         // pg's Pool has no "close one idle client": check one out (an idle one is handed out
         // first) and give it back destroyed.
-        for (let n = Math.min(excess, spare); n > 0; n--, excess--) void pool.connect().then((c) => c.release(true), () => undefined);
+        for (let n = Math.min(excess, spare); n > 0; n--, excess--) closing.push(pool.connect().then((c) => c.release(true), () => undefined));
       }
     }
+    await Promise.all(closing);
   }
 
   private touch(entry: PoolEntry): void {
@@ -222,6 +238,7 @@ export class PoolRegistry implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.sweeper);
+    await this.admission.whenIdle(clientQueryTimeout(this.options));
     const all = [...this.entries.values()];
     this.entries.clear();
     await Promise.all(all.map((e) => this.close(e)));

@@ -5,7 +5,7 @@ import type { TenantRecord } from '../catalog/tenant-record';
 import { limitsFor, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { TenantMovingError } from '../errors/tenancy.errors';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
-import { TenantConcurrency } from './tenant-concurrency';
+import { TenantAdmission } from './tenant-admission';
 import { UnitOfWork } from './unit-of-work';
 
 /** Opens a unit of work on the pool that serves the tenant's model. */
@@ -16,7 +16,7 @@ export class UnitOfWorkFactory {
     private readonly strategies: IsolationStrategies,
     private readonly access: TenantAccess,
     private readonly catalog: TenantCatalog,
-    private readonly concurrency: TenantConcurrency,
+    private readonly admission: TenantAdmission,
   ) {}
 
   /**
@@ -30,13 +30,13 @@ export class UnitOfWorkFactory {
    *
    * The unit holds nothing until its `start()` (concurrency slot, DataSource lease) and takes a
    * connection only at its first query.
-   * @throws TenantBusyError (429) when the tenant already has its tier's `concurrency` units in flight.
+   * @throws TenantBusyError or TenantRateLimitedError (429) when the tenant is past its tier's `concurrency` or `rate`.
    */
   async open(tenant: TenantRecord, method = 'POST'): Promise<UnitOfWork> {
-    // A tenant already at its concurrency limit is refused before anything else (429).
-    this.concurrency.check(tenant);
+    // A tenant past its tier's concurrency or rate is refused before anything else (429).
+    this.admission.check(tenant);
     const strategy = this.strategies.for(tenant.strategy);
-    const source = { enter: () => this.concurrency.enter(tenant), lease: () => strategy.acquire(tenant) };
+    const source = { enter: () => this.admission.enter(tenant), lease: () => strategy.acquire(tenant) };
     const recheck = () => {
       const now = this.access.servable(tenant.id, 'the catalog', method);
       if (now.strategy !== tenant.strategy || now.server !== tenant.server) throw new TenantMovingError(tenant.id);

@@ -6,7 +6,7 @@ const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'
 /**
  * What pg and pg-pool say, in words only, when the server does not answer: an acquire or connect
  * timeout (`connectionTimeoutMillis`), a query with no answer (`query_timeout`), a connection that
- * ended under a query.
+ * ended under a query, a pool or DataSource already closed.
  */
 const DRIVER_MESSAGES = [
   /^timeout exceeded when trying to connect$/i,
@@ -15,6 +15,8 @@ const DRIVER_MESSAGES = [
   /^Client has encountered a connection error and is not queryable$/i,
   /^Client was closed and is not queryable$/i,
   /^Cannot use a pool after calling end on the pool$/i,
+  // TypeORM: the DataSource was destroyed (the service is stopping).
+  /^Driver not Connected$/i,
 ];
 
 /**

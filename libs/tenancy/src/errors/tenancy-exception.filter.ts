@@ -1,14 +1,9 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { isDatabaseUnavailable } from './database-unavailable';
+import { ErrorBody, writeErrorResponse } from './error-response';
 import { pgErrorCode, READ_ONLY_TRANSACTION } from './pg-error-code';
 import { TenantMovingError } from './tenancy.errors';
-
-interface ErrorBody {
-  statusCode: number;
-  error: string;
-  message: string | string[];
-}
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
@@ -72,12 +67,7 @@ export class TenancyExceptionFilter implements ExceptionFilter {
       res.destroy();
       return;
     }
-    const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
-    if (body.statusCode === 503 || body.statusCode === 429) {
-      headers['retry-after'] = String((exception as { retryAfterSeconds?: number })?.retryAfterSeconds ?? 1);
-    }
-    res.writeHead(body.statusCode, headers);
-    res.end(JSON.stringify(body));
+    writeErrorResponse(res, body, (exception as { retryAfterSeconds?: number })?.retryAfterSeconds);
   }
 
   private toBody(exception: unknown): ErrorBody {

@@ -148,6 +148,14 @@ export class TenantPoolExhaustedError extends TenancyError {
   }
 }
 
+/** 503: the service is shutting down; a unit of work that had not started yet is not started. */
+export class ServiceStoppingError extends TenancyError {
+  readonly retryAfterSeconds = 1;
+  constructor() {
+    super('The service is restarting or stopping. Retry in a moment.', HttpStatus.SERVICE_UNAVAILABLE, 'Service Unavailable');
+  }
+}
+
 /**
  * The tenant already has its tier's `concurrency` units of work in flight (requests being served).
  * `retryAfterSeconds` becomes the Retry-After header. Other tenants are not affected.
@@ -157,6 +165,22 @@ export class TenantBusyError extends TenancyError {
   constructor(id: string, limit: number) {
     super(
       `Tenant '${id}' already has ${limit} requests in progress, the most its tier allows at once. Retry after the Retry-After delay.`,
+      HttpStatus.TOO_MANY_REQUESTS,
+      'Too Many Requests',
+    );
+  }
+}
+
+/** 429: the tenant started more requests than its tier's `rate` allows. */
+export class TenantRateLimitedError extends TenancyError {
+  constructor(
+    id: string,
+    perSecond: number,
+    /** Seconds until the tenant may start a request again (the Retry-After header). */
+    readonly retryAfterSeconds: number,
+  ) {
+    super(
+      `Tenant '${id}' is sending more than the ${perSecond} requests per second its tier allows. Retry after the Retry-After delay.`,
       HttpStatus.TOO_MANY_REQUESTS,
       'Too Many Requests',
     );

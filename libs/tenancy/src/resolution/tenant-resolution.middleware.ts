@@ -5,6 +5,7 @@ import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-optio
 import { TenantContext } from '../context/tenant-context';
 import { TENANT_REQUEST_KEY } from '../context/tenant-context-id.strategy';
 import { UnitOfWorkFactory } from '../data-source/unit-of-work-factory';
+import { isExcludedPath } from './excluded-paths';
 import { toOriginForm } from './request-target';
 import { TenantResolver } from './tenant-resolver';
 
@@ -30,8 +31,7 @@ export class TenantResolutionMiddleware implements NestMiddleware {
 
   async use(req: Request, res: ServerResponse, next: (err?: unknown) => void): Promise<void> {
     toOriginForm(req);
-    const path = (req.originalUrl ?? req.url).split('?')[0];
-    if (this.options.resolution.exclude.some((p) => path === p || path.startsWith(`${p}/`))) return next();
+    if (isExcludedPath(this.options, req)) return next();
     // Every answer to a tenant-scoped request, errors included, is the caller's own: no shared
     // cache may keep it (a route can relax this with @TenantCacheable).
     res.setHeader('Cache-Control', 'private, no-store');

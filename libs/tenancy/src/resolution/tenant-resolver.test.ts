@@ -321,3 +321,35 @@ describe('TenantResolver: hostile sources', () => {
     }
   });
 });
+
+describe('TenantResolver.peek (unverified, for shedding load only)', () => {
+  it('names the tenant the header, path and subdomain sources agree on', () => {
+    const r = resolver({ order: ['header', 'path', 'subdomain'], baseDomain: 'example.com' });
+    assert.equal(r.peek(req('/users', { 'x-tenant-id': 'acme' })), 'acme');
+    assert.equal(r.peek(req('/t/acme/users')), 'acme');
+    assert.equal(r.peek(req('/users', { host: 'acme.example.com' })), 'acme');
+    assert.equal(r.peek(req('/t/acme/users', { 'x-tenant-id': 'acme', host: 'acme.example.com' })), 'acme');
+  });
+
+  it('names no tenant when none is named, when sources disagree or when a candidate is malformed', () => {
+    const r = resolver({ order: ['header', 'path'] });
+    assert.equal(r.peek(req('/users')), undefined);
+    assert.equal(r.peek(req('/t/gadget/users', { 'x-tenant-id': 'widget' })), undefined);
+    assert.equal(r.peek(req('/users', { 'x-tenant-id': 'Not A Tenant' })), undefined);
+    assert.equal(r.peek(req('/users', { 'x-tenant-id': ['acme', 'acme'] })), undefined);
+  });
+
+  it('leaves the path as it is (only resolve strips the prefix)', () => {
+    const request = req('/t/acme/users');
+    resolver({ order: ['path'] }).peek(request);
+    assert.equal(request.url, '/t/acme/users');
+  });
+
+  it('names no tenant when a token could decide: tokens required, or the request carries one', () => {
+    const optional = resolver({ order: ['jwt', 'header'], jwt: { secret: SECRET, required: false, authoritative: true } });
+    assert.equal(optional.peek(req('/users', { 'x-tenant-id': 'acme' })), 'acme');
+    assert.equal(optional.peek(req('/users', { 'x-tenant-id': 'acme', authorization: 'Bearer x.y.z' })), undefined);
+    const required = resolver({ order: ['jwt', 'header'], jwt: { secret: SECRET, required: true } });
+    assert.equal(required.peek(req('/users', { 'x-tenant-id': 'acme' })), undefined);
+  });
+});

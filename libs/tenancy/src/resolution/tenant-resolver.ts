@@ -46,6 +46,25 @@ export class TenantResolver {
     this.jwt = available.jwt as JwtTenantSource | undefined;
   }
 
+  /**
+   * The tenant a request names, read cheaply and unverified, for shedding load only (never to serve
+   * a request): the one valid id its header, subdomain and path sources agree on. Undefined when
+   * none names one, when they disagree, and whenever a token could decide (tokens required, or the
+   * request carries one): then only `resolve` can say.
+   */
+  peek(req: TenantRequest): string | undefined {
+    if (this.jwt && (this.options.resolution.jwt?.required || req.headers.authorization !== undefined)) return undefined;
+    let id: string | undefined;
+    for (const source of this.sources) {
+      if (source === this.jwt) continue;
+      const candidate = source.read(req);
+      if (candidate === undefined) continue;
+      if (typeof candidate !== 'string' || !isValidTenantId(candidate) || (id !== undefined && id !== candidate)) return undefined;
+      id = candidate;
+    }
+    return id;
+  }
+
   async resolve(req: TenantRequest): Promise<ResolvedTenantId> {
     const { jwt: jwtOptions, onConflict } = this.options.resolution;
     // Checked first, so a caller without a token learns nothing about the tenant it names.
