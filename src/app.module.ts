@@ -4,6 +4,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { loadTenantsFile, parseServerList, TenancyExceptionFilter, TenancyModule } from '../libs/tenancy/src';
 import { AdminModule } from './admin/admin.module';
 import { JsonBodyMiddleware } from './common/json-body.middleware';
+import { ShutdownDrain } from './common/shutdown-drain';
 import { AppConfig, appConfig, validateEnvironment } from './config/app.config';
 import { HealthController } from './health/health.controller';
 import { TENANT_MIGRATIONS } from './migrations';
@@ -33,6 +34,7 @@ import { UsersModule } from './users/users.module';
           pool: { max: app.poolMax },
           databasePools: { budgetPerServer: app.serverConnectionBudget, idleMillis: app.poolIdleMillis },
           concurrency: app.tenantConcurrency,
+          rate: app.tenantRate ? { perSecond: app.tenantRate } : undefined,
           timeouts: { acquireMillis: app.acquireTimeoutMillis, statementMillis: app.statementTimeoutMillis },
           resolution: {
             baseDomain: app.baseDomain,
@@ -47,7 +49,7 @@ import { UsersModule } from './users/users.module';
     AdminModule,
   ],
   controllers: [HealthController],
-  providers: [{ provide: APP_FILTER, useClass: TenancyExceptionFilter }],
+  providers: [{ provide: APP_FILTER, useClass: TenancyExceptionFilter }, ShutdownDrain],
 })
 export class AppModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
