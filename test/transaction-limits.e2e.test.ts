@@ -15,7 +15,9 @@ describe('transaction limits', () => {
 
   before(async () => {
     t = await startTestApp({
-      tiers: { ...DEFAULT_TIERS, strict: { strategy: 'schema', limits: { statementMillis: 300, lockMillis: 200, idleInTransactionMillis: 300 } } },
+      tiers: { ...DEFAULT_TIERS, // The idle limit stays well above the lock limit: the lock test's holder idles while the
+      // waiter times out, and must not be ended itself on a loaded machine.
+      strict: { strategy: 'schema', limits: { statementMillis: 300, lockMillis: 200, idleInTransactionMillis: 1_000 } } },
       tenants: [
         { id: 'strict', name: 'Strict', tier: 'strict' },
         { id: 'lenient', name: 'Lenient', tier: 'pro' },
@@ -35,7 +37,7 @@ describe('transaction limits', () => {
   it('applies the tier’s limits, and the module’s to a tier without its own', async () => {
     const show = (id: string) =>
       tenancy.run(id, () => tds.query<{ s: string; l: string; i: string }[]>(`SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l, current_setting('idle_in_transaction_session_timeout') AS i`));
-    assert.deepEqual(await show('strict'), [{ s: '300ms', l: '200ms', i: '300ms' }]);
+    assert.deepEqual(await show('strict'), [{ s: '300ms', l: '200ms', i: '1s' }]);
     assert.deepEqual(await show('lenient'), [{ s: '2s', l: '2s', i: '10s' }]);
   });
 
@@ -67,7 +69,7 @@ describe('transaction limits', () => {
     const outcome = await failure(
       tenancy.run('strict', async () => {
         await tds.query(`INSERT INTO users (email, name) VALUES ('idle@x.test', 'I')`);
-        await new Promise((r) => setTimeout(r, 800));
+        await new Promise((r) => setTimeout(r, 1_600));
         await tds.query('SELECT 1');
       }),
     );
