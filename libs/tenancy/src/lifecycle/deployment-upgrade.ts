@@ -7,7 +7,7 @@ import { OwnerConnections } from '../data-source/owner-connections';
 import { RuntimeRole } from '../data-source/runtime-role';
 import { pgErrorCode } from '../errors/pg-error-code';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
-import { TenantMigrator } from './tenant-migrator';
+import { TenantMigrator } from '../migrations/tenant-migrator';
 
 /** SQLSTATE object_in_use: a database with sessions cannot be renamed. */
 const OBJECT_IN_USE = '55006';

@@ -5,8 +5,8 @@ import { quoteIdent, TenantNaming } from '../catalog/tenant-naming';
 import { TenantRecord } from '../catalog/tenant-record';
 import { OwnerConnections } from '../data-source/owner-connections';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
-import { MigrationLedger, SHARED_TARGET } from './migration-ledger';
-import { tenantTables } from './tenant-tables';
+import { MigrationLedger, SHARED_TARGET } from '../migrations/migration-ledger';
+import { tenantTables } from '../migrations/tenant-tables';
 
 export interface TenantSummary extends TenantRecord {
   /** The last migration applied, from the ledger. */

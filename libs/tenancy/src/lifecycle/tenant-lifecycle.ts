@@ -8,9 +8,9 @@ import { OwnerConnections } from '../data-source/owner-connections';
 import { PoolRegistry } from '../data-source/pool-registry';
 import { TenantStateError, UnknownTenantError } from '../errors/tenancy.errors';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
-import { MigrationLedger } from './migration-ledger';
+import { MigrationLedger } from '../migrations/migration-ledger';
 import { moveLockKey } from './move-lock';
-import { tenantTables } from './tenant-tables';
+import { tenantTables } from '../migrations/tenant-tables';
 
 /** Suspend, resume and delete: the state changes of a tenant after it is provisioned. */
 @Injectable()

@@ -2,9 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { TenantCatalog } from '../catalog/tenant-catalog';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
-import type { TenantLocation } from '../strategies/isolation-strategy';
-import { MigrationLedger, SHARED_TARGET } from './migration-ledger';
-import { TenantMigrator } from './tenant-migrator';
+import type { TenantLocation } from '../catalog/tenant-location';
+import { MigrationLedger, SHARED_TARGET } from '../migrations/migration-ledger';
+import { TenantMigrator } from '../migrations/tenant-migrator';
 
 export interface MigrationTarget {
   /** `@shared` or a tenant id. */

@@ -13,12 +13,12 @@ import { ControlLocks } from '../catalog/control-locks';
 import { RuntimeRole } from '../data-source/runtime-role';
 import { InvalidTenantDefinitionError, TenantStateError } from '../errors/tenancy.errors';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
-import type { TenantLocation } from '../strategies/isolation-strategy';
-import { MigrationLedger } from './migration-ledger';
+import type { TenantLocation } from '../catalog/tenant-location';
+import { MigrationLedger } from '../migrations/migration-ledger';
 import { moveLockKey } from './move-lock';
 import { TenantLifecycle } from './tenant-lifecycle';
 import { TenantMigrations } from './tenant-migrations';
-import { TenantTable, tenantTables } from './tenant-tables';
+import { TenantTable, tenantTables } from '../migrations/tenant-tables';
 
 export type MovePhase = 'provisioning' | 'copying' | 'freezing' | 'switched' | 'cleanup' | 'failed';
 

@@ -5,7 +5,7 @@ import { IsolationModel, ResolvedTenancyOptions, TenantDefinition, TENANCY_OPTIO
 import { DeploymentOwnershipError, InvalidTenantDefinitionError } from '../errors/tenancy.errors';
 import { isValidTenantId } from '../resolution/tenant-id';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
-import { MigrationLedger, SHARED_TARGET } from './migration-ledger';
+import { MigrationLedger, SHARED_TARGET } from '../migrations/migration-ledger';
 import { TenantMigrations } from './tenant-migrations';
 
 /**

@@ -7,9 +7,10 @@ import { OwnerConnections } from '../data-source/owner-connections';
 import { PoolRegistry } from '../data-source/pool-registry';
 import type { DataSourceLease } from '../data-source/runtime-data-source';
 import { RuntimeRole } from '../data-source/runtime-role';
-import { TenantMigrator } from '../lifecycle/tenant-migrator';
+import { TenantMigrator } from '../migrations/tenant-migrator';
 import type { TransactionLimits } from '../config/tenancy-options';
-import type { IsolationStrategy, TenantLocation } from './isolation-strategy';
+import type { TenantLocation } from '../catalog/tenant-location';
+import type { IsolationStrategy } from './isolation-strategy';
 import { LocationFence } from './location-fence';
 import { transactionPreamble } from './transaction-preamble';
 

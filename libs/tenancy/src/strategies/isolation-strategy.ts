@@ -1,13 +1,8 @@
 import type { TenantRecord } from '../catalog/tenant-record';
 import type { IsolationModel, TransactionLimits } from '../config/tenancy-options';
 import type { DataSourceLease } from '../data-source/runtime-data-source';
+import type { TenantLocation } from '../catalog/tenant-location';
 
-/** Where a tenant's rows live. */
-export interface TenantLocation {
-  server: string;
-  database: string;
-  schema: string;
-}
 
 /**
  * One isolation model. The rest of the library (and every feature module) talks to this interface

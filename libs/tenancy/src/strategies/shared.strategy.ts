@@ -5,9 +5,10 @@ import type { TenantRecord } from '../catalog/tenant-record';
 import { HomeDataSource } from '../data-source/home-data-source';
 import { OwnerConnections } from '../data-source/owner-connections';
 import type { DataSourceLease } from '../data-source/runtime-data-source';
-import { TenantMigrator } from '../lifecycle/tenant-migrator';
+import { TenantMigrator } from '../migrations/tenant-migrator';
 import type { TransactionLimits } from '../config/tenancy-options';
-import type { IsolationStrategy, TenantLocation } from './isolation-strategy';
+import type { TenantLocation } from '../catalog/tenant-location';
+import type { IsolationStrategy } from './isolation-strategy';
 import { LocationFence } from './location-fence';
 import { transactionPreamble } from './transaction-preamble';
 

@@ -5,7 +5,7 @@ import { Deployment } from '../catalog/deployment';
 import { OwnerConnections } from '../data-source/owner-connections';
 import { TenantStateError } from '../errors/tenancy.errors';
 import { RuntimeRole } from '../data-source/runtime-role';
-import type { TenantLocation } from '../strategies/isolation-strategy';
+import type { TenantLocation } from '../catalog/tenant-location';
 import { MigrationRunner } from './migration-runner';
 
 /** Applies the tenant migration set to one location (a schema of a database of a server). */
