@@ -33,5 +33,5 @@ export { TenancyReadiness } from './data-source/tenancy-readiness';
 export { TenantLifecycle } from './lifecycle/tenant-lifecycle';
 export { TenantInspector, TenantSummary, TenantDetails } from './lifecycle/tenant-inspector';
 export { TenantExporter } from './lifecycle/tenant-exporter';
-export { TenantMover, MoveReport, MoveState, MovePhase, MoveVerificationError } from './lifecycle/tenant-mover';
+export { TenantMover, MoveReport, MoveState, MovePhase, MoveVerificationError } from './lifecycle/move/tenant-mover';
 export { SuperAdminGuard, SUPER_ADMIN_ROLE } from './resolution/super-admin.guard';

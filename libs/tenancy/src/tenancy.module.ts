@@ -5,6 +5,7 @@ import type { EntityTarget, ObjectLiteral } from 'typeorm';
 import { ControlLocks } from './catalog/control-locks';
 import { Deployment } from './catalog/deployment';
 import { TenantAccess } from './catalog/tenant-access';
+import { MoveJournal } from './catalog/move-journal';
 import { TenantCatalog } from './catalog/tenant-catalog';
 import { TenantNaming } from './catalog/tenant-naming';
 import { resolveTenancyOptions, TENANCY_MODULE_OPTIONS, TENANCY_OPTIONS, TenancyModuleOptions } from './config/tenancy-options';
@@ -33,7 +34,8 @@ import { TenantExporter } from './lifecycle/tenant-exporter';
 import { TenantInspector } from './lifecycle/tenant-inspector';
 import { TenantLifecycle } from './lifecycle/tenant-lifecycle';
 import { TenantMigrations } from './lifecycle/tenant-migrations';
-import { TenantMover } from './lifecycle/tenant-mover';
+import { MoveRecovery } from './lifecycle/move/move-recovery';
+import { TenantMover } from './lifecycle/move/tenant-mover';
 import { TenantProvisioner } from './lifecycle/tenant-provisioner';
 import { TenantResolutionMiddleware } from './resolution/tenant-resolution.middleware';
 import { SuperAdminGuard } from './resolution/super-admin.guard';
@@ -86,6 +88,8 @@ const PROVIDERS: Provider[] = [
   TenantLifecycle,
   TenantInspector,
   TenantExporter,
+  MoveJournal,
+  MoveRecovery,
   TenantMover,
   TenancyBootstrap,
   currentTenantProvider,
