@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { type BucketSums, differingBuckets, missingKeys, type RowHashes, staleKeys, summary, sumsAfterCatchUp } from './bucket-diff';
+import { type BucketSums, differingBuckets, goneKeys, missingKeys, type RowHashes, summary, sumsAfterCatchUp } from './bucket-diff';
 
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');
 
@@ -35,7 +35,7 @@ function catchUp(source: Record<string, string>, target: Record<string, string>)
   const src = hashesOf(inBuckets(source, differing));
   const dst = hashesOf(inBuckets(target, differing));
   const after = { ...target };
-  for (const k of staleKeys(src, dst)) delete after[k];
+  for (const k of goneKeys(src, dst)) delete after[k];
   for (const k of missingKeys(src, dst)) after[k] = source[k];
   const resummed = new Map([...sumsOf(after)].filter(([b]) => differing.includes(b)));
   return { after, differing, sums: sumsAfterCatchUp(before, differing, resummed) };
@@ -72,12 +72,12 @@ describe('bucket arithmetic of the move catch-up', () => {
     assert.deepEqual(differingBuckets(new Map([[5, '1:10'], [9, '2:4']]), new Map([[5, '1:11'], [9, '2:4']])), [5]);
   });
 
-  it('deletes the target rows the source lacks or holds otherwise, and copies the ones the target lacks or holds otherwise', () => {
+  it('deletes only the target rows the source no longer has, and writes the ones the target lacks or holds otherwise', () => {
     const src: RowHashes = new Map([['a', '1'], ['b', '2'], ['c', '3']]);
     const dst: RowHashes = new Map([['b', '2'], ['c', 'changed'], ['d', '4']]);
-    assert.deepEqual(staleKeys(src, dst).sort(), ['c', 'd']);
+    assert.deepEqual(goneKeys(src, dst), ['d'], 'a changed row is not deleted: it is updated in place');
     assert.deepEqual(missingKeys(src, dst).sort(), ['a', 'c']);
-    assert.deepEqual(staleKeys(src, src), []);
+    assert.deepEqual(goneKeys(src, src), []);
     assert.deepEqual(missingKeys(new Map(), dst), []);
   });
 

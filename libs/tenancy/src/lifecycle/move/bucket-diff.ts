@@ -15,14 +15,17 @@ export function differingBuckets(source: BucketSums, target: BucketSums): number
   return [...new Set([...source.keys(), ...target.keys()])].filter((b) => source.get(b) !== target.get(b)).sort((x, y) => x - y);
 }
 
-/** The target's rows the source lacks or holds otherwise: to delete from the target. */
-export function staleKeys(source: RowHashes, target: RowHashes): string[] {
-  return [...target.entries()].filter(([k, h]) => source.get(k) !== h).map(([k]) => k);
+/** The target's rows the source no longer has: to delete from the target (children first). */
+export function goneKeys(source: RowHashes, target: RowHashes): string[] {
+  return [...target.keys()].filter((k) => !source.has(k));
 }
 
-/** The source's rows the target lacks or holds otherwise: to copy to the target (after the stale ones are gone). */
+/**
+ * The source's rows the target lacks or holds otherwise: to write to the target (parents first),
+ * a changed row in place (an upsert), so that the rows referencing it never lose their parent.
+ */
 export function missingKeys(source: RowHashes, target: RowHashes): string[] {
-  return staleKeys(target, source);
+  return [...source.entries()].filter(([k, h]) => target.get(k) !== h).map(([k]) => k);
 }
 
 /**

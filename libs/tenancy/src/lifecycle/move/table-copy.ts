@@ -27,10 +27,15 @@ export async function copyTable(src: MoveSide, dst: MoveSide, table: TenantTable
   return Number((into as unknown as { rowCount?: number }).rowCount ?? 0);
 }
 
-/** Copies the source rows of the given keys (JSON array text, see keyExpr) into the target. Returns the rows copied. */
-export function insertKeys(src: MoveSide, dst: MoveSide, table: TenantTable, tenantId: string, keys: string[]): Promise<number> {
+/**
+ * Writes the source rows of the given keys (JSON array text, see keyExpr) to the target: inserted,
+ * or updated in place where the target holds the key. Returns the rows written.
+ */
+export function upsertKeys(src: MoveSide, dst: MoveSide, table: TenantTable, tenantId: string, keys: string[]): Promise<number> {
   const select = `SELECT row_to_json(t)::text AS row FROM ${qualified(src, table)} t WHERE tenant_id = ${quoteLiteral(tenantId)} AND ${keyExpr(table, 't')} = ANY($1::text[])`;
-  return insertRows(src, dst, table, select, [keys]);
+  const rest = table.columns.filter((c) => !table.key.includes(c));
+  const conflict = ` ON CONFLICT (${table.key.map(quoteIdent).join(', ')}) ${rest.length ? `DO UPDATE SET ${rest.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`).join(', ')}` : 'DO NOTHING'}`;
+  return insertRows(src, dst, table, select, [keys], conflict);
 }
 
 /** Deletes the target's rows of the given keys. */
@@ -38,12 +43,13 @@ export async function deleteKeys(dst: MoveSide, table: TenantTable, keys: string
   await dst.client.query(`DELETE FROM ${qualified(dst, table)} WHERE ${keyExpr(table)} = ANY($1::text[])`, [keys]);
 }
 
-async function insertRows(src: MoveSide, dst: MoveSide, table: TenantTable, select: string, params: unknown[]): Promise<number> {
+/** Inserts the rows `select` returns (as `row` JSON text) into the target in batches; `onConflict` follows each INSERT. */
+async function insertRows(src: MoveSide, dst: MoveSide, table: TenantTable, select: string, params: unknown[], onConflict = ''): Promise<number> {
   const { rows } = await src.client.query(select, params);
   const target = qualified(dst, table);
   for (let i = 0; i < rows.length; i += INSERT_BATCH) {
     const batch = `[${rows.slice(i, i + INSERT_BATCH).map((r: { row: string }) => r.row).join(',')}]`;
-    await dst.client.query(`INSERT INTO ${target} SELECT * FROM json_populate_recordset(NULL::${target}, $1::json)`, [batch]);
+    await dst.client.query(`INSERT INTO ${target} SELECT * FROM json_populate_recordset(NULL::${target}, $1::json)${onConflict}`, [batch]);
   }
   return rows.length;
 }

@@ -107,17 +107,18 @@ describe('table sync against PostgreSQL', () => {
     assert.deepEqual([...(await bucketSums(src, ITEMS, 'acme', some)).keys()].sort(), some.sort());
   });
 
-  it('catches the target up with the source for one tenant, children deleted first, other tenants untouched', async () => {
+  it('catches the target up with the source for one tenant: children deleted first, a referenced parent changed in place, other tenants untouched', async () => {
     await reset();
-    await src.client.query(`UPDATE a.items SET name = 'renamed' WHERE tenant_id = 'acme' AND id IN (500, 501)`);
+    // Item 5 is referenced by a note: a changed parent is updated in place, never deleted.
+    await src.client.query(`UPDATE a.items SET name = 'renamed' WHERE tenant_id = 'acme' AND id IN (5, 500, 501)`);
     await src.client.query(`INSERT INTO a.items VALUES ('acme', 2001, 'new'), ('acme', 2002, 'newer')`);
     await src.client.query(`INSERT INTO a.notes VALUES ('acme', 901, 2001, 'on a new item')`);
     await src.client.query(`DELETE FROM a.notes WHERE tenant_id = 'acme' AND item_id = 9`);
     await src.client.query(`DELETE FROM a.items WHERE tenant_id = 'acme' AND id = 9`);
     await src.client.query(`UPDATE b.items SET name = 'other changed at the target' WHERE tenant_id = 'other' AND id = 1`);
     const done = await inTransactions(() => catchUpAndVerify(src, dst, [ITEMS, NOTES], 'acme'));
-    // items: 2 changed (deleted and copied again: 4), 2 new, 1 gone; notes: 1 new, 1 gone.
-    assert.equal(done.items.caughtUp, 2 * 2 + 2 + 1);
+    // items: 3 changed, 2 new, 1 gone; notes: 1 new, 1 gone.
+    assert.equal(done.items.caughtUp, 3 + 2 + 1);
     assert.equal(done.notes.caughtUp, 2);
     assert.match(done.items.checksum, /^[0-9a-f]{32}$/);
     assert.deepEqual(await rows('b', 'items', 'acme'), await rows('a', 'items', 'acme'));

@@ -1,14 +1,14 @@
 import { TenantStateError } from '../../errors/tenancy.errors';
 import { type TenantTable, tenantTables } from '../../migrations/tenant-tables';
-import { differingBuckets, missingKeys, staleKeys, sumsAfterCatchUp, summary } from './bucket-diff';
+import { differingBuckets, goneKeys, missingKeys, sumsAfterCatchUp, summary } from './bucket-diff';
 import { bucketSums, rowHashes } from './bucket-sums';
 import { beginSide, type MoveSide } from './move-side';
-import { bypassesRls, copyTable, deleteKeys, insertKeys } from './table-copy';
+import { bypassesRls, copyTable, deleteKeys, upsertKeys } from './table-copy';
 
 /** The two sides of a move disagree after the copy: the move is abandoned, the source keeps serving. */
 export class MoveVerificationError extends TenantStateError {}
 
-/** What the catch-up did to one table: rows deleted or copied since the bulk copy, and the verified checksum. */
+/** What the catch-up did to one table: rows deleted, inserted or updated since the bulk copy, and the verified checksum. */
 export interface TableCatchUp {
   caughtUp: number;
   checksum: string;
@@ -51,8 +51,9 @@ export async function bulkCopy(
 /**
  * The catch-up once writes are frozen, in transactions the caller has begun on both sides (and
  * commits): each side sums its rows' hashes into 4,096 buckets by key, in SQL; only the rows of
- * buckets that differ travel: the target's stale ones are deleted (children first) and the source's
- * missing or changed ones copied (parents first). Then the target is verified against the source,
+ * buckets that differ travel: the target's rows gone from the source are deleted (children first),
+ * and the source's new or changed ones written (parents first; a changed row is updated in place, so
+ * a row referencing it keeps its parent: deleting and copying it again broke on the foreign key). Then the target is verified against the source,
  * bucket by bucket (row counts and the hashes of every row): the buckets that matched before were
  * not touched, those that differed are summed again.
  * @throws MoveVerificationError when a table still differs.
@@ -69,13 +70,13 @@ export async function catchUpAndVerify(src: MoveSide, dst: MoveSide, tables: Ten
   }
   const caughtUp = new Map<string, number>();
   for (const { table, sourceRows, targetRows } of [...diffs].reverse()) {
-    const stale = staleKeys(sourceRows, targetRows);
-    if (stale.length) await deleteKeys(dst, table, stale);
-    caughtUp.set(table.name, stale.length);
+    const gone = goneKeys(sourceRows, targetRows);
+    if (gone.length) await deleteKeys(dst, table, gone);
+    caughtUp.set(table.name, gone.length);
   }
   for (const { table, sourceRows, targetRows } of diffs) {
     const missing = missingKeys(sourceRows, targetRows);
-    if (missing.length) await insertKeys(src, dst, table, tenantId, missing);
+    if (missing.length) await upsertKeys(src, dst, table, tenantId, missing);
     caughtUp.set(table.name, caughtUp.get(table.name)! + missing.length);
   }
   const out: Record<string, TableCatchUp> = {};
