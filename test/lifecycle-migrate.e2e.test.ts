@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { MigrationRunReport, OwnerConnections, SHARED_TARGET, TenantLocation, TenantMigrations, TenantProvisioner } from '../libs/tenancy/src';
-import { TenantMigrator } from '../libs/tenancy/src/lifecycle/tenant-migrator';
+import { TenantMigrator } from '../libs/tenancy/src/migrations/tenant-migrator';
 import { TENANT_MIGRATIONS } from '../src/migrations';
 import { startTestApp, TestApp } from './support/test-app';
 import { withOwnerClient } from './support/test-database';

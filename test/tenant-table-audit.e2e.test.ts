@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { IsolationStrategies, OwnerConnections, ResolvedTenancyOptions, TENANCY_OPTIONS, TenantCatalog, TenantMigrations, tenantTable, UnsafeTenantTableError } from '../libs/tenancy/src';
-import { MigrationRunner } from '../libs/tenancy/src/lifecycle/migration-runner';
+import { MigrationRunner } from '../libs/tenancy/src/migrations/migration-runner';
 import { TENANT_MIGRATIONS } from '../src/migrations';
 import { startTestApp, TestApp } from './support/test-app';
 import { withOwnerClient } from './support/test-database';

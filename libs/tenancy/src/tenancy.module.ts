@@ -5,6 +5,7 @@ import type { EntityTarget, ObjectLiteral } from 'typeorm';
 import { ControlLocks } from './catalog/control-locks';
 import { Deployment } from './catalog/deployment';
 import { TenantAccess } from './catalog/tenant-access';
+import { MoveJournal } from './catalog/move-journal';
 import { TenantCatalog } from './catalog/tenant-catalog';
 import { TenantNaming } from './catalog/tenant-naming';
 import { resolveTenancyOptions, TENANCY_MODULE_OPTIONS, TENANCY_OPTIONS, TenancyModuleOptions } from './config/tenancy-options';
@@ -25,15 +26,16 @@ import { UnitOfWorkFactory } from './data-source/unit-of-work-factory';
 import { UnitOfWorkInterceptor } from './data-source/unit-of-work.interceptor';
 import { TenantCacheInterceptor } from './resolution/tenant-cacheable';
 import { DeploymentUpgrade } from './lifecycle/deployment-upgrade';
-import { MigrationRunner } from './lifecycle/migration-runner';
+import { MigrationRunner } from './migrations/migration-runner';
 import { TenancyBootstrap } from './lifecycle/tenancy-bootstrap';
-import { TenantMigrator } from './lifecycle/tenant-migrator';
-import { MigrationLedger } from './lifecycle/migration-ledger';
+import { TenantMigrator } from './migrations/tenant-migrator';
+import { MigrationLedger } from './migrations/migration-ledger';
 import { TenantExporter } from './lifecycle/tenant-exporter';
 import { TenantInspector } from './lifecycle/tenant-inspector';
 import { TenantLifecycle } from './lifecycle/tenant-lifecycle';
 import { TenantMigrations } from './lifecycle/tenant-migrations';
-import { TenantMover } from './lifecycle/tenant-mover';
+import { MoveRecovery } from './lifecycle/move/move-recovery';
+import { TenantMover } from './lifecycle/move/tenant-mover';
 import { TenantProvisioner } from './lifecycle/tenant-provisioner';
 import { TenantSheddingMiddleware } from './resolution/tenant-shedding.middleware';
 import { TenantResolutionMiddleware } from './resolution/tenant-resolution.middleware';
@@ -88,6 +90,8 @@ const PROVIDERS: Provider[] = [
   TenantLifecycle,
   TenantInspector,
   TenantExporter,
+  MoveJournal,
+  MoveRecovery,
   TenantMover,
   TenancyBootstrap,
   currentTenantProvider,
