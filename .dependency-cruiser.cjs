@@ -31,7 +31,7 @@ const LAYERS = [
 ];
 const folders = (names) => `${LIB}(${names.join('|')})/`;
 // Unit tests sit beside their code and may reach up for fixtures; they are not part of the library.
-const NOT_TESTS = '\\.test\\.ts$';
+const NOT_TESTS = '\\.test(-support)?\\.ts$';
 
 const upward = LAYERS.slice(0, -1).map((layer, i) => ({
   name: `layer-${layer.join('+')}`,
