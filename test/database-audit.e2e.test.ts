@@ -28,7 +28,7 @@ describe('database audit after a start with tenants of all three models', () => 
   /** Where each tenant's rows live, as the library computes it. */
   const location = new Map<string, TenantLocation>();
   /** Every distinct (database, schema) holding tenant-owned tables. */
-  let places: { database: string; schema: string }[] = [];
+  const places: { database: string; schema: string }[] = [];
   let tenantDatabases: string[] = [];
   let runtimePassword: string;
 
