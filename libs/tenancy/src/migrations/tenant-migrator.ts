@@ -30,7 +30,9 @@ export class TenantMigrator {
     const inHome = this.inHome(location);
     const owned = await this.ownership(location);
     if (owned === 'absent') {
-      throw new TenantStateError(`The ${inHome ? `schema "${location.schema}"` : `database "${location.database}" on server "${location.server}"`} does not exist: provision the tenant first.`);
+      throw new TenantStateError(
+        `The ${inHome ? `schema "${location.schema}"` : `database "${location.database}" on server "${location.server}"`} does not exist: provision the tenant first.`,
+      );
     }
     // A lifecycle lock, out of the runtime role's reach (it could hold an advisory lock forever).
     return this.locks.withLock(`migrate:${location.server}:${location.database}:${location.schema}`, () =>
@@ -46,7 +48,9 @@ export class TenantMigrator {
    * @throws DeploymentOwnershipError when it exists without this deployment's mark.
    */
   ownership(location: TenantLocation): Promise<Ownership> {
-    return this.inHome(location) ? this.deployment.checkSchema(location.schema) : this.deployment.checkDatabase(location.server, location.database);
+    return this.inHome(location)
+      ? this.deployment.checkSchema(location.schema)
+      : this.deployment.checkDatabase(location.server, location.database);
   }
 
   private inHome(location: TenantLocation): boolean {

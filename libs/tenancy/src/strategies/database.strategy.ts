@@ -80,7 +80,9 @@ export class DatabaseStrategy implements IsolationStrategy {
     const { server, database } = this.location(tenant);
     if ((await this.deployment.checkDatabase(server, database)) === 'absent') return;
     await this.registry.closeIdle(tenant.id);
-    await this.owner.withDatabase(server, this.owner.homeDatabase(server), (ds) => ds.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`));
+    await this.owner.withDatabase(server, this.owner.homeDatabase(server), (ds) =>
+      ds.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`),
+    );
   }
 
   /** `ds` is connected to the tenant's own database. */
@@ -108,7 +110,8 @@ export class DatabaseStrategy implements IsolationStrategy {
     let renamed = 0;
     for (const tenant of tenants) {
       await this.role.ensureOn(tenant.server);
-      if (await renameUnkeyedDatabase(tenant, { naming: this.naming, owner: this.owner, deployment: this.deployment, role: this.role })) renamed++;
+      if (await renameUnkeyedDatabase(tenant, { naming: this.naming, owner: this.owner, deployment: this.deployment, role: this.role }))
+        renamed++;
     }
     return renamed;
   }

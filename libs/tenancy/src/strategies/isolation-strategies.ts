@@ -44,7 +44,9 @@ export class IsolationStrategies {
   placeOf(to: { strategy: IsolationModel; server?: string }): TenantPlace {
     const takesServer = this.for(to.strategy).takesServer;
     if (to.server !== undefined && !takesServer) {
-      const models = this.all().filter((s) => s.takesServer).map((s) => s.model);
+      const models = this.all()
+        .filter((s) => s.takesServer)
+        .map((s) => s.model);
       throw new InvalidTenantDefinitionError(`Only the ${models.join(' and ')} model takes a server.`);
     }
     const server = takesServer ? (to.server ?? 'default') : 'default';

@@ -103,9 +103,12 @@ export class SharedStrategy implements IsolationStrategy {
     for (const table of await tenantTables(ds, schema)) {
       const qualified = `${quoteIdent(schema)}.${quoteIdent(table.name)}`;
       const [total] = await ds.query(`SELECT pg_total_relation_size($1::regclass)::bigint AS size`, [qualified]);
-      const counts: { tenant_id: string; n: string }[] = await ds.query(`SELECT tenant_id, count(*)::bigint AS n FROM ${qualified} GROUP BY tenant_id`);
+      const counts: { tenant_id: string; n: string }[] = await ds.query(
+        `SELECT tenant_id, count(*)::bigint AS n FROM ${qualified} GROUP BY tenant_id`,
+      );
       const all = counts.reduce((sum, c) => sum + Number(c.n), 0);
-      for (const c of counts) shares.set(c.tenant_id, (shares.get(c.tenant_id) ?? 0) + Math.round((Number(total.size) * Number(c.n)) / Math.max(all, 1)));
+      for (const c of counts)
+        shares.set(c.tenant_id, (shares.get(c.tenant_id) ?? 0) + Math.round((Number(total.size) * Number(c.n)) / Math.max(all, 1)));
     }
     return new Map(tenants.map((t) => [t.id, shares.get(t.id) ?? 0]));
   }

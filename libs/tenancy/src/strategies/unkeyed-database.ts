@@ -28,7 +28,9 @@ export async function renameUnkeyedDatabase(
     const mark = await deployment.databaseMark(ds, legacy);
     if (mark === undefined) return false;
     if (mark !== null) {
-      logger.warn(`upgrade: database "${legacy}" of tenant ${tenant.id} on server "${tenant.server}" is not renamed: it ${deployment.describe(mark)}`);
+      logger.warn(
+        `upgrade: database "${legacy}" of tenant ${tenant.id} on server "${tenant.server}" is not renamed: it ${deployment.describe(mark)}`,
+      );
       return false;
     }
     for (let attempt = 1; ; attempt++) {

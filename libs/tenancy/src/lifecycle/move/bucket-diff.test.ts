@@ -69,12 +69,32 @@ describe('bucket arithmetic of the move catch-up', () => {
     const one: BucketSums = new Map([[5, '1:10']]);
     assert.deepEqual(differingBuckets(one, new Map()), [5]);
     assert.deepEqual(differingBuckets(new Map(), one), [5]);
-    assert.deepEqual(differingBuckets(new Map([[5, '1:10'], [9, '2:4']]), new Map([[5, '1:11'], [9, '2:4']])), [5]);
+    assert.deepEqual(
+      differingBuckets(
+        new Map([
+          [5, '1:10'],
+          [9, '2:4'],
+        ]),
+        new Map([
+          [5, '1:11'],
+          [9, '2:4'],
+        ]),
+      ),
+      [5],
+    );
   });
 
   it('deletes only the target rows the source no longer has, and writes the ones the target lacks or holds otherwise', () => {
-    const src: RowHashes = new Map([['a', '1'], ['b', '2'], ['c', '3']]);
-    const dst: RowHashes = new Map([['b', '2'], ['c', 'changed'], ['d', '4']]);
+    const src: RowHashes = new Map([
+      ['a', '1'],
+      ['b', '2'],
+      ['c', '3'],
+    ]);
+    const dst: RowHashes = new Map([
+      ['b', '2'],
+      ['c', 'changed'],
+      ['d', '4'],
+    ]);
     assert.deepEqual(goneKeys(src, dst), ['d'], 'a changed row is not deleted: it is updated in place');
     assert.deepEqual(missingKeys(src, dst).sort(), ['a', 'c']);
     assert.deepEqual(goneKeys(src, src), []);
@@ -82,10 +102,25 @@ describe('bucket arithmetic of the move catch-up', () => {
   });
 
   it('keeps the sums of untouched buckets, replaces the differing ones and drops those emptied', () => {
-    const target: BucketSums = new Map([[1, '1:1'], [2, '2:2'], [3, '3:3']]);
+    const target: BucketSums = new Map([
+      [1, '1:1'],
+      [2, '2:2'],
+      [3, '3:3'],
+    ]);
     const after = sumsAfterCatchUp(target, [2, 3], new Map([[2, '1:9']]));
-    assert.deepEqual([...after].sort(), [[1, '1:1'], [2, '1:9']]);
-    assert.deepEqual([...target].sort(), [[1, '1:1'], [2, '2:2'], [3, '3:3']], 'the input is not changed');
+    assert.deepEqual([...after].sort(), [
+      [1, '1:1'],
+      [2, '1:9'],
+    ]);
+    assert.deepEqual(
+      [...target].sort(),
+      [
+        [1, '1:1'],
+        [2, '2:2'],
+        [3, '3:3'],
+      ],
+      'the input is not changed',
+    );
   });
 
   it('a catch-up makes the target equal the source and its verified summary match', () => {

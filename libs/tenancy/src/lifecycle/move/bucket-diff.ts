@@ -44,5 +44,10 @@ export function sumsAfterCatchUp(target: BucketSums, differing: number[], resumm
 export function summary(buckets: BucketSums): { count: number; sum: string } {
   const entries = [...buckets.entries()].sort((x, y) => x[0] - y[0]);
   const count = entries.reduce((n, [, s]) => n + Number(s.split(':')[0]), 0);
-  return { count, sum: createHash('md5').update(entries.map(([b, s]) => `${b}=${s}`).join(',')).digest('hex') };
+  return {
+    count,
+    sum: createHash('md5')
+      .update(entries.map(([b, s]) => `${b}=${s}`).join(','))
+      .digest('hex'),
+  };
 }

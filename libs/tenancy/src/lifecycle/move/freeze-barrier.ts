@@ -22,7 +22,9 @@ export async function waitForOpenTransactions(side: MoveSide, role: string, mill
     );
     if (left[0].n === 0) return;
     if (Date.now() > deadline) {
-      throw new TenantStateError(`${left[0].n} transactions of the service stayed open through the freeze; the move was abandoned, retry it.`);
+      throw new TenantStateError(
+        `${left[0].n} transactions of the service stayed open through the freeze; the move was abandoned, retry it.`,
+      );
     }
     await new Promise((r) => setTimeout(r, 10));
   }

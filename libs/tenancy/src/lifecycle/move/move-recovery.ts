@@ -25,7 +25,8 @@ export class MoveRecovery implements OnApplicationBootstrap, BeforeApplicationSh
   ) {}
 
   onApplicationBootstrap(): void {
-    const recover = () => void this.recoverAbandoned().catch((e) => this.stopping || this.logger.warn(`move recovery failed: ${e.message}`));
+    const recover = () =>
+      void this.recoverAbandoned().catch((e) => this.stopping || this.logger.warn(`move recovery failed: ${e.message}`));
     this.timer = setInterval(recover, RECOVERY_MILLIS);
     this.timer.unref();
     recover();

@@ -37,7 +37,11 @@ export async function openSide(owner: OwnerConnections, location: TenantLocation
  * Begins a transaction on the side, pinned to the tenant, rendering every value alike on both
  * sides (UTC, ISO dates, exact floats), so that the row hashes of the two sides compare.
  */
-export async function beginSide(side: MoveSide, isolation: 'REPEATABLE READ READ ONLY' | 'READ COMMITTED', tenantId: string): Promise<void> {
+export async function beginSide(
+  side: MoveSide,
+  isolation: 'REPEATABLE READ READ ONLY' | 'READ COMMITTED',
+  tenantId: string,
+): Promise<void> {
   await side.client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
   await side.client.query(
     `SELECT set_config('app.tenant_id', $1, true), set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, MDY', true), set_config('extra_float_digits', '3', true)`,

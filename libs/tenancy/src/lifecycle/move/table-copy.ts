@@ -44,11 +44,21 @@ export async function deleteKeys(dst: MoveSide, table: TenantTable, keys: string
 }
 
 /** Inserts the rows `select` returns (as `row` JSON text) into the target in batches; `onConflict` follows each INSERT. */
-async function insertRows(src: MoveSide, dst: MoveSide, table: TenantTable, select: string, params: unknown[], onConflict = ''): Promise<number> {
+async function insertRows(
+  src: MoveSide,
+  dst: MoveSide,
+  table: TenantTable,
+  select: string,
+  params: unknown[],
+  onConflict = '',
+): Promise<number> {
   const { rows } = await src.client.query(select, params);
   const target = qualified(dst, table);
   for (let i = 0; i < rows.length; i += INSERT_BATCH) {
-    const batch = `[${rows.slice(i, i + INSERT_BATCH).map((r: { row: string }) => r.row).join(',')}]`;
+    const batch = `[${rows
+      .slice(i, i + INSERT_BATCH)
+      .map((r: { row: string }) => r.row)
+      .join(',')}]`;
     await dst.client.query(`INSERT INTO ${target} SELECT * FROM json_populate_recordset(NULL::${target}, $1::json)${onConflict}`, [batch]);
   }
   return rows.length;

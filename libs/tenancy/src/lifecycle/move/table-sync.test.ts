@@ -33,7 +33,12 @@ describe('table sync against PostgreSQL', () => {
     const client = new Client({ connectionString: url(database) });
     await client.connect();
     clients.push(client);
-    return { client: client as never, runner: undefined as never, location: { server: 'default', database, schema }, close: async () => undefined };
+    return {
+      client: client as never,
+      runner: undefined as never,
+      location: { server: 'default', database, schema },
+      close: async () => undefined,
+    };
   };
 
   before(async () => {
@@ -64,8 +69,12 @@ describe('table sync against PostgreSQL', () => {
   const reset = async () => {
     for (const s of ['a', 'b']) await src.client.query(`TRUNCATE ${s}.notes, ${s}.items`);
     for (const s of ['a', 'b']) {
-      await src.client.query(`INSERT INTO ${s}.items SELECT t, i, 'item ' || i FROM unnest(ARRAY['acme', 'other']) t, generate_series(1, 1000) i`);
-      await src.client.query(`INSERT INTO ${s}.notes SELECT t, i, i, 'note ' || i FROM unnest(ARRAY['acme', 'other']) t, generate_series(1, 300) i`);
+      await src.client.query(
+        `INSERT INTO ${s}.items SELECT t, i, 'item ' || i FROM unnest(ARRAY['acme', 'other']) t, generate_series(1, 1000) i`,
+      );
+      await src.client.query(
+        `INSERT INTO ${s}.notes SELECT t, i, i, 'note ' || i FROM unnest(ARRAY['acme', 'other']) t, generate_series(1, 300) i`,
+      );
     }
   };
 
@@ -94,7 +103,9 @@ describe('table sync against PostgreSQL', () => {
     assert.equal(hashes.size, 1000);
     const expected: BucketSums = new Map();
     const acc = new Map<number, { n: number; sum: bigint }>();
-    const { rows: keys } = await src.client.query(`SELECT k, ('x' || substr(md5(k), 1, 3))::bit(12)::int AS b FROM unnest($1::text[]) k`, [[...hashes.keys()]]);
+    const { rows: keys } = await src.client.query(`SELECT k, ('x' || substr(md5(k), 1, 3))::bit(12)::int AS b FROM unnest($1::text[]) k`, [
+      [...hashes.keys()],
+    ]);
     for (const { k, b } of keys as { k: string; b: number }[]) {
       const cur = acc.get(b) ?? { n: 0, sum: 0n };
       acc.set(b, { n: cur.n + 1, sum: cur.sum + BigInt(`0x${hashes.get(k)!.slice(0, 15)}`) });
@@ -129,7 +140,9 @@ describe('table sync against PostgreSQL', () => {
   it('fails its verification when the target does not keep what was copied, naming the table', async () => {
     await reset();
     await src.client.query(`UPDATE a.items SET name = 'renamed' WHERE tenant_id = 'acme' AND id = 600`);
-    await src.client.query(`CREATE FUNCTION b.garble() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.name := 'garbled'; RETURN NEW; END $$`);
+    await src.client.query(
+      `CREATE FUNCTION b.garble() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.name := 'garbled'; RETURN NEW; END $$`,
+    );
     await src.client.query(`CREATE TRIGGER garble BEFORE INSERT ON b.items FOR EACH ROW EXECUTE FUNCTION b.garble()`);
     try {
       await assert.rejects(

@@ -22,7 +22,8 @@ export async function tablesToSync(src: MoveSide, dst: MoveSide): Promise<Tenant
   const tables = await tenantTables(src.runner.manager, src.location.schema);
   const targetTables = new Set((await tenantTables(dst.runner.manager, dst.location.schema)).map((t) => t.name));
   const missing = tables.filter((t) => !targetTables.has(t.name)).map((t) => t.name);
-  if (missing.length) throw new TenantStateError(`The target lacks tables ${missing.join(', ')}: migrate every tenant first (npm run migrate).`);
+  if (missing.length)
+    throw new TenantStateError(`The target lacks tables ${missing.join(', ')}: migrate every tenant first (npm run migrate).`);
   return tables;
 }
 
@@ -58,7 +59,12 @@ export async function bulkCopy(
  * not touched, those that differed are summed again.
  * @throws MoveVerificationError when a table still differs.
  */
-export async function catchUpAndVerify(src: MoveSide, dst: MoveSide, tables: TenantTable[], tenantId: string): Promise<Record<string, TableCatchUp>> {
+export async function catchUpAndVerify(
+  src: MoveSide,
+  dst: MoveSide,
+  tables: TenantTable[],
+  tenantId: string,
+): Promise<Record<string, TableCatchUp>> {
   const diffs = [];
   for (const table of tables) {
     const [source, target] = await Promise.all([bucketSums(src, table, tenantId), bucketSums(dst, table, tenantId)]);

@@ -14,7 +14,7 @@ import { TenantMigrations } from '../tenant-migrations';
 import { waitForOpenTransactions } from './freeze-barrier';
 import { alreadyThere, isUnfinished, notActive } from './move-checks';
 import { MoveRecovery } from './move-recovery';
-import { beginSide, type MoveSide, openSide } from './move-side';
+import { beginSide, openSide } from './move-side';
 import { bulkCopy, catchUpAndVerify, tablesToSync } from './table-sync';
 
 export type { MovePhase, MoveState } from '../../catalog/move-journal';
@@ -171,7 +171,8 @@ export class TenantMover {
       await waitForOpenTransactions(src, this.role.name, this.freezeBarrierMillis);
       await beginSide(src, 'READ COMMITTED', tenantId);
       await beginSide(dst, 'READ COMMITTED', tenantId);
-      for (const [table, done] of Object.entries(await catchUpAndVerify(src, dst, tables, tenantId))) Object.assign(progress.tables[table], done);
+      for (const [table, done] of Object.entries(await catchUpAndVerify(src, dst, tables, tenantId)))
+        Object.assign(progress.tables[table], done);
       await dst.client.query('COMMIT');
 
       // Switch: one transaction on the control database; every instance hears it through NOTIFY.
@@ -180,7 +181,8 @@ export class TenantMover {
       // From here the source must stay fenced whatever fails: the tenant is served from the target.
       switched = true;
       frozen = false;
-      if (this.strategies.hasOwnLedgerEntry({ id: tenantId, ...target })) await this.ledger.recordCurrent(tenantId, target.server, this.migrations.latest);
+      if (this.strategies.hasOwnLedgerEntry({ id: tenantId, ...target }))
+        await this.ledger.recordCurrent(tenantId, target.server, this.migrations.latest);
       // The source stays fenced: an instance that has not heard of the switch yet gets 503 there
       // (and re-reads the tenant's row) instead of writing where the tenant is never read again.
       await src.client.query('COMMIT');
@@ -194,7 +196,11 @@ export class TenantMover {
       // Past the switch the tenant is served from the target: only the clean-up is left to redo.
       if (!switched) {
         if (frozen) {
-          await from.unfence({ id: tenantId, server: source.server }).catch((e) => this.logger.error(`tenant ${tenantId} stays fenced at its source after a failed move (${e.message}); run the move again`));
+          await from
+            .unfence({ id: tenantId, server: source.server })
+            .catch((e) =>
+              this.logger.error(`tenant ${tenantId} stays fenced at its source after a failed move (${e.message}); run the move again`),
+            );
           await this.catalog.setStatus(tenantId, 'active').catch(() => undefined);
         }
         await this.journal.setPhase(tenantId, 'failed', undefined, (err as Error).message).catch(() => undefined);
@@ -211,7 +217,8 @@ export class TenantMover {
     await this.journal.setPhase(tenantId, 'cleanup');
     await this.strategies.for(source.strategy).drop({ id: tenantId, server: source.server }, { keepFence: true });
     const now = this.catalog.get(tenantId);
-    if (now && this.strategies.hasOwnLedgerEntry({ id: tenantId, ...source }) && !this.strategies.hasOwnLedgerEntry(now)) await this.ledger.forget(tenantId);
+    if (now && this.strategies.hasOwnLedgerEntry({ id: tenantId, ...source }) && !this.strategies.hasOwnLedgerEntry(now))
+      await this.ledger.forget(tenantId);
     await this.journal.finish(tenantId);
   }
 }
