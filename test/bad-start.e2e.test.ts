@@ -1,0 +1,68 @@
+// Attack (A7) as a new user running `npm start` (node dist/src/main.js):
+// 1. The service is killed (SIGKILL, OOM, a closed terminal): its embedded PostgreSQL under
+//    .data/postgres keeps running, orphaned. Every later `npm start` in that folder prints only
+//    `undefined` and exits 1. Wanted: a message that names .data/postgres and what to do.
+// 2. TENANCY_CONFIG naming a file that does not exist: the problem is printed with a stack trace
+//    (Nest's ExceptionHandler). Wanted: the problems, one a line, no stack trace, exit 1.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { freePort, startEmbeddedPostgres, type EmbeddedPostgres } from '../src/database/embedded-postgres';
+
+const main = resolve(__dirname, '../src/main.js');
+
+function start(cwd: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  return new Promise((ok, fail) => {
+    const child = spawn(process.execPath, [main], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', fail);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      ok({ code, output });
+    });
+  });
+}
+
+describe('npm start after a bad stop or with a bad environment', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nt-bad-start-'));
+  let orphan: EmbeddedPostgres | undefined;
+
+  after(async () => {
+    await orphan?.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('with the embedded PostgreSQL of a killed service still running in .data/postgres, says so instead of `undefined`', async () => {
+    // What a killed `npm start` leaves behind: its server, still running on its data directory.
+    // Run as root, PostgreSQL runs as `postgres`, which must be able to enter every parent folder.
+    chmodSync(dir, 0o755);
+    mkdirSync(join(dir, '.data'), { mode: 0o755 });
+    orphan = await startEmbeddedPostgres({ dir: join(dir, '.data/postgres'), persistent: true });
+    const { code, output } = await start(dir, { PORT: String(await freePort()) });
+    assert.notEqual(code, 0, output);
+    assert.doesNotMatch(output, /^undefined$/m, output);
+    assert.match(output, /\.data\/postgres/, output);
+    assert.doesNotMatch(output, /^\s+at /m, output);
+  });
+
+  it('with TENANCY_CONFIG naming a missing file, prints the problem without a stack trace and exits 1', async () => {
+    const { code, output } = await start(dir, {
+      DATABASE_URL: 'postgres://nobody@127.0.0.1:1/never',
+      TENANCY_CONFIG: join(dir, 'missing.yaml'),
+      PORT: String(await freePort()),
+    });
+    assert.equal(code, 1, output);
+    assert.match(output, /missing\.yaml/);
+    assert.doesNotMatch(output, /^\s+at /m, output);
+  });
+});
