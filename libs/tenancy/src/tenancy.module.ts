@@ -12,6 +12,7 @@ import { currentTenantProvider, CURRENT_TENANT } from './context/current-tenant'
 import { TenancyService } from './context/tenancy.service';
 import { TenantContext } from './context/tenant-context';
 import { TenantContextIdStrategy } from './context/tenant-context-id.strategy';
+import { UnitOfWorkScope } from './context/unit-of-work-scope';
 import { FeatureEntities } from './data-source/feature-entities';
 import { HomeDataSource } from './data-source/home-data-source';
 import { OwnerConnections } from './data-source/owner-connections';
@@ -76,6 +77,7 @@ const PROVIDERS: Provider[] = [
   TenantAdmission,
   UnitOfWorkFactory,
   TenantContext,
+  UnitOfWorkScope,
   TenancyService,
   TenantDataSource,
   TenantResolver,
