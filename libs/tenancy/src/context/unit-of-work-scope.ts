@@ -5,7 +5,7 @@ import type { TenantRecord } from '../catalog/tenant-record';
 import type { UnitOfWork } from '../data-source/unit-of-work';
 import { UnitOfWorkFactory } from '../data-source/unit-of-work-factory';
 import { pgErrorCode, READ_ONLY_TRANSACTION } from '../errors/pg-error-code';
-import { TenantMovingError } from '../errors/tenancy.errors';
+import { ClsContextMissingError, TenantMovingError } from '../errors/tenancy.errors';
 import { TenantContext } from './tenant-context';
 
 /** What `bindToResponse` needs of an HTTP response: Node's `ServerResponse` has it. */
@@ -50,8 +50,12 @@ export class UnitOfWorkScope {
     return this.units.open(tenant, method);
   }
 
-  /** Makes `tenant` and `unit` the current ones of the active nestjs-cls context. */
+  /**
+   * Makes `tenant` and `unit` the current ones of the active nestjs-cls context.
+   * @throws ClsContextMissingError when no nestjs-cls context is active (the app's middleware is missing).
+   */
   enter(tenant: TenantRecord, unit: UnitOfWork): void {
+    if (!this.cls.isActive()) throw new ClsContextMissingError();
     this.context.enter(tenant, unit);
   }
 
