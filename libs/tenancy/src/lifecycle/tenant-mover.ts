@@ -191,7 +191,7 @@ export class TenantMover implements OnApplicationBootstrap, BeforeApplicationShu
         const tables = await tenantTables(src.runner.manager, src.location.schema);
         const targetTables = new Set((await tenantTables(dst.runner.manager, dst.location.schema)).map((t) => t.name));
         const missing = tables.filter((t) => !targetTables.has(t.name)).map((t) => t.name);
-        if (missing.length) throw new TenantStateError(`The target lacks tables ${missing.join(', ')}: migrate every tenant first (npm run migrate).`);
+        if (missing.length) throw new TenantStateError(`The target lacks tables ${missing.join(', ')}: migrate every tenant first (TenantMigrations.run).`);
 
         // Bulk copy, live: one snapshot of the source, one transaction on the target.
         await this.setPhase(tenantId, 'copying');
