@@ -7,8 +7,8 @@
  * with a connection budget of 12 per server. Three quiet database-model tenants get a steady
  * `QUIET_RATE` requests/s of `GET /users?limit=20`; the flooding tenant (tier `flood`: pool max 5,
  * concurrency `FLOOD_CONCURRENCY` 8, rate `FLOOD_TENANT_RATE` 50 requests/s) gets as much as
- * `FLOOD_CONNECTIONS` connections can send, unbounded, and then `FLOOD_RATE` requests/s. Its requests
- * past its tier's limits get 429. `BENCH_ROUNDS` (3) rounds alternate the three cases.
+ * `FLOOD_CONNECTIONS` connections can send, unbounded, and then at each of `FLOOD_RATES` (300,1500)
+ * requests/s. Its requests past its tier's limits get 429. `BENCH_ROUNDS` (3) rounds alternate the cases.
  */
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
@@ -21,7 +21,7 @@ import { freePort, startEmbeddedPostgres } from '../src/database/embedded-postgr
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const QUIET_RATE = Number(process.env.QUIET_RATE ?? 150);
 const FLOOD_CONNECTIONS = Number(process.env.FLOOD_CONNECTIONS ?? 64);
-const FLOOD_RATE = Number(process.env.FLOOD_RATE ?? 1500);
+const FLOOD_RATES = (process.env.FLOOD_RATES ?? '300,1500').split(',').map(Number);
 const FLOOD_CONCURRENCY = Number(process.env.FLOOD_CONCURRENCY ?? 8);
 const FLOOD_TENANT_RATE = Number(process.env.FLOOD_TENANT_RATE ?? 50);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -113,29 +113,33 @@ async function main(): Promise<void> {
     await quietLoad(base); // warm-up
     // Alternated rounds: the machine's own noise then weighs on every case alike.
     const alone: autocannon.Result[] = [];
-    const unbounded: [autocannon.Result, autocannon.Result][] = [];
-    const rated: [autocannon.Result, autocannon.Result][] = [];
+    const floods: { label: string; rate?: number; runs: [autocannon.Result, autocannon.Result][] }[] = [
+      { label: 'an unbounded flood', runs: [] },
+      ...FLOOD_RATES.map((rate) => ({ label: `a ${rate} req/s flood`, rate, runs: [] })),
+    ];
     for (let round = 0; round < ROUNDS; round++) {
       alone.push(await quietLoad(base));
-      unbounded.push(await Promise.all([quietLoad(base), floodLoad(base)]));
-      rated.push(await Promise.all([quietLoad(base), floodLoad(base, FLOOD_RATE)]));
+      for (const flood of floods) flood.runs.push(await Promise.all([quietLoad(base), floodLoad(base, flood.rate)]));
     }
     const p99 = (rs: autocannon.Result[]) => median(rs.map((r) => r.latency.p99));
     const quiet = p99(alone);
-    const ratio = (rs: autocannon.Result[]) => `${((p99(rs) / Math.max(quiet, 1)) * 100).toFixed(0)}% of quiet p99`;
     const rounds = (rs: autocannon.Result[]) => rs.map((r) => `${r.latency.p99} ms`).join(', ');
+    const lines = floods.map(({ label, runs }) => {
+      const q = runs.map(([r]) => r);
+      return `  under ${label}:`.padEnd(34) + `${rounds(q)} -> ${p99(q)} ms, ${((p99(q) / Math.max(quiet, 1)) * 100).toFixed(0)}% of quiet p99`;
+    });
+    const details = floods.map(({ label, runs }) => {
+      const [q, f] = runs[ROUNDS - 1];
+      return `  under ${label}:\n    quiet: ${describe(q)}\n    flood: ${describe(f)}`;
+    });
     console.log(`
-flood tier: concurrency ${FLOOD_CONCURRENCY}, rate ${FLOOD_TENANT_RATE} req/s; ${ROUNDS} alternated rounds of ${SECONDS} s;
+flood tier: concurrency ${FLOOD_CONCURRENCY}, rate ${FLOOD_TENANT_RATE} req/s; flood ${FLOOD_CONNECTIONS} connections; ${ROUNDS} alternated rounds of ${SECONDS} s;
 quiet tenants (${QUIET.length}, ${QUIET_RATE} req/s in all); p99 per round, then the median:
-  alone:                         ${rounds(alone)} -> ${quiet} ms
-  under an unbounded flood:      ${rounds(unbounded.map(([q]) => q))} -> ${p99(unbounded.map(([q]) => q))} ms, ${ratio(unbounded.map(([q]) => q))}
-  under a ${FLOOD_RATE} req/s flood:     ${rounds(rated.map(([q]) => q))} -> ${p99(rated.map(([q]) => q))} ms, ${ratio(rated.map(([q]) => q))}
+  alone:`.padEnd(0) + ''.padEnd(28) + `${rounds(alone)} -> ${quiet} ms
+${lines.join('\n')}
 last round in detail:
-  alone:                         ${describe(alone[ROUNDS - 1])}
-  under the unbounded flood:     ${describe(unbounded[ROUNDS - 1][0])}
-    the flood (${FLOOD_CONNECTIONS} connections): ${describe(unbounded[ROUNDS - 1][1])}
-  under the ${FLOOD_RATE} req/s flood:   ${describe(rated[ROUNDS - 1][0])}
-    the flood:                   ${describe(rated[ROUNDS - 1][1])}
+  alone: ${describe(alone[ROUNDS - 1])}
+${details.join('\n')}
 `);
   } finally {
     child.kill('SIGTERM');

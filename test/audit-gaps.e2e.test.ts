@@ -8,7 +8,7 @@ import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { TenancyConfigError, tenantTable, UnsafeTenantTableError } from '../libs/tenancy/src';
 import { OwnerConnections } from '../libs/tenancy/src/data-source/owner-connections';
 import { RuntimeRole } from '../libs/tenancy/src/data-source/runtime-role';
-import { MigrationRunner } from '../libs/tenancy/src/lifecycle/migration-runner';
+import { MigrationRunner } from '../libs/tenancy/src/migrations/migration-runner';
 import { startTestApp, TestApp } from './support/test-app';
 import { urlFor, withOwnerClient } from './support/test-database';
 

@@ -9,7 +9,7 @@ import request from 'supertest';
 import { TenancyService, TenantCatalog, TenantDataSource } from '../libs/tenancy/src';
 import { IsolationStrategies } from '../libs/tenancy/src/strategies/isolation-strategies';
 import { quoteIdent } from '../libs/tenancy/src/catalog/tenant-naming';
-import { type TenantLocation } from '../libs/tenancy/src/strategies/isolation-strategy';
+import type { TenantLocation } from '../libs/tenancy/src';
 import { HomeDataSource } from '../libs/tenancy/src/data-source/home-data-source';
 import { startTestApp, TestApp } from './support/test-app';
 import { testServerUrl, urlFor, withOwnerClient } from './support/test-database';
@@ -31,7 +31,7 @@ describe('database audit after a start with tenants of all three models', () => 
   /** Where each tenant's rows live, as the library computes it. */
   const location = new Map<string, TenantLocation>();
   /** Every distinct (database, schema) holding tenant-owned tables. */
-  let places: { database: string; schema: string }[] = [];
+  const places: { database: string; schema: string }[] = [];
   let tenantDatabases: string[] = [];
   let runtimePassword: string;
 

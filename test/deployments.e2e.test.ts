@@ -13,7 +13,7 @@ import { Client } from 'pg';
 import request from 'supertest';
 import { DeploymentOwnershipError, TenantLifecycle, TenantProvisioner, type TenantDefinition } from '../libs/tenancy/src';
 import { RuntimeRole } from '../libs/tenancy/src/data-source/runtime-role';
-import { TenantMigrator } from '../libs/tenancy/src/lifecycle/tenant-migrator';
+import { TenantMigrator } from '../libs/tenancy/src/migrations/tenant-migrator';
 import { SchemaStrategy } from '../libs/tenancy/src/strategies/schema.strategy';
 import { freePort } from '../src/database/embedded-postgres';
 import { DEFAULT_TIERS, dropEverything, startTestApp, TestApp } from './support/test-app';

@@ -13,7 +13,7 @@ import { getTenantRepositoryToken, IsolationModel, NoTenantContextError, PoolReg
 import { IsolationStrategies } from '../libs/tenancy/src/strategies/isolation-strategies';
 import { pgErrorCode } from '../libs/tenancy/src/errors/pg-error-code';
 import { quoteIdent } from '../libs/tenancy/src/catalog/tenant-naming';
-import { type TenantLocation } from '../libs/tenancy/src/strategies/isolation-strategy';
+import type { TenantLocation } from '../libs/tenancy/src';
 import { HomeDataSource } from '../libs/tenancy/src/data-source/home-data-source';
 import { User } from '../src/users/user.entity';
 import { UsersService } from '../src/users/users.service';

@@ -39,7 +39,13 @@ function suiteDatabase() {
     drop: () => dropEverything(names.controlDatabase, names.databasePrefix, names.runtimeRole),
     options: (refreshMillis: number): TenancyModuleOptions => ({
       databaseUrl: urlFor(names.controlDatabase),
-      catalog: { tiers: DEFAULT_TIERS, tenants: [{ id: 'mo-a', name: 'Module A', tier: 'free' }, { id: 'mo-b', name: 'Module B', tier: 'pro' }] },
+      catalog: {
+        tiers: DEFAULT_TIERS,
+        tenants: [
+          { id: 'mo-a', name: 'Module A', tier: 'free' },
+          { id: 'mo-b', name: 'Module B', tier: 'pro' },
+        ],
+      },
       migrations: TENANT_MIGRATIONS,
       runtimeRole: names.runtimeRole,
       naming: { databasePrefix: names.databasePrefix },
@@ -65,9 +71,7 @@ class SettingsModule {}
 
 @Injectable()
 class OptionsFromSettings implements TenancyOptionsFactory {
-  constructor(
-    @Inject(SETTINGS) private readonly settings: { refreshMillis: number; build: (ms: number) => TenancyModuleOptions },
-  ) {}
+  constructor(@Inject(SETTINGS) private readonly settings: { refreshMillis: number; build: (ms: number) => TenancyModuleOptions }) {}
 
   createTenancyOptions(): TenancyModuleOptions {
     return this.settings.build(this.settings.refreshMillis);
@@ -118,7 +122,10 @@ describe('TenancyModule.forRootAsync forms', () => {
   });
 
   it('useClass, whose dependency comes from extraProviders', async () => {
-    await boot([TenancyModule.forRootAsync({ useClass: OptionsFromSettings, extraProviders: [{ provide: SETTINGS, useValue: settings }] })], 31_002);
+    await boot(
+      [TenancyModule.forRootAsync({ useClass: OptionsFromSettings, extraProviders: [{ provide: SETTINGS, useValue: settings }] })],
+      31_002,
+    );
   });
 
   it('useExisting, a factory exported by an imported module', async () => {
@@ -196,7 +203,10 @@ class CookieTenantSource implements TenantSource {
 
   read(req: TenantRequest): string | undefined {
     const header = req.headers.cookie ?? '';
-    const pair = header.split(';').map((p) => p.trim().split('=')).find(([k]) => k === this.cookie);
+    const pair = header
+      .split(';')
+      .map((p) => p.trim().split('='))
+      .find(([k]) => k === this.cookie);
     return pair?.[1];
   }
 }
@@ -288,6 +298,9 @@ describe("cls: 'app' with a tenant source of the app's own", () => {
 
   it('an order naming no source fails at start, naming the known ones', async () => {
     const root = TenancyModule.forRoot({ ...db.options(31_007), resolution: { order: ['cookie', 'header'] } });
-    await assert.rejects(Test.createTestingModule({ imports: [root] }).compile(), /"cookie" names no source; known: header, subdomain, path/);
+    await assert.rejects(
+      Test.createTestingModule({ imports: [root] }).compile(),
+      /"cookie" names no source; known: header, subdomain, path/,
+    );
   });
 });

@@ -47,7 +47,7 @@ describe('shutdown', () => {
   function run(
     entry: string,
     args: string[],
-    stop?: { when: RegExp; signal: NodeJS.Signals; group?: boolean },
+    stop?: { when: RegExp; signal: NodeJS.Signals; group?: boolean; after?: Promise<unknown> },
     where: { env?: Record<string, string>; cwd?: string } = {},
   ): Promise<{ code: number | null; output: string }> {
     return new Promise((resolve) => {
@@ -64,8 +64,10 @@ describe('shutdown', () => {
         output += d;
         if (stop && !signalled && stop.when.test(output)) {
           signalled = true;
+          const kill = () => (stop.group ? process.kill(-child.pid!, stop.signal) : child.kill(stop.signal));
           // Let the catalog listener and the timers settle into their running state first.
-          setTimeout(() => (stop.group ? process.kill(-child.pid!, stop.signal) : child.kill(stop.signal)), 500);
+          if (stop.after) void stop.after.finally(kill);
+          else setTimeout(kill, 500);
         }
       };
       child.stdout.on('data', onData);
@@ -146,7 +148,8 @@ describe('shutdown', () => {
 
     // Every acknowledged write is there after a restart.
     port = await freePort();
-    const again = run('main', [], { when: /is running at/, signal: 'SIGINT' });
+    let checked!: () => void;
+    const again = run('main', [], { when: /is running at/, signal: 'SIGINT', after: new Promise<void>((ok) => (checked = ok)) });
     while (!(await fetch(`${base()}/health/ready`).then((r) => r.ok, () => false))) await new Promise((r) => setTimeout(r, 100));
     try {
       for (const [tenant, emails] of acknowledged) {
@@ -163,6 +166,7 @@ describe('shutdown', () => {
         assert.deepEqual(lost, [], `${tenant}: ${lost.length} of ${emails.length} acknowledged writes lost`);
       }
     } finally {
+      checked();
       await again;
     }
   });

@@ -8,7 +8,7 @@ import { TenantCatalog, TenantMigrations, tenantTable, UnsafeTenantTableError } 
 import { IsolationStrategies } from '../libs/tenancy/src/strategies/isolation-strategies';
 import { OwnerConnections } from '../libs/tenancy/src/data-source/owner-connections';
 import { type ResolvedTenancyOptions, TENANCY_OPTIONS } from '../libs/tenancy/src/config/tenancy-options';
-import { MigrationRunner } from '../libs/tenancy/src/lifecycle/migration-runner';
+import { MigrationRunner } from '../libs/tenancy/src/migrations/migration-runner';
 import { TENANT_MIGRATIONS } from '../src/migrations';
 import { startTestApp, TestApp } from './support/test-app';
 import { withOwnerClient } from './support/test-database';

@@ -1,7 +1,11 @@
 import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-const STOPPING_BODY = JSON.stringify({ statusCode: 503, error: 'Service Unavailable', message: 'The service is restarting or stopping. Retry in a moment.' });
+const STOPPING_BODY = JSON.stringify({
+  statusCode: 503,
+  error: 'Service Unavailable',
+  message: 'The service is restarting or stopping. Retry in a moment.',
+});
 
 /**
  * Lets a stopping service finish what it has started and take nothing new. From the moment shutdown

@@ -33,19 +33,21 @@ export { VERIFIED_JWT } from './resolution/jwt.source';
 export { isValidTenantId, TENANT_ID_PATTERN } from './resolution/tenant-id';
 
 // Tenant migrations: tables that isolate tenants in every model.
-export { tenantTable, createTenantTable, TenantTableSpec, TenantForeignKey, TENANT_SETTING_EXPRESSION } from './lifecycle/tenant-table';
-export type { UnsafeTenantObject } from './lifecycle/tenant-table-audit';
+export { tenantTable, createTenantTable, TenantTableSpec, TenantForeignKey, TENANT_SETTING_EXPRESSION } from './migrations/tenant-table';
+export type { UnsafeTenantObject } from './migrations/tenant-table-audit';
 
 // Operators: the catalog, the tenant lifecycle, readiness and pool figures, the admin guard.
 export { TenantCatalog } from './catalog/tenant-catalog';
 export type { TenantRecord, TenantStatus } from './catalog/tenant-record';
+export type { TenantLocation } from './catalog/tenant-location';
+export type { IsolationStrategy } from './strategies/isolation-strategy';
 export { TenantProvisioner } from './lifecycle/tenant-provisioner';
 export { TenantMigrations, MigrationOutcome, MigrationRunReport, MigrationStatusRow, MigrationRunOptions } from './lifecycle/tenant-migrations';
-export { SHARED_TARGET } from './lifecycle/migration-ledger';
+export { SHARED_TARGET } from './migrations/migration-ledger';
 export { TenantLifecycle } from './lifecycle/tenant-lifecycle';
 export { TenantInspector, TenantSummary, TenantDetails } from './lifecycle/tenant-inspector';
 export { TenantExporter } from './lifecycle/tenant-exporter';
-export { TenantMover, MoveReport, MoveState, MovePhase, MoveVerificationError } from './lifecycle/tenant-mover';
+export { TenantMover, MoveReport, MoveState, MovePhase, MoveVerificationError } from './lifecycle/move/tenant-mover';
 export { TenancyReadiness } from './data-source/tenancy-readiness';
 export { PoolRegistry, PoolRegistryStats } from './data-source/pool-registry';
 export { SuperAdminGuard, SUPER_ADMIN_ROLE } from './resolution/super-admin.guard';

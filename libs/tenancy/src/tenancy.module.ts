@@ -5,10 +5,17 @@ import type { EntityTarget, ObjectLiteral } from 'typeorm';
 import { ControlLocks } from './catalog/control-locks';
 import { Deployment } from './catalog/deployment';
 import { TenantAccess } from './catalog/tenant-access';
+import { MoveJournal } from './catalog/move-journal';
 import { TenantCatalog } from './catalog/tenant-catalog';
 import { TenantNaming } from './catalog/tenant-naming';
 import type { TenancyModuleAsyncOptions, TenancyModuleRegistration, TenancyOptionsFactory } from './config/tenancy-module-options';
-import { ResolvedTenancyOptions, resolveTenancyOptions, TENANCY_MODULE_OPTIONS, TENANCY_OPTIONS, TenancyModuleOptions } from './config/tenancy-options';
+import {
+  ResolvedTenancyOptions,
+  resolveTenancyOptions,
+  TENANCY_MODULE_OPTIONS,
+  TENANCY_OPTIONS,
+  TenancyModuleOptions,
+} from './config/tenancy-options';
 import { currentTenantProvider, CURRENT_TENANT } from './context/current-tenant';
 import { TenancyService } from './context/tenancy.service';
 import { TenantContextIdStrategy } from './context/tenant-context-id.strategy';
@@ -27,15 +34,16 @@ import { UnitOfWorkFactory } from './data-source/unit-of-work-factory';
 import { UnitOfWorkInterceptor } from './data-source/unit-of-work.interceptor';
 import { TenantCacheInterceptor } from './resolution/tenant-cacheable';
 import { DeploymentUpgrade } from './lifecycle/deployment-upgrade';
-import { MigrationRunner } from './lifecycle/migration-runner';
+import { MigrationRunner } from './migrations/migration-runner';
 import { TenancyBootstrap } from './lifecycle/tenancy-bootstrap';
-import { TenantMigrator } from './lifecycle/tenant-migrator';
-import { MigrationLedger } from './lifecycle/migration-ledger';
+import { TenantMigrator } from './migrations/tenant-migrator';
+import { MigrationLedger } from './migrations/migration-ledger';
 import { TenantExporter } from './lifecycle/tenant-exporter';
 import { TenantInspector } from './lifecycle/tenant-inspector';
 import { TenantLifecycle } from './lifecycle/tenant-lifecycle';
 import { TenantMigrations } from './lifecycle/tenant-migrations';
-import { TenantMover } from './lifecycle/tenant-mover';
+import { MoveRecovery } from './lifecycle/move/move-recovery';
+import { TenantMover } from './lifecycle/move/tenant-mover';
 import { TenantProvisioner } from './lifecycle/tenant-provisioner';
 import { TenantSheddingMiddleware } from './resolution/tenant-shedding.middleware';
 import { TenantResolutionMiddleware } from './resolution/tenant-resolution.middleware';
@@ -88,6 +96,8 @@ const PROVIDERS: Provider[] = [
   TenantLifecycle,
   TenantInspector,
   TenantExporter,
+  MoveJournal,
+  MoveRecovery,
   TenantMover,
   TenancyBootstrap,
   currentTenantProvider,
@@ -217,7 +227,9 @@ class TenancyFeatureModule {}
 function asyncOptionsProviders(options: TenancyModuleAsyncOptions): Provider[] {
   const forms = [options.useFactory, options.useClass, options.useExisting].filter((f) => f !== undefined);
   if (forms.length !== 1) {
-    throw new TenancyConfigError('TenancyModule.forRootAsync', [`give exactly one of useFactory, useClass or useExisting (${forms.length} given)`]);
+    throw new TenancyConfigError('TenancyModule.forRootAsync', [
+      `give exactly one of useFactory, useClass or useExisting (${forms.length} given)`,
+    ]);
   }
   const fromFactory = (factory: TenancyOptionsFactory) => factory.createTenancyOptions();
   if (options.useFactory) return [{ provide: TENANCY_MODULE_OPTIONS, inject: options.inject ?? [], useFactory: options.useFactory }];

@@ -253,6 +253,16 @@ export class Deployment {
     await ds.query(`COMMENT ON SCHEMA ${quoteIdent(schema)} IS ${quoteLiteral(this.mark)}`);
   }
 
+  /**
+   * Marks `schema` as this deployment's when it exists with no comment at all (made by a version
+   * without deployment keys); a marked or missing schema is left alone. The upgrade from unkeyed names.
+   */
+  async adoptUnmarkedSchema(schema: string): Promise<void> {
+    const ds = await this.owner.controlDataSource();
+    const [row] = await ds.query(`SELECT ${SCHEMA_MARK} AS mark FROM pg_namespace WHERE nspname = $1`, [schema]);
+    if (row && row.mark === null) await this.markSchema(schema);
+  }
+
   foreign(kind: 'database' | 'schema' | 'role', name: string, server: string, mark: string | null): DeploymentOwnershipError {
     const where = kind === 'schema' ? `in database "${this.owner.homeDatabase()}"` : `on server "${server}"`;
     const fix =

@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { Client } from 'pg';
+import type { EntityManager } from 'typeorm';
 import { IsolationModel, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { OwnerConnections } from '../data-source/owner-connections';
 import { isValidTenantId } from '../resolution/tenant-id';
@@ -172,6 +173,30 @@ export class TenantCatalog implements BeforeApplicationShutdown, OnApplicationSh
 
   setStatus(id: string, status: TenantStatus): Promise<TenantRecord | undefined> {
     return this.update(id, { status });
+  }
+
+  /**
+   * Compare-and-set of the status: sets `to` only while the tenant is `from` (a no-op otherwise).
+   * Resolves to the row as it is afterwards (undefined when the tenant is gone).
+   */
+  async transition(id: string, from: TenantStatus, to: TenantStatus): Promise<TenantRecord | undefined> {
+    const ds = await this.owner.controlDataSource();
+    await ds.query(`UPDATE ${this.table} SET status = $3, updated_at = now() WHERE id = $1 AND status = $2`, [id, from, to]);
+    return this.refresh(id);
+  }
+
+  /**
+   * Serves the tenant from `place` from now on, `active`: one transaction that also runs `also`
+   * (the move journal's switch), so both commit or neither does. Every instance hears it through
+   * NOTIFY; this one re-reads the row at once.
+   */
+  async switchPlace(id: string, place: Pick<TenantRecord, 'strategy' | 'server'>, also?: (m: EntityManager) => Promise<void>): Promise<TenantRecord | undefined> {
+    const ds = await this.owner.controlDataSource();
+    await ds.transaction(async (m) => {
+      await m.query(`UPDATE ${this.table} SET strategy = $2, server = $3, status = 'active', updated_at = now() WHERE id = $1`, [id, place.strategy, place.server]);
+      await also?.(m);
+    });
+    return this.refresh(id);
   }
 
   /** Re-reads one tenant (or forgets it when gone). */

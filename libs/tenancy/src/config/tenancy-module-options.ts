@@ -39,7 +39,7 @@ export interface TenancyOptionsFactory {
  */
 export interface TenancyModuleAsyncOptions extends TenancyModuleRegistration, Pick<ModuleMetadata, 'imports'> {
   /** Returns the options; its arguments are the providers named in `inject`, in order. */
-  useFactory?: (...args: any[]) => TenancyModuleOptions | Promise<TenancyModuleOptions>;
+  useFactory?: (...args: never[]) => TenancyModuleOptions | Promise<TenancyModuleOptions>;
   /** Providers passed to `useFactory`; they must be visible to the module (`imports`, global, `extraProviders`). */
   inject?: (InjectionToken | OptionalFactoryDependency)[];
   /** A class the module instantiates (with its own dependencies injected) whose `createTenancyOptions()` gives the options. */

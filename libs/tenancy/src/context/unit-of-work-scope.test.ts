@@ -94,9 +94,15 @@ describe('UnitOfWorkScope', () => {
     const steps: string[] = [];
     const { scope } = scopeWith(fakeUnit(steps));
     const plain = new Error('plain');
-    await assert.rejects(scope.bindToRun(TENANT, () => Promise.reject(plain)), plain);
+    await assert.rejects(
+      scope.bindToRun(TENANT, () => Promise.reject(plain)),
+      plain,
+    );
     assert.deepEqual(steps, ['start', 'rollback']);
     const fenced = Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006' });
-    await assert.rejects(scope.bindToRun(TENANT, () => Promise.reject(fenced)), TenantMovingError);
+    await assert.rejects(
+      scope.bindToRun(TENANT, () => Promise.reject(fenced)),
+      TenantMovingError,
+    );
   });
 });

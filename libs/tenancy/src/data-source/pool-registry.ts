@@ -79,7 +79,7 @@ export class PoolRegistry implements OnApplicationShutdown {
     if (entry && (entry.server !== tenant.server || entry.database !== database)) {
       // The tenant was moved to another server: retire the old pool once nobody uses it.
       this.entries.delete(tenant.id);
-      if (entry.refs === 0) this.close(entry);
+      if (entry.refs === 0) void this.close(entry);
       entry = undefined;
     }
     entry ??= this.create(tenant, database);
@@ -109,7 +109,7 @@ export class PoolRegistry implements OnApplicationShutdown {
         held.refs--;
         // Used until now: the end of a long lease counts as recent use for LRU eviction too.
         this.touch(held);
-        if (held.refs === 0 && this.entries.get(held.tenantId) !== held) this.close(held);
+        if (held.refs === 0 && this.entries.get(held.tenantId) !== held) void this.close(held);
       },
     };
   }

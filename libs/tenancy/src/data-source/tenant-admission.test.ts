@@ -13,9 +13,18 @@ class ClockedAdmission extends TenantAdmission {
   }
 }
 
-function admission(tiers: Record<string, TierDefinition>, module: { concurrency?: number; rate?: { perSecond: number; burst?: number } } = {}): ClockedAdmission {
+function admission(
+  tiers: Record<string, TierDefinition>,
+  module: { concurrency?: number; rate?: { perSecond: number; burst?: number } } = {},
+): ClockedAdmission {
   return new ClockedAdmission(
-    resolveTenancyOptions({ databaseUrl: 'postgres://owner@localhost/control', catalog: { tiers, tenants: [] }, entities: [], migrations: [], ...module }),
+    resolveTenancyOptions({
+      databaseUrl: 'postgres://owner@localhost/control',
+      catalog: { tiers, tenants: [] },
+      entities: [],
+      migrations: [],
+      ...module,
+    }),
   );
 }
 
@@ -39,7 +48,10 @@ describe('TenantAdmission', () => {
     const a = admission({ metered: { strategy: 'shared', rate: { perSecond: 2, burst: 3 } } });
     const t = { id: 'acme', tier: 'metered' };
     for (let i = 0; i < 3; i++) a.enter(t)();
-    assert.throws(() => a.enter(t), (err: unknown) => err instanceof TenantRateLimitedError && err.retryAfterSeconds === 1 && /2 requests per second/.test(err.message));
+    assert.throws(
+      () => a.enter(t),
+      (err: unknown) => err instanceof TenantRateLimitedError && err.retryAfterSeconds === 1 && /2 requests per second/.test(err.message),
+    );
     a.millis += 400; // 0.8 of a token
     assert.throws(() => a.check(t), TenantRateLimitedError);
     a.millis += 100; // 1 token
@@ -54,15 +66,24 @@ describe('TenantAdmission', () => {
     const a = admission({ slow: { strategy: 'shared', rate: { perSecond: 0.25, burst: 1 } } });
     const t = { id: 'acme', tier: 'slow' };
     a.enter(t)();
-    assert.throws(() => a.check(t), (err: unknown) => err instanceof TenantRateLimitedError && err.retryAfterSeconds === 4);
+    assert.throws(
+      () => a.check(t),
+      (err: unknown) => err instanceof TenantRateLimitedError && err.retryAfterSeconds === 4,
+    );
     a.millis += 3_000;
-    assert.throws(() => a.check(t), (err: unknown) => err instanceof TenantRateLimitedError && err.retryAfterSeconds === 1);
+    assert.throws(
+      () => a.check(t),
+      (err: unknown) => err instanceof TenantRateLimitedError && err.retryAfterSeconds === 1,
+    );
     a.millis += 1_000;
     a.check(t);
   });
 
   it('keeps each tenant its own bucket, uses the module rate for tiers without one and none by default', () => {
-    const a = admission({ plain: { strategy: 'shared' }, own: { strategy: 'shared', rate: { perSecond: 1 } } }, { rate: { perSecond: 1, burst: 2 } });
+    const a = admission(
+      { plain: { strategy: 'shared' }, own: { strategy: 'shared', rate: { perSecond: 1 } } },
+      { rate: { perSecond: 1, burst: 2 } },
+    );
     a.enter({ id: 'a', tier: 'plain' })();
     a.enter({ id: 'a', tier: 'plain' })();
     assert.throws(() => a.check({ id: 'a', tier: 'plain' }), TenantRateLimitedError);

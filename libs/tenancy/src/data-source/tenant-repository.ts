@@ -35,7 +35,8 @@ export function createTenantRepository<E extends ObjectLiteral>(dataSource: Tena
       if (typeof prop === 'symbol' || !(prop in Repository.prototype || PASSTHROUGH.has(prop))) return undefined;
       const repository = dataSource.getRepository(entity);
       const value = Reflect.get(repository, prop, repository);
-      return typeof value === 'function' ? value.bind(repository) : value;
+      // Methods are bound to the current unit's repository; `target` (an entity class) is data, not a method.
+      return typeof value === 'function' && !PASSTHROUGH.has(prop) ? value.bind(repository) : value;
     },
     set() {
       throw new Error('A tenant repository cannot be modified.');

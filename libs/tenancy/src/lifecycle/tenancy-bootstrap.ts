@@ -10,7 +10,7 @@ import { HomeDataSource } from '../data-source/home-data-source';
 import { OwnerConnections } from '../data-source/owner-connections';
 import { RuntimeRole } from '../data-source/runtime-role';
 import { DeploymentUpgrade } from './deployment-upgrade';
-import { MigrationRunner } from './migration-runner';
+import { MigrationRunner } from '../migrations/migration-runner';
 import { TenantProvisioner } from './tenant-provisioner';
 
 /**

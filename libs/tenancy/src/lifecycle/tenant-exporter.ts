@@ -6,7 +6,7 @@ import { TenantCatalog } from '../catalog/tenant-catalog';
 import { TenantRecord } from '../catalog/tenant-record';
 import { OwnerConnections } from '../data-source/owner-connections';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
-import { tenantTables } from './tenant-tables';
+import { tenantTables } from '../migrations/tenant-tables';
 
 /**
  * Streams all of a tenant's rows as NDJSON, whatever its model: a header line, then one line per

@@ -1,16 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { TenantCatalog } from '../catalog/tenant-catalog';
-import { quoteIdent, TenantNaming } from '../catalog/tenant-naming';
 import { TenantRecord } from '../catalog/tenant-record';
 import { ControlLocks } from '../catalog/control-locks';
-import { Deployment } from '../catalog/deployment';
-import { OwnerConnections } from '../data-source/owner-connections';
-import { PoolRegistry } from '../data-source/pool-registry';
+import { MoveJournal } from '../catalog/move-journal';
 import { TenantStateError, UnknownTenantError } from '../errors/tenancy.errors';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
-import { MigrationLedger } from './migration-ledger';
+import { MigrationLedger } from '../migrations/migration-ledger';
 import { moveLockKey } from './move-lock';
-import { tenantTables } from './tenant-tables';
 
 /** Suspend, resume and delete: the state changes of a tenant after it is provisioned. */
 @Injectable()
@@ -20,12 +16,9 @@ export class TenantLifecycle {
   constructor(
     private readonly catalog: TenantCatalog,
     private readonly strategies: IsolationStrategies,
-    private readonly owner: OwnerConnections,
-    private readonly registry: PoolRegistry,
+    private readonly journal: MoveJournal,
     private readonly ledger: MigrationLedger,
-    private readonly naming: TenantNaming,
     private readonly locks: ControlLocks,
-    private readonly deployment: Deployment,
   ) {}
 
   require(id: string): TenantRecord {
@@ -63,14 +56,14 @@ export class TenantLifecycle {
       moveLockKey(id),
       async () => {
         await this.catalog.setStatus(id, 'deleting');
-        await this.dropData(tenant);
+        await this.strategies.for(tenant.strategy).drop(tenant);
         // A move that did not finish (its mover killed, or its verification failed) may have left
         // the tenant's rows at its other end: they go too.
-        for (const place of await this.unfinishedMoveEnds(id)) {
-          if (place.strategy !== tenant.strategy || place.server !== tenant.server) await this.dropData({ id, ...place });
+        for (const end of await this.journal.ends(id)) {
+          if (end.strategy !== tenant.strategy || end.server !== tenant.server) await this.strategies.for(end.strategy).drop({ id, server: end.server });
         }
-        // A move out of the shared tables leaves the tenant fenced there: that row goes too.
-        await this.strategies.for('shared').unfence({ id, server: 'default' });
+        // A move out of a place other tenants share leaves the tenant fenced there: that row goes too.
+        for (const strategy of this.strategies.all().filter((s) => s.commonPlace())) await strategy.unfence({ id, server: 'default' });
         await this.ledger.forget(id);
         await this.catalog.remove(id);
       },
@@ -79,50 +72,5 @@ export class TenantLifecycle {
       },
     );
     this.logger.log(`tenant ${id} deleted (${tenant.strategy})`);
-  }
-
-  /** Both ends of a move of the tenant that is still recorded (a finished move removes its record). */
-  private async unfinishedMoveEnds(id: string): Promise<Pick<TenantRecord, 'strategy' | 'server'>[]> {
-    const ds = await this.owner.controlDataSource();
-    const rows: { ss: TenantRecord['strategy']; sv: string; ts: TenantRecord['strategy']; tv: string }[] = await ds.query(
-      `SELECT source_strategy AS ss, source_server AS sv, target_strategy AS ts, target_server AS tv
-         FROM ${quoteIdent(this.naming.controlSchema)}.tenant_moves WHERE tenant_id = $1`,
-      [id],
-    );
-    return rows.flatMap((r) => [
-      { strategy: r.ss, server: r.sv },
-      { strategy: r.ts, server: r.tv },
-    ]);
-  }
-
-  /**
-   * Removes the tenant's data from one location (used by delete, and by a move for its source and
-   * for what a failed move left at its target). A schema or database goes whole, with its fence
-   * table, and only when it carries this deployment's mark; in the shared tables the tenant's fence
-   * row goes too unless `keepFence` (a move's source stays fenced after the switch).
-   * @throws DeploymentOwnershipError when it exists without this deployment's mark (nothing is dropped).
-   */
-  async dropData(tenant: Pick<TenantRecord, 'id' | 'strategy' | 'server'>, options: { keepFence?: boolean } = {}): Promise<void> {
-    const location = this.strategies.for(tenant.strategy).location(tenant);
-    if (tenant.strategy === 'database') {
-      if ((await this.deployment.checkDatabase(location.server, location.database)) === 'absent') return;
-      await this.registry.closeIdle(tenant.id);
-      await this.owner.withDatabase(location.server, this.owner.homeDatabase(location.server), (ds) =>
-        ds.query(`DROP DATABASE IF EXISTS ${quoteIdent(location.database)} WITH (FORCE)`),
-      );
-    } else if (tenant.strategy === 'schema') {
-      if ((await this.deployment.checkSchema(location.schema)) === 'absent') return;
-      const ds = await this.owner.controlDataSource();
-      await ds.query(`DROP SCHEMA IF EXISTS ${quoteIdent(location.schema)} CASCADE`);
-    } else {
-      const ds = await this.owner.controlDataSource();
-      await ds.transaction(async (m) => {
-        await m.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenant.id]);
-        for (const table of (await tenantTables(m, location.schema)).reverse()) {
-          await m.query(`DELETE FROM ${quoteIdent(location.schema)}.${quoteIdent(table.name)} WHERE tenant_id = $1`, [tenant.id]);
-        }
-      });
-      if (!options.keepFence) await this.strategies.for('shared').unfence(tenant);
-    }
   }
 }

@@ -2,15 +2,17 @@ import { Inject, Injectable } from '@nestjs/common';
 import { TenantCatalog } from '../catalog/tenant-catalog';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
-import type { TenantLocation } from '../strategies/isolation-strategy';
-import { MigrationLedger, SHARED_TARGET } from './migration-ledger';
-import { TenantMigrator } from './tenant-migrator';
+import type { TenantLocation } from '../catalog/tenant-location';
+import { MigrationLedger } from '../migrations/migration-ledger';
+import { TenantMigrator } from '../migrations/tenant-migrator';
 
 export interface MigrationTarget {
-  /** `@shared` or a tenant id. */
+  /** Its ledger entry: a common place's (`@shared`) or a tenant id. */
   target: string;
   model: string;
   location: TenantLocation;
+  /** The tenant the location belongs to alone (its tables get the tenant_pin CHECK); none for a common place. */
+  pin?: string;
 }
 
 export interface MigrationOutcome {
@@ -68,19 +70,23 @@ export class TenantMigrations {
     return last ? (new last().name ?? last.name) : null;
   }
 
+  /** The places tenants share (the shared tables), then each tenant's place of its own that is ready (not being made or deleted). */
   targets(): MigrationTarget[] {
-    const shared: MigrationTarget = { target: SHARED_TARGET, model: 'shared', location: this.strategies.for('shared').location({ id: 'shared', server: 'default' }) };
+    const common = this.strategies.all().flatMap((s) => {
+      const place = s.commonPlace();
+      return place ? [{ target: place.target, model: s.model, location: place.location }] : [];
+    });
     const tenants = this.catalog
       .list()
-      .filter((t) => t.strategy !== 'shared' && t.status !== 'deleting' && t.status !== 'provisioning')
-      .map((t) => ({ target: t.id, model: t.strategy, location: this.strategies.for(t.strategy).location(t) }));
-    return [shared, ...tenants];
+      .filter((t) => t.status !== 'deleting' && t.status !== 'provisioning' && this.strategies.hasOwnLedgerEntry(t))
+      .map((t) => ({ target: t.id, model: t.strategy, location: this.strategies.for(t.strategy).location(t), pin: t.id }));
+    return [...common, ...tenants];
   }
 
   /** Applies the migrations of one target and records the result in the ledger. */
   async migrateTarget(target: MigrationTarget): Promise<MigrationOutcome> {
     try {
-      const applied = await this.migrator.migrate(target.location, target.target === SHARED_TARGET ? undefined : target.target);
+      const applied = await this.migrator.migrate(target.location, target.pin);
       await this.ledger.recordCurrent(target.target, target.location.server, this.latest);
       return { target: target.target, model: target.model, result: 'applied', applied };
     } catch (err) {

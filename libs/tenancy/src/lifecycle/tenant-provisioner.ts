@@ -5,7 +5,7 @@ import { IsolationModel, ResolvedTenancyOptions, TenantDefinition, TENANCY_OPTIO
 import { DeploymentOwnershipError, InvalidTenantDefinitionError } from '../errors/tenancy.errors';
 import { isValidTenantId } from '../resolution/tenant-id';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
-import { MigrationLedger, SHARED_TARGET } from './migration-ledger';
+import { MigrationLedger } from '../migrations/migration-ledger';
 import { TenantMigrations } from './tenant-migrations';
 
 /**
@@ -37,36 +37,31 @@ export class TenantProvisioner {
   async provision(def: TenantDefinition): Promise<TenantRecord> {
     if (!isValidTenantId(def.id)) throw new InvalidTenantDefinitionError(`Tenant id '${String(def.id).slice(0, 60)}' is malformed: use 1 to 40 characters of a-z, 0-9 and '-'.`);
     const model = this.modelOf(def);
-    if (def.server && model !== 'database') throw new InvalidTenantDefinitionError('Only the database model takes a server.');
-    if (def.server && !this.options.servers[def.server]) {
-      throw new InvalidTenantDefinitionError(`Unknown server '${def.server}'; known servers: ${Object.keys(this.options.servers).join(', ')}.`);
-    }
-    const record = await this.catalog.insertIfMissing({
-      id: def.id,
-      name: def.name,
-      tier: def.tier ?? null,
-      strategy: model,
-      server: model === 'database' ? (def.server ?? 'default') : 'default',
-    });
+    const place = this.strategies.placeOf({ strategy: model, server: def.server || undefined });
+    const record = await this.catalog.insertIfMissing({ id: def.id, name: def.name, tier: def.tier ?? null, ...place });
     if (record.strategy !== model) {
       this.logger.warn(`tenant ${record.id} is served by the ${record.strategy} model, its definition says ${model}: moving a tenant is an explicit operation`);
     }
+    const strategy = this.strategies.for(record.strategy);
     try {
-      await this.strategies.for(record.strategy).provision(record);
+      await strategy.provision(record);
     } catch (err) {
       // What is in the way belongs to someone else: retrying cannot help, so nothing is left recorded.
       if (err instanceof DeploymentOwnershipError && record.status === 'provisioning') await this.catalog.remove(record.id);
       throw err;
     }
-    if (record.strategy !== 'shared') await this.ledger.recordCurrent(record.id, record.server, this.migrations.latest);
+    // A place of its own has its own ledger entry; a common place's is recorded by seed and migrations.
+    if (this.strategies.hasOwnLedgerEntry(record)) await this.ledger.recordCurrent(record.id, record.server, this.migrations.latest);
     if (record.status === 'provisioning') return (await this.catalog.setStatus(record.id, 'active'))!;
     return record;
   }
 
-  /** Provisions the shared tables and every tenant of the configuration file. */
+  /** Provisions the places tenants share (the shared tables) and every tenant of the configuration file. */
   async seed(): Promise<TenantRecord[]> {
-    await this.strategies.for('shared').provision({ id: 'shared', server: 'default' });
-    await this.ledger.recordCurrent(SHARED_TARGET, 'default', this.migrations.latest);
+    for (const strategy of this.strategies.all()) {
+      const common = await strategy.provisionCommon();
+      if (common) await this.ledger.recordCurrent(common.target, common.location.server, this.migrations.latest);
+    }
     const out: TenantRecord[] = [];
     for (const def of this.options.catalog.tenants) out.push(await this.provision(def));
     return out;

@@ -27,7 +27,10 @@ export class SuperAdminGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<TenantRequest>();
-    if (!this.jwt) throw new UnauthorizedException('The admin API is closed: it needs a verified bearer token, and TenancyModule has no resolution.jwt.secret or resolution.jwt.jwksUrl configured.');
+    if (!this.jwt)
+      throw new UnauthorizedException(
+        'The admin API is closed: it needs a verified bearer token, and TenancyModule has no resolution.jwt.secret or resolution.jwt.jwksUrl configured.',
+      );
     const payload = await this.jwt.verify(req);
     if (!payload) throw new UnauthorizedException('The admin API needs a bearer token with the super_admin role.');
     if (!roles(payload).includes(SUPER_ADMIN_ROLE)) throw new ForbiddenException('This token does not carry the super_admin role.');

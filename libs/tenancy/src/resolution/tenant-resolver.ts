@@ -56,7 +56,7 @@ export class TenantResolver implements OnModuleInit {
     if (!sources.some(isClass)) return;
     if (!this.moduleRef) throw new Error('TenantResolver builds the classes of resolution.sources through Nest: create it as a provider.');
     const moduleRef = this.moduleRef;
-    this.arrange(await Promise.all(sources.map((s) => (isClass(s) ? moduleRef.create(s) : s))));
+    this.arrange(await Promise.all(sources.map((s) => (isClass(s) ? moduleRef.create(s) : Promise.resolve(s)))));
   }
 
   /**

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
 import { quoteIdent, TenantNaming } from '../catalog/tenant-naming';
 import type { TenantRecord } from '../catalog/tenant-record';
 import { ControlLocks } from '../catalog/control-locks';
@@ -7,11 +8,13 @@ import { OwnerConnections } from '../data-source/owner-connections';
 import { PoolRegistry } from '../data-source/pool-registry';
 import type { DataSourceLease } from '../data-source/runtime-data-source';
 import { RuntimeRole } from '../data-source/runtime-role';
-import { TenantMigrator } from '../lifecycle/tenant-migrator';
+import { TenantMigrator } from '../migrations/tenant-migrator';
 import type { TransactionLimits } from '../config/tenancy-options';
-import type { IsolationStrategy, TenantLocation } from './isolation-strategy';
+import type { TenantLocation } from '../catalog/tenant-location';
+import type { IsolationStrategy, PlacedTenant } from './isolation-strategy';
 import { LocationFence } from './location-fence';
 import { transactionPreamble } from './transaction-preamble';
+import { renameUnkeyedDatabase } from './unkeyed-database';
 
 const DATA_SCHEMA = 'public';
 
@@ -22,6 +25,7 @@ const DATA_SCHEMA = 'public';
 @Injectable()
 export class DatabaseStrategy implements IsolationStrategy {
   readonly model = 'database' as const;
+  readonly takesServer = true;
 
   constructor(
     private readonly naming: TenantNaming,
@@ -36,6 +40,14 @@ export class DatabaseStrategy implements IsolationStrategy {
 
   location(tenant: Pick<TenantRecord, 'id' | 'server'>): TenantLocation {
     return { server: tenant.server, database: this.naming.databaseFor(tenant.id), schema: DATA_SCHEMA };
+  }
+
+  commonPlace(): undefined {
+    return undefined;
+  }
+
+  ledgerTarget(tenant: Pick<TenantRecord, 'id'>): string {
+    return tenant.id;
   }
 
   /**
@@ -57,6 +69,51 @@ export class DatabaseStrategy implements IsolationStrategy {
       }),
     );
     await this.migrator.migrate(this.location(tenant), tenant.id);
+  }
+
+  async provisionCommon(): Promise<undefined> {
+    return undefined;
+  }
+
+  /** Closes the tenant's idle pool and drops its database (sessions ended) when it is this deployment's. */
+  async drop(tenant: PlacedTenant): Promise<void> {
+    const { server, database } = this.location(tenant);
+    if ((await this.deployment.checkDatabase(server, database)) === 'absent') return;
+    await this.registry.closeIdle(tenant.id);
+    await this.owner.withDatabase(server, this.owner.homeDatabase(server), (ds) =>
+      ds.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`),
+    );
+  }
+
+  /** `ds` is connected to the tenant's own database. */
+  async sizeOf(_tenant: PlacedTenant, ds: DataSource): Promise<number> {
+    return Number((await ds.query(`SELECT pg_database_size(current_database()) AS size`))[0].size);
+  }
+
+  /** One query a server that holds any of `tenants`. */
+  async sizes(tenants: PlacedTenant[]): Promise<Map<string, number | null>> {
+    const sizes = new Map<string, number>();
+    for (const server of new Set(tenants.map((t) => t.server))) {
+      await this.owner.withDatabase(server, this.owner.homeDatabase(server), async (ds) => {
+        const rows: { name: string; size: string }[] = await ds.query(
+          `SELECT datname AS name, pg_database_size(datname)::bigint AS size FROM pg_database WHERE starts_with(datname, $1)`,
+          [this.naming.databaseStem],
+        );
+        for (const r of rows) sizes.set(`${server}/${r.name}`, Number(r.size));
+      });
+    }
+    return new Map(tenants.map((t) => [t.id, sizes.get(`${t.server}/${this.naming.databaseFor(t.id)}`) ?? null]));
+  }
+
+  /** Each tenant's database gets its keyed name and the mark (see renameUnkeyedDatabase). */
+  async adoptUnkeyed(tenants: TenantRecord[]): Promise<number> {
+    let renamed = 0;
+    for (const tenant of tenants) {
+      await this.role.ensureOn(tenant.server);
+      if (await renameUnkeyedDatabase(tenant, { naming: this.naming, owner: this.owner, deployment: this.deployment, role: this.role }))
+        renamed++;
+    }
+    return renamed;
   }
 
   acquire(tenant: TenantRecord): Promise<DataSourceLease> {

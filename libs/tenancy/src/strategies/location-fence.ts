@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { quoteIdent } from '../catalog/tenant-naming';
 import { OwnerConnections } from '../data-source/owner-connections';
 import { pgErrorCode } from '../errors/pg-error-code';
-import { FENCE_TABLE } from '../lifecycle/migration-runner';
-import type { TenantLocation } from './isolation-strategy';
+import { FENCE_TABLE } from '../migrations/migration-runner';
+import type { TenantLocation } from '../catalog/tenant-location';
 
 /** The location (its schema or database) no longer exists: there is nothing left to unfence. */
 const GONE = new Set(['42P01', '3F000', '3D000']);

