@@ -5,12 +5,10 @@ import { loadTenantsFile, parseServerList, TenancyExceptionFilter, TenancyModule
 import { AdminModule } from './admin/admin.module';
 import { JsonBodyMiddleware } from './common/json-body.middleware';
 import { ShutdownDrain } from './common/shutdown-drain';
-import { AppConfig, appConfig, validateEnvironment } from './config/app.config';
+import { AppConfig, appConfig, TENANCY_CONFIG_NAMES, validateEnvironment } from './config/app.config';
 import { HealthController } from './health/health.controller';
 import { TENANT_MIGRATIONS } from './migrations';
-import { Project } from './projects/project.entity';
 import { ProjectsModule } from './projects/projects.module';
-import { User } from './users/user.entity';
 import { UsersModule } from './users/users.module';
 
 @Module({
@@ -20,13 +18,13 @@ import { UsersModule } from './users/users.module';
       inject: [ConfigService],
       useFactory: (config: ConfigService) => {
         const app = config.getOrThrow<AppConfig>('app');
-        const servers = parseServerList(app.tenantDbServers);
+        const servers = parseServerList(app.tenantDbServers, TENANCY_CONFIG_NAMES);
         return {
           databaseUrl: app.databaseUrl,
           directUrl: app.directUrl,
           servers,
-          catalog: loadTenantsFile(app.tenantsFile, ['default', ...Object.keys(servers)]),
-          entities: [User, Project],
+          catalog: loadTenantsFile(app.tenantsFile, ['default', ...Object.keys(servers)], TENANCY_CONFIG_NAMES),
+          // The entities come from the feature modules' TenancyModule.forFeature([...]).
           migrations: TENANT_MIGRATIONS,
           runtimeRole: app.runtimeRole,
           deploymentKey: app.deploymentKey,

@@ -8,16 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import { Injectable, INestApplication, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Column, Entity, MigrationInterface, PrimaryColumn, QueryRunner, Repository } from 'typeorm';
-import {
-  createTenantTable,
-  InjectTenantRepository,
-  IsolationStrategies,
-  pgErrorCode,
-  TenancyModule,
-  TenancyService,
-  TenantCatalog,
-  TenantDataSource,
-} from '../libs/tenancy/src';
+import { createTenantTable, InjectTenantRepository, TenancyModule, TenancyService, TenantCatalog, TenantDataSource } from '../libs/tenancy/src';
+import { IsolationStrategies } from '../libs/tenancy/src/strategies/isolation-strategies';
+import { pgErrorCode } from '../libs/tenancy/src/errors/pg-error-code';
 import { TENANT_MIGRATIONS } from '../src/migrations';
 import { Project } from '../src/projects/project.entity';
 import { User } from '../src/users/user.entity';

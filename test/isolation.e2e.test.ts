@@ -9,21 +9,11 @@ import { after, before, describe, it } from 'node:test';
 import { ClsService } from 'nestjs-cls';
 import request from 'supertest';
 import type { DataSource, Repository } from 'typeorm';
-import {
-  getTenantRepositoryToken,
-  IsolationModel,
-  IsolationStrategies,
-  NoTenantContextError,
-  pgErrorCode,
-  PoolRegistry,
-  quoteIdent,
-  TenancyService,
-  TenantCatalog,
-  TenantDataSource,
-  TenantLocation,
-  UnitOfWorkAbortedError,
-  UnitOfWorkEndedError,
-} from '../libs/tenancy/src';
+import { getTenantRepositoryToken, IsolationModel, NoTenantContextError, PoolRegistry, TenancyService, TenantCatalog, TenantDataSource, UnitOfWorkAbortedError, UnitOfWorkEndedError } from '../libs/tenancy/src';
+import { IsolationStrategies } from '../libs/tenancy/src/strategies/isolation-strategies';
+import { pgErrorCode } from '../libs/tenancy/src/errors/pg-error-code';
+import { quoteIdent } from '../libs/tenancy/src/catalog/tenant-naming';
+import type { TenantLocation } from '../libs/tenancy/src';
 import { HomeDataSource } from '../libs/tenancy/src/data-source/home-data-source';
 import { User } from '../src/users/user.entity';
 import { UsersService } from '../src/users/users.service';

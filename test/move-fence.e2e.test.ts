@@ -8,17 +8,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
 import request from 'supertest';
-import {
-  IsolationModel,
-  IsolationStrategies,
-  LocationFence,
-  TenancyService,
-  TenantCatalog,
-  TenantLifecycle,
-  TenantMover,
-  TenantMovingError,
-  TenantProvisioner,
-} from '../libs/tenancy/src';
+import { IsolationModel, TenancyService, TenantCatalog, TenantLifecycle, TenantMover, TenantMovingError, TenantProvisioner } from '../libs/tenancy/src';
+import { IsolationStrategies } from '../libs/tenancy/src/strategies/isolation-strategies';
+import { LocationFence } from '../libs/tenancy/src/strategies/location-fence';
 import { UsersService } from '../src/users/users.service';
 import { startTestApp, TestApp } from './support/test-app';
 import { withOwnerClient } from './support/test-database';

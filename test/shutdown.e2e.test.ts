@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { deriveDeploymentKey } from '../libs/tenancy/src';
+import { deriveDeploymentKey } from '../libs/tenancy/src/config/tenancy-options';
 import { freePort } from '../src/database/embedded-postgres';
 import { DEFAULT_TIERS, dropEverything } from './support/test-app';
 import { childProcessEnv, uniqueSuffix, urlFor, withOwnerClient } from './support/test-database';

@@ -4,7 +4,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
-import { IsolationStrategies, OwnerConnections, ResolvedTenancyOptions, TENANCY_OPTIONS, TenantCatalog, TenantMigrations, tenantTable, UnsafeTenantTableError } from '../libs/tenancy/src';
+import { TenantCatalog, TenantMigrations, tenantTable, UnsafeTenantTableError } from '../libs/tenancy/src';
+import { IsolationStrategies } from '../libs/tenancy/src/strategies/isolation-strategies';
+import { OwnerConnections } from '../libs/tenancy/src/data-source/owner-connections';
+import { type ResolvedTenancyOptions, TENANCY_OPTIONS } from '../libs/tenancy/src/config/tenancy-options';
 import { MigrationRunner } from '../libs/tenancy/src/migrations/migration-runner';
 import { TENANT_MIGRATIONS } from '../src/migrations';
 import { startTestApp, TestApp } from './support/test-app';

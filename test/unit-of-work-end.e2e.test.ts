@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
-import { TenantNaming } from '../libs/tenancy/src';
+import { TenantNaming } from '../libs/tenancy/src/catalog/tenant-naming';
 import { EmbeddedPostgres, startEmbeddedPostgres } from '../src/database/embedded-postgres';
 import { listen, type RawResponse } from './support/raw-http';
 import { startTestApp, TestApp } from './support/test-app';

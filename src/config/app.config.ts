@@ -1,6 +1,10 @@
 import { registerAs } from '@nestjs/config';
 import { plainToInstance, Type } from 'class-transformer';
 import { IsIn, IsInt, IsNumber, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
+import type { ConfigNames } from '../../libs/tenancy/src';
+
+/** How the tenancy library's configuration messages name the environment variables this app reads. */
+export const TENANCY_CONFIG_NAMES: ConfigNames = { tenantsFile: 'TENANCY_CONFIG', servers: 'TENANT_DB_SERVERS', defaultServer: 'DATABASE_URL' };
 
 /** The environment the service reads, validated at start. */
 class Environment {

@@ -1,7 +1,8 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import { Repository } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
-import { InjectTenantRepository, pgErrorCode } from '../../libs/tenancy/src';
+import { InjectTenantRepository } from '../../libs/tenancy/src';
+import { sqlState } from '../common/pg-error-code';
 import { decodeCursor, Page, toPage } from '../common/cursor';
 import { CreateProjectDto, ListProjectsQueryDto, ProjectView, UpdateProjectDto } from './dto/project.dto';
 import { Project } from './project.entity';
@@ -32,7 +33,7 @@ export class ProjectsService {
     try {
       await this.projects.insert({ id, name: dto.name, description: dto.description ?? null, createdById });
     } catch (err) {
-      if (pgErrorCode(err) === '23503') throw new UnknownCreatorError(createdById);
+      if (sqlState(err) === '23503') throw new UnknownCreatorError(createdById);
       throw err;
     }
     return this.get(id);

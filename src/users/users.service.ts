@@ -1,7 +1,8 @@
 import { BadRequestException, ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { Repository } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
-import { InjectTenantRepository, pgErrorCode } from '../../libs/tenancy/src';
+import { InjectTenantRepository } from '../../libs/tenancy/src';
+import { sqlState } from '../common/pg-error-code';
 import { likePattern, decodeCursor, Page, toPage } from '../common/cursor';
 import { CreateUserDto, ListUsersQueryDto, UpdateUserDto, UserView } from './dto/user.dto';
 import { User } from './user.entity';
@@ -66,7 +67,7 @@ export class UsersService {
       // One round trip: the row as updated (none: not a user of this tenant).
       rows = (await this.users.createQueryBuilder().update().set(changes).where('id = :id', { id }).returning(RETURNED).execute()).raw;
     } catch (err) {
-      if (pgErrorCode(err) === '23505') throw new EmailTakenError();
+      if (sqlState(err) === '23505') throw new EmailTakenError();
       throw err;
     }
     if (!rows.length) throw new UserNotFoundError(id);
@@ -78,7 +79,7 @@ export class UsersService {
       const result = await this.users.delete({ id });
       if (!result.affected) throw new UserNotFoundError(id);
     } catch (err) {
-      if (['23503', '23001'].includes(pgErrorCode(err) ?? '')) throw new UserHasProjectsError();
+      if (['23503', '23001'].includes(sqlState(err) ?? '')) throw new UserHasProjectsError();
       throw err;
     }
   }

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { MigrationInterface } from 'typeorm';
-import { TENANCY_OPTIONS, TenantNaming, type ResolvedTenancyOptions, type TenantDefinition, type TierDefinition } from '../../libs/tenancy/src';
+import { type TenantDefinition, type TierDefinition } from '../../libs/tenancy/src';
+import { TENANCY_OPTIONS, type ResolvedTenancyOptions } from '../../libs/tenancy/src/config/tenancy-options';
+import { TenantNaming } from '../../libs/tenancy/src/catalog/tenant-naming';
 import { Deployment } from '../../libs/tenancy/src/catalog/deployment';
 import { testServerUrl, uniqueSuffix, urlFor, withOwnerClient } from './test-database';
 

@@ -1,37 +1,53 @@
-// Public API of nest-tenancy. Anything not exported here is internal.
-export { TenancyModule, TenancyModuleAsyncOptions } from './tenancy.module';
-export * from './config/tenancy-options';
-export { loadTenantsFile, validateTenantsDefinition, parseServerList } from './config/tenants-file';
+// Public API of nest-tenancy: what a feature module and an operator need. Anything not exported
+// here is internal and may change without notice.
+
+// The module and its options.
+export { TenancyModule } from './tenancy.module';
+export type { TenancyModuleAsyncOptions, TenancyModuleRegistration, TenancyOptionsFactory } from './config/tenancy-module-options';
+export { ISOLATION_MODELS } from './config/tenancy-options';
+export type {
+  IsolationModel,
+  JwtResolutionOptions,
+  RateLimit,
+  ResolutionOptions,
+  TenancyModuleOptions,
+  TenantDefinition,
+  TenantsDefinition,
+  TierDefinition,
+  TransactionLimits,
+} from './config/tenancy-options';
+export type { ResolverName, TenantRequest, TenantSource } from './config/tenant-source';
+export { loadTenantsFile, validateTenantsDefinition, parseServerList, type ConfigNames } from './config/tenants-file';
+
+// Errors: typed, each with its HTTP status; the filter turns them into `{statusCode, error, message}`.
 export * from './errors/tenancy.errors';
 export { TenancyExceptionFilter } from './errors/tenancy-exception.filter';
-export { pgErrorCode } from './errors/pg-error-code';
+
+// Feature code: the tenant's unit of work, repositories, request-scoped tenant, caching.
 export { TenancyService } from './context/tenancy.service';
-export { TenantContext } from './context/tenant-context';
 export { CurrentTenant, CURRENT_TENANT, InjectCurrentTenant } from './context/current-tenant';
-export { TenantContextIdStrategy, TenantDurablePayload } from './context/tenant-context-id.strategy';
 export { TenantDataSource } from './data-source/tenant-data-source';
 export { InjectTenantRepository, getTenantRepositoryToken } from './data-source/tenant-repository';
-export { PoolRegistry, PoolRegistryStats } from './data-source/pool-registry';
+export { TenantCacheable, type TenantCacheableOptions } from './resolution/tenant-cacheable';
+export { VERIFIED_JWT } from './resolution/jwt.source';
+export { isValidTenantId, TENANT_ID_PATTERN } from './resolution/tenant-id';
+
+// Tenant migrations: tables that isolate tenants in every model.
+export { tenantTable, createTenantTable, TenantTableSpec, TenantForeignKey, TENANT_SETTING_EXPRESSION } from './migrations/tenant-table';
+export type { UnsafeTenantObject } from './migrations/tenant-table-audit';
+
+// Operators: the catalog, the tenant lifecycle, readiness and pool figures, the admin guard.
 export { TenantCatalog } from './catalog/tenant-catalog';
-export { TenantRecord, TenantStatus } from './catalog/tenant-record';
-export { TenantNaming, quoteIdent } from './catalog/tenant-naming';
+export type { TenantRecord, TenantStatus } from './catalog/tenant-record';
+export type { TenantLocation } from './catalog/tenant-location';
+export type { IsolationStrategy } from './strategies/isolation-strategy';
 export { TenantProvisioner } from './lifecycle/tenant-provisioner';
 export { TenantMigrations, MigrationOutcome, MigrationRunReport, MigrationStatusRow, MigrationRunOptions } from './lifecycle/tenant-migrations';
 export { SHARED_TARGET } from './migrations/migration-ledger';
-export { tenantTable, createTenantTable, TenantTableSpec, TenantForeignKey, TENANT_SETTING_EXPRESSION } from './migrations/tenant-table';
-export { AUDIT_EXEMPT_TABLES, UnsafeTenantObject } from './migrations/tenant-table-audit';
-export { IsolationStrategies } from './strategies/isolation-strategies';
-export { IsolationStrategy } from './strategies/isolation-strategy';
-export { TenantLocation } from './catalog/tenant-location';
-export { LocationFence } from './strategies/location-fence';
-export { isValidTenantId, TENANT_ID_PATTERN } from './resolution/tenant-id';
-export { VERIFIED_JWT } from './resolution/jwt.source';
-export { TenantCacheable, type TenantCacheableOptions } from './resolution/tenant-cacheable';
-export { toOriginForm } from './resolution/request-target';
-export { OwnerConnections } from './data-source/owner-connections';
-export { TenancyReadiness } from './data-source/tenancy-readiness';
 export { TenantLifecycle } from './lifecycle/tenant-lifecycle';
 export { TenantInspector, TenantSummary, TenantDetails } from './lifecycle/tenant-inspector';
 export { TenantExporter } from './lifecycle/tenant-exporter';
 export { TenantMover, MoveReport, MoveState, MovePhase, MoveVerificationError } from './lifecycle/move/tenant-mover';
+export { TenancyReadiness } from './data-source/tenancy-readiness';
+export { PoolRegistry, PoolRegistryStats } from './data-source/pool-registry';
 export { SuperAdminGuard, SUPER_ADMIN_ROLE } from './resolution/super-admin.guard';

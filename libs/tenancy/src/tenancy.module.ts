@@ -1,4 +1,4 @@
-import { DynamicModule, MiddlewareConsumer, Module, ModuleMetadata, NestModule, OnModuleInit, Provider } from '@nestjs/common';
+import { DynamicModule, Inject, MiddlewareConsumer, Module, ModuleMetadata, NestModule, OnModuleInit, Provider } from '@nestjs/common';
 import { APP_INTERCEPTOR, ContextIdFactory } from '@nestjs/core';
 import { ClsMiddleware, ClsModule } from 'nestjs-cls';
 import type { EntityTarget, ObjectLiteral } from 'typeorm';
@@ -8,12 +8,20 @@ import { TenantAccess } from './catalog/tenant-access';
 import { MoveJournal } from './catalog/move-journal';
 import { TenantCatalog } from './catalog/tenant-catalog';
 import { TenantNaming } from './catalog/tenant-naming';
-import { resolveTenancyOptions, TENANCY_MODULE_OPTIONS, TENANCY_OPTIONS, TenancyModuleOptions } from './config/tenancy-options';
+import type { TenancyModuleAsyncOptions, TenancyModuleRegistration, TenancyOptionsFactory } from './config/tenancy-module-options';
+import {
+  ResolvedTenancyOptions,
+  resolveTenancyOptions,
+  TENANCY_MODULE_OPTIONS,
+  TENANCY_OPTIONS,
+  TenancyModuleOptions,
+} from './config/tenancy-options';
 import { currentTenantProvider, CURRENT_TENANT } from './context/current-tenant';
 import { TenancyService } from './context/tenancy.service';
-import { TenantContext } from './context/tenant-context';
 import { TenantContextIdStrategy } from './context/tenant-context-id.strategy';
+import { UnitOfWorkScope } from './context/unit-of-work-scope';
 import { FeatureEntities } from './data-source/feature-entities';
+import { TenancyConfigError } from './errors/tenancy.errors';
 import { HomeDataSource } from './data-source/home-data-source';
 import { OwnerConnections } from './data-source/owner-connections';
 import { PoolRegistry } from './data-source/pool-registry';
@@ -46,17 +54,15 @@ import { IsolationStrategies } from './strategies/isolation-strategies';
 import { SchemaStrategy } from './strategies/schema.strategy';
 import { SharedStrategy } from './strategies/shared.strategy';
 import { LocationFence } from './strategies/location-fence';
+import { TenancyHostModule } from './tenancy-host.module';
 
-export interface TenancyModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
-  inject?: any[];
-  useFactory: (...args: any[]) => TenancyModuleOptions | Promise<TenancyModuleOptions>;
-}
+/** How the module was registered (`isGlobal`, `cls`), for its own `configure`. */
+const TENANCY_REGISTRATION = Symbol('nest-tenancy:registration');
 
 /** One strategy instance per process: durable providers aggregate by tenant through it. */
 export const tenantContextIdStrategy = new TenantContextIdStrategy();
 
 const PROVIDERS: Provider[] = [
-  FeatureEntities,
   TenantNaming,
   OwnerConnections,
   Deployment,
@@ -77,7 +83,7 @@ const PROVIDERS: Provider[] = [
   IsolationStrategies,
   TenantAdmission,
   UnitOfWorkFactory,
-  TenantContext,
+  UnitOfWorkScope,
   TenancyService,
   TenantDataSource,
   TenantResolver,
@@ -103,10 +109,8 @@ const PROVIDERS: Provider[] = [
 const EXPORTS = [
   TENANCY_OPTIONS,
   TenancyReadiness,
-  FeatureEntities,
   TenancyService,
   TenantDataSource,
-  TenantContext,
   TenantCatalog,
   TenantProvisioner,
   TenantMigrations,
@@ -125,38 +129,63 @@ const EXPORTS = [
 /**
  * Resolves each request's tenant, carries it in CLS and hands feature modules a tenant-aware
  * DataSource that works the same under the shared, schema and database models.
+ *
+ * `forRoot(options)` or `forRootAsync({ useFactory | useClass | useExisting, ... })` once, in the
+ * root module; `forFeature([Entity, ...])` in each feature module for `@InjectTenantRepository`.
  */
 @Module({})
 export class TenancyModule implements NestModule, OnModuleInit {
-  static forRoot(options: TenancyModuleOptions): DynamicModule {
-    return TenancyModule.build([{ provide: TENANCY_OPTIONS, useValue: resolveTenancyOptions(options) }], []);
+  /**
+   * The module with options known now. `isGlobal` and `cls`: see `TenancyModuleRegistration`.
+   * @throws TenancyConfigError (at start) when an option is invalid.
+   */
+  static forRoot(options: TenancyModuleOptions & TenancyModuleRegistration): DynamicModule {
+    const { isGlobal, cls, ...rest } = options;
+    return TenancyModule.build({ isGlobal, cls }, [{ provide: TENANCY_MODULE_OPTIONS, useValue: rest }], [], []);
   }
 
+  /**
+   * The module with options computed at start from injected providers: `useFactory` (with
+   * `inject`), `useClass` or `useExisting` (a `TenancyOptionsFactory`), exactly one of them.
+   * @throws TenancyConfigError when none or more than one is given.
+   */
   static forRootAsync(options: TenancyModuleAsyncOptions): DynamicModule {
-    return TenancyModule.build(
-      [
-        { provide: TENANCY_MODULE_OPTIONS, inject: options.inject ?? [], useFactory: options.useFactory },
-        { provide: TENANCY_OPTIONS, inject: [TENANCY_MODULE_OPTIONS], useFactory: resolveTenancyOptions },
-      ],
-      options.imports ?? [],
-    );
+    return TenancyModule.build(options, asyncOptionsProviders(options), options.imports ?? [], options.extraProviders ?? []);
   }
 
   /**
    * Tenant repositories for `@InjectTenantRepository(Entity)` in the importing module. The entities
    * join the runtime DataSources' entities: they need not be listed in the root options too.
+   * Works whether the root module is global or not. Entity classes only (TypeError otherwise).
    */
   static forFeature(entities: EntityTarget<ObjectLiteral>[]): DynamicModule {
     const providers = tenantRepositoryProviders(entities);
     return { module: TenancyFeatureModule, providers, exports: providers };
   }
 
-  private static build(optionProviders: Provider[], imports: ModuleMetadata['imports']): DynamicModule {
+  private static build(
+    registration: TenancyModuleRegistration,
+    optionProviders: Provider[],
+    imports: NonNullable<ModuleMetadata['imports']>,
+    extraProviders: Provider[],
+  ): DynamicModule {
+    const cls = registration.cls ?? 'own';
+    if (cls !== 'own' && cls !== 'app') throw new TenancyConfigError('TenancyModule', [`cls: '${String(cls)}' is not one of 'own', 'app'`]);
     return {
       module: TenancyModule,
-      global: true,
-      imports: [...(imports ?? []), ClsModule.forRoot({ global: true, middleware: { mount: false } })],
-      providers: [...optionProviders, ...PROVIDERS],
+      global: registration.isGlobal ?? true,
+      imports: [
+        ...imports,
+        cls === 'own' ? ClsModule.forRoot({ global: true, middleware: { mount: false } }) : ClsModule,
+        TenancyHostModule.create(),
+      ],
+      providers: [
+        { provide: TENANCY_REGISTRATION, useValue: { ...registration, cls } },
+        ...extraProviders,
+        ...optionProviders,
+        { provide: TENANCY_OPTIONS, inject: [TENANCY_MODULE_OPTIONS], useFactory: resolveTenancyOptions },
+        ...PROVIDERS,
+      ],
       exports: EXPORTS,
     };
   }
@@ -164,7 +193,13 @@ export class TenancyModule implements NestModule, OnModuleInit {
   constructor(
     private readonly catalog: TenantCatalog,
     private readonly admission: TenantAdmission,
-  ) {}
+    @Inject(TENANCY_REGISTRATION) private readonly registration: Required<Pick<TenancyModuleRegistration, 'cls'>>,
+    @Inject(TENANCY_OPTIONS) options: ResolvedTenancyOptions,
+    features: FeatureEntities,
+  ) {
+    // Before any DataSource is initialized (onModuleInit), like the entities of forFeature.
+    for (const entity of options.entities) features.register(entity);
+  }
 
   onModuleInit(): void {
     ContextIdFactory.apply(tenantContextIdStrategy);
@@ -178,10 +213,31 @@ export class TenancyModule implements NestModule, OnModuleInit {
 
   configure(consumer: MiddlewareConsumer): void {
     // A tenant past its limits is shed first, before anything else runs; then the run-based
-    // nestjs-cls middleware (never enterWith), and tenant resolution inside it.
-    consumer.apply(TenantSheddingMiddleware, ClsMiddleware, TenantResolutionMiddleware).forRoutes('/');
+    // nestjs-cls middleware (never enterWith), and tenant resolution inside it. With cls: 'app',
+    // the app's nestjs-cls middleware (mounted by its ClsModule) opens the context instead.
+    if (this.registration.cls === 'own') consumer.apply(TenantSheddingMiddleware, ClsMiddleware, TenantResolutionMiddleware).forRoutes('/');
+    else consumer.apply(TenantSheddingMiddleware, TenantResolutionMiddleware).forRoutes('/');
   }
 }
 
 @Module({})
 class TenancyFeatureModule {}
+
+/** The providers that give `TENANCY_MODULE_OPTIONS` for `forRootAsync`'s one form. */
+function asyncOptionsProviders(options: TenancyModuleAsyncOptions): Provider[] {
+  const forms = [options.useFactory, options.useClass, options.useExisting].filter((f) => f !== undefined);
+  if (forms.length !== 1) {
+    throw new TenancyConfigError('TenancyModule.forRootAsync', [
+      `give exactly one of useFactory, useClass or useExisting (${forms.length} given)`,
+    ]);
+  }
+  const fromFactory = (factory: TenancyOptionsFactory) => factory.createTenancyOptions();
+  if (options.useFactory) return [{ provide: TENANCY_MODULE_OPTIONS, inject: options.inject ?? [], useFactory: options.useFactory }];
+  if (options.useClass) {
+    return [
+      { provide: options.useClass, useClass: options.useClass },
+      { provide: TENANCY_MODULE_OPTIONS, inject: [options.useClass], useFactory: fromFactory },
+    ];
+  }
+  return [{ provide: TENANCY_MODULE_OPTIONS, inject: [options.useExisting!], useFactory: fromFactory }];
+}

@@ -69,7 +69,7 @@ export class TenantCatalog implements BeforeApplicationShutdown, OnApplicationSh
     if (!this.listenDelivers) {
       this.logger.error(
         `LISTEN ${CHANNEL} does not deliver notifications (its own probe did not arrive within ${this.listenProbeMillis} ms): ` +
-          `the direct URL (directUrl / DATABASE_DIRECT_URL) likely points at a transaction pooler such as PgBouncer. ` +
+          `the direct URL (the directUrl option, else databaseUrl) likely points at a transaction pooler such as PgBouncer. ` +
           `Point it at PostgreSQL itself. Until then the catalog is re-read every ${every} ms; moves stay safe (the database fences them).`,
       );
     }

@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
+import type { Type } from '@nestjs/common';
 import type { MigrationInterface } from 'typeorm';
 import { databaseOf } from '../data-source/connection-url';
+import type { ResolverName, TenantSource } from './tenant-source';
 
 /** The three isolation models, by the names used in configuration. */
 export type IsolationModel = 'shared' | 'schema' | 'database';
 export const ISOLATION_MODELS: readonly IsolationModel[] = ['shared', 'schema', 'database'];
 
-export type ResolverName = 'jwt' | 'header' | 'subdomain' | 'path';
+export type { ResolverName };
 
 /**
  * How long a tenant's transaction may spend on the database, set with `set_config(..., true)` at
@@ -23,11 +25,13 @@ export interface TransactionLimits {
   idleInTransactionMillis?: number;
 }
 
+/** A tier (usually a customer plan): the model and limits of its tenants. */
 export interface TierDefinition {
+  /** Where the tier's tenants live. Required. */
   strategy: IsolationModel;
-  /** Database model only: connections of the tenant's own pool. */
+  /** Database model only: `max` connections of each tenant's own pool. Default `databasePools.defaultMax`. */
   pool?: { max?: number };
-  /** Overrides `timeouts` of the module options for this tier's tenants. */
+  /** Overrides `timeouts` of the module options for this tier's tenants. Default: the module's. */
   limits?: TransactionLimits;
   /**
    * The most units of work (requests being served) one tenant of this tier may have in flight at
@@ -40,53 +44,101 @@ export interface TierDefinition {
 
 /**
  * A token bucket: `perSecond` requests per second on average, with bursts of up to `burst` at once
- * (default: one second's worth, `perSecond`). Past it a request gets 429 with Retry-After.
+ * (default: one second's worth, `perSecond`, at least 1). Past it a request gets 429 with Retry-After.
  */
 export interface RateLimit {
   perSecond: number;
   burst?: number;
 }
 
+/** A tenant to seed into the catalog. */
 export interface TenantDefinition {
+  /** 1 to 40 characters of a-z, 0-9 and '-', starting and ending with a letter or digit. */
   id: string;
+  /** Display name. */
   name: string;
+  /** A key of `tiers`; the tenant takes its model and limits. Either `tier` or `strategy` is required. */
   tier?: string;
   /** Overrides the tier's model. */
   strategy?: IsolationModel;
-  /** Database model: the server (a key of `servers`) that holds the tenant's database. */
+  /** Database model: the server (a key of `servers`) that holds the tenant's database. Default `default`. */
   server?: string;
 }
 
-/** What `config/tenants.yaml` holds once validated. */
+/** What a tenants file holds once validated (see `loadTenantsFile`). */
 export interface TenantsDefinition {
   tiers: Record<string, TierDefinition>;
   tenants: TenantDefinition[];
 }
 
+/** `resolution.jwt`: a verified bearer token as a source of the tenant id. */
 export interface JwtResolutionOptions {
-  /** HS256 shared secret. */
+  /** HS256/384/512 shared secret (at least 32 characters advised). One of `secret` or `jwksUrl` turns the source on. */
   secret?: string;
-  /** Or a JWKS endpoint for asymmetric keys. */
+  /** Or a JWKS endpoint (http or https URL) for asymmetric keys. */
   jwksUrl?: string;
   /** Claim holding the tenant id. Default `tenant_id`. */
   claim?: string;
+  /** Expected `iss`; a token with another is 401. Default: not checked. */
   issuer?: string;
+  /** Expected `aud`; a token with another is 401. Default: not checked. */
   audience?: string;
   /**
    * When true, a JWT's tenant wins and any other source that names a different tenant is refused
-   * with 403. Default: true when NODE_ENV is production.
+   * with 403. Default: true when `process.env.NODE_ENV` is `production`.
    */
   authoritative?: boolean;
   /**
    * When true, every tenant route needs a valid bearer token carrying the tenant claim: without one
    * the answer is 401 (`TenantTokenRequiredError`), the same whatever tenant the other sources name.
-   * Default: true when NODE_ENV is production (and a secret or JWKS URL is set).
+   * Default: true when `process.env.NODE_ENV` is `production` (and a secret or JWKS URL is set).
    */
   required?: boolean;
 }
 
+/** `resolution`: where a request's tenant id comes from. */
+export interface ResolutionOptions {
+  /**
+   * The sources read, in this order, by name: the built-in `jwt`, `header`, `subdomain`, `path`,
+   * and the `name` of each source of `sources`. A built-in source left out is not used; a source of
+   * `sources` left out is read after the listed ones. A name that is no source fails at start.
+   * Default `['jwt', 'header', 'subdomain', 'path']` followed by `sources` in their order
+   * (`jwt` only when `jwt.secret` or `jwt.jwksUrl` is set).
+   */
+  order?: string[];
+  /**
+   * Sources of your own (a cookie, an API key, ...): instances, or classes the module builds with
+   * their dependencies injected (from the module's `imports`, `extraProviders` or global
+   * providers). Each implements `TenantSource` with a `name` of its own. Default none.
+   */
+  sources?: (TenantSource | Type<TenantSource>)[];
+  /** The `header` source's header (case-insensitive). Default `x-tenant-id`. */
+  header?: string;
+  /** The `subdomain` source: `<tenant>.<baseDomain>` names the tenant. Default `localhost`. */
+  baseDomain?: string;
+  /** The `path` source: `/<pathPrefix>/<tenant>/...` names the tenant (and is stripped). Default `t`. */
+  pathPrefix?: string;
+  /** The `jwt` source. Default: none (the source is off). */
+  jwt?: JwtResolutionOptions;
+  /** Paths served without a tenant (the path itself and everything under it). Default `['/health', '/docs']`. */
+  exclude?: string[];
+  /**
+   * Two sources naming different tenants: `'reject'` (default) answers 400
+   * (`TenantSourcesConflictError`, naming both sources); `'first'` serves the first source of
+   * `order`. An authoritative JWT still wins with 403 for any other source that disagrees.
+   */
+  onConflict?: 'reject' | 'first';
+}
+
+/**
+ * The options of `TenancyModule.forRoot` (or what `forRootAsync` computes). Only `databaseUrl`,
+ * `catalog` and `migrations` are required; every other has the default its comment names.
+ */
 export interface TenancyModuleOptions {
-  /** Owner connection of the control database, also home of the shared and schema models. */
+  /**
+   * Owner connection URL (`postgres://...`) of the control database: migrations, provisioning, the
+   * catalog; also home of the shared and schema models, and the `default` server. Required.
+   */
   databaseUrl: string;
   /**
    * The same database reached without a transaction pooler, for session work: LISTEN, session
@@ -95,29 +147,22 @@ export interface TenancyModuleOptions {
    * Extra `servers` have no direct URL of their own: name them by a direct address.
    */
   directUrl?: string;
-  /** Extra servers for the database model: name -> owner connection URL. `default` is databaseUrl. */
+  /**
+   * Extra servers for the database model: name -> owner connection URL. `default` is reserved
+   * (it is `databaseUrl`). Default none. `parseServerList` reads the `name=url,...` form.
+   */
   servers?: Record<string, string>;
-  /** Tiers and the tenants to seed into the catalog (usually from config/tenants.yaml). */
+  /** Tiers and the tenants to seed into the catalog (for example from `loadTenantsFile`). Required. */
   catalog: TenantsDefinition;
-  /** Tenant-owned entities (identical in every model). */
-  entities: Function[];
-  /** One migration set for the tenant-owned tables, applied to every model. */
+  /**
+   * Tenant-owned entities (identical in every model), besides those `TenancyModule.forFeature`
+   * registers. Default none: list entities where they are used, with `forFeature`.
+   */
+  entities?: Function[];
+  /** One migration set for the tenant-owned tables, applied to every model, in order. Required. */
   migrations: (new () => MigrationInterface)[];
-  resolution?: {
-    order?: ResolverName[];
-    header?: string;
-    baseDomain?: string;
-    pathPrefix?: string;
-    jwt?: JwtResolutionOptions;
-    /** Paths served without a tenant (prefix match). */
-    exclude?: string[];
-    /**
-     * Two sources naming different tenants: `'reject'` (default) answers 400
-     * (`TenantSourcesConflictError`, naming both sources); `'first'` serves the first source of
-     * `order`. An authoritative JWT still wins with 403 for any other source that disagrees.
-     */
-    onConflict?: 'reject' | 'first';
-  };
+  /** Where a request's tenant id comes from (see `ResolutionOptions`). Default: every field's default. */
+  resolution?: ResolutionOptions;
   /**
    * A short name (1 to 10 characters of a-z and 0-9) that keeps what this deployment creates on a
    * server apart from what other deployments (staging and production, two products) create there:
@@ -142,14 +187,26 @@ export interface TenancyModuleOptions {
    * of that name that another deployment (or anyone else) created is refused at start, never changed.
    */
   runtimeRole?: string;
+  /** Names of what the module creates. */
   naming?: {
+    /** Schema of the catalog, ledger and move journal in the control database. Default `tenancy`. */
     controlSchema?: string;
+    /** Schema of the shared model's tables. Default `tenancy_shared`. */
     sharedSchema?: string;
+    /** Schema model: a tenant's schema is `<schemaPrefix><tenant>`. Default `tenant_`. */
     schemaPrefix?: string;
+    /** Database model: a tenant's database is `<databasePrefix><deploymentKey>_<tenant>`. Default `tenant_`. */
     databasePrefix?: string;
   };
   /** The pool of the home database (shared and schema models). */
-  pool?: { max?: number; maxLifetimeSeconds?: number; idleTimeoutMillis?: number };
+  pool?: {
+    /** Connections at most. Default 10. */
+    max?: number;
+    /** A connection is closed once this old, in seconds (keeps the schema model's relation cache flat). Default 300 s. */
+    maxLifetimeSeconds?: number;
+    /** An idle connection is closed after this long. Default 10,000 ms. */
+    idleTimeoutMillis?: number;
+  };
   /** The registry of per-tenant pools (database model). */
   databasePools?: {
     /** Connections of a tenant's pool when its tier sets no `pool.max`: a ceiling, not a reservation. Default 5. */
@@ -159,7 +216,9 @@ export interface TenancyModuleOptions {
      * of work past it waits its fair turn, at most `timeouts.acquireMillis`, then gets 503. Default 50.
      */
     budgetPerServer?: number;
+    /** A tenant pool idle this long is closed. Default 60,000 ms. */
     idleMillis?: number;
+    /** A connection is closed once this old, in seconds. Default 300 s. */
     maxLifetimeSeconds?: number;
   };
   /**
@@ -175,16 +234,17 @@ export interface TenancyModuleOptions {
   rate?: RateLimit;
   /** Provision and migrate the tenants of `catalog` at start. Default true. */
   seedOnStart?: boolean;
-  /** Safety-net re-read of the catalog, besides LISTEN/NOTIFY. Default 30 s. */
+  /** Safety-net re-read of the catalog, besides LISTEN/NOTIFY, in milliseconds. Default 30,000 ms. */
   catalogRefreshMillis?: number;
   /**
    * The re-read interval used instead when LISTEN is seen not to deliver at start (the catalog
-   * notifies itself and waits about 2 s; a transaction pooler swallows it). Default 1 s.
+   * notifies itself and waits about 2 s; a transaction pooler swallows it). Default 1,000 ms.
    */
   catalogFallbackRefreshMillis?: number;
   /**
-   * Time limits of the request path, in milliseconds. A database that is down, restarting or frozen
-   * then costs a caller a 503 with Retry-After within a few seconds, never a hang.
+   * Time limits of the request path, in milliseconds (see `TransactionLimits` for the defaults of
+   * the transaction's own). A database that is down, restarting or frozen then costs a caller a
+   * 503 with Retry-After within a few seconds, never a hang.
    */
   timeouts?: TransactionLimits & {
     /** Opening a new connection (TCP and sign-in), and waiting for a free one of a full pool. Default 3,000 ms. */
@@ -193,12 +253,13 @@ export interface TenancyModuleOptions {
 }
 
 export type ResolvedTenancyOptions = Required<
-  Omit<TenancyModuleOptions, 'resolution' | 'naming' | 'pool' | 'databasePools' | 'servers' | 'timeouts' | 'rate'>
+  Omit<TenancyModuleOptions, 'resolution' | 'naming' | 'pool' | 'databasePools' | 'servers' | 'timeouts' | 'rate' | 'entities'>
 > & {
+  entities: Function[];
   rate?: RateLimit;
   timeouts: Required<NonNullable<TenancyModuleOptions['timeouts']>>;
   servers: Record<string, string>;
-  resolution: Required<Omit<NonNullable<TenancyModuleOptions['resolution']>, 'jwt'>> & {
+  resolution: Required<Omit<ResolutionOptions, 'jwt'>> & {
     jwt?: JwtResolutionOptions & { claim: string; authoritative: boolean; required: boolean };
   };
   naming: Required<NonNullable<TenancyModuleOptions['naming']>>;
@@ -221,6 +282,7 @@ export function deriveDeploymentKey(controlDatabase: string): string {
   const readable = controlDatabase.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 4);
   return readable + createHash('sha256').update(controlDatabase).digest('hex').slice(0, 6);
 }
+/** The options as given (forRoot) or computed (forRootAsync), before `resolveTenancyOptions`. */
 export const TENANCY_MODULE_OPTIONS = Symbol('TENANCY_MODULE_OPTIONS');
 
 export function resolveTenancyOptions(options: TenancyModuleOptions): ResolvedTenancyOptions {
@@ -234,10 +296,11 @@ export function resolveTenancyOptions(options: TenancyModuleOptions): ResolvedTe
     directUrl: options.directUrl ?? options.databaseUrl,
     servers: { ...(options.servers ?? {}), default: options.databaseUrl },
     catalog: options.catalog,
-    entities: options.entities,
+    entities: options.entities ?? [],
     migrations: options.migrations,
     resolution: {
       order: options.resolution?.order ?? ['jwt', 'header', 'subdomain', 'path'],
+      sources: options.resolution?.sources ?? [],
       header: (options.resolution?.header ?? 'x-tenant-id').toLowerCase(),
       baseDomain: (options.resolution?.baseDomain ?? 'localhost').toLowerCase(),
       pathPrefix: options.resolution?.pathPrefix ?? 't',

@@ -168,7 +168,10 @@ describe('validateTenantsDefinition', () => {
     const raw = good();
     raw.tenants[0].server = 'us';
     const problems = problemsOf(() => validateTenantsDefinition(raw, 'f', SERVERS));
-    assertOneProblem(problems, 'tenants.0.server', 'acme', /unknown server "us".*known servers: default, eu.*TENANT_DB_SERVERS/);
+    assertOneProblem(problems, 'tenants.0.server', 'acme', /unknown server "us".*known servers: default, eu.*come from servers\)/);
+    // The app names its own setting.
+    const named = problemsOf(() => validateTenantsDefinition(raw, 'f', SERVERS, { servers: 'TENANT_DB_SERVERS' }));
+    assertOneProblem(named, 'tenants.0.server', 'acme', /unknown server "us".*come from TENANT_DB_SERVERS\)/);
     // Without extra servers, "eu" is unknown too.
     const problems2 = problemsOf(() => validateTenantsDefinition(good(), 'f'));
     assertOneProblem(problems2, 'tenants.3.server', 'eu-corp', /unknown server "eu"/);
@@ -336,7 +339,8 @@ describe('loadTenantsFile', () => {
   it('refuses a missing file and says how to point at one', () => {
     const path = join(dir, 'nope.yaml');
     const problems = problemsOf(() => loadTenantsFile(path));
-    assert.deepEqual(problems, ['cannot read the file (ENOENT); set TENANCY_CONFIG to its path']);
+    assert.deepEqual(problems, ['cannot read the file (ENOENT); give loadTenantsFile the path of a readable file']);
+    assert.deepEqual(problemsOf(() => loadTenantsFile(path, undefined, { tenantsFile: 'TENANCY_CONFIG' })), ['cannot read the file (ENOENT); set TENANCY_CONFIG to its path']);
     assert.throws(() => loadTenantsFile(path), (err: TenancyConfigError) => err.file === path && err.message.includes(path));
   });
 });
@@ -362,11 +366,15 @@ describe('parseServerList', () => {
       assert.match(problems[0], /must read name=postgres:\/\/user:password@host:port\/database/);
       assert.doesNotMatch(problems[0], /secret/);
     }
-    assert.throws(() => parseServerList('eu=postgres://h/db,bad'), (err: TenancyConfigError) => err.file === 'TENANT_DB_SERVERS' && /entry "bad"/.test(err.message));
+    assert.throws(() => parseServerList('eu=postgres://h/db,bad'), (err: TenancyConfigError) => err.file === 'servers' && /entry "bad"/.test(err.message));
+    const names = { servers: 'TENANT_DB_SERVERS' };
+    assert.throws(() => parseServerList('bad', names), (err: TenancyConfigError) => err.file === 'TENANT_DB_SERVERS' && /entry "bad"/.test(err.message));
   });
 
   it('refuses a server named twice and the reserved name "default"', () => {
-    assert.throws(() => parseServerList('eu=postgres://a/db,eu=postgres://b/db'), /TENANT_DB_SERVERS[\s\S]*server "eu" is named twice/);
-    assert.throws(() => parseServerList('default=postgres://a/db'), /TENANT_DB_SERVERS[\s\S]*"default" is reserved/);
+    assert.throws(() => parseServerList('eu=postgres://a/db,eu=postgres://b/db'), /in servers:[\s\S]*server "eu" is named twice/);
+    assert.throws(() => parseServerList('default=postgres://a/db'), /in servers:[\s\S]*"default" is reserved: the default server is databaseUrl/);
+    const names = { servers: 'TENANT_DB_SERVERS', defaultServer: 'DATABASE_URL' };
+    assert.throws(() => parseServerList('default=postgres://a/db', names), /TENANT_DB_SERVERS[\s\S]*"default" is reserved: the default server is DATABASE_URL/);
   });
 });

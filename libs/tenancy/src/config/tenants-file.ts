@@ -73,7 +73,25 @@ function flatten(errors: ValidationError[], path: string, label: (p: string) => 
  * Validates a parsed tenants file. Every problem names its key and, where there is one, the tenant,
  * so `tenants.2.tier: unknown tier "gold" (tenant "gadget")` points straight at the line to fix.
  */
-export function validateTenantsDefinition(raw: unknown, file = 'tenants file', servers: string[] = ['default']): TenantsDefinition {
+/**
+ * How the app names, in its own messages, where the tenancy configuration comes from: the library
+ * knows only its options, the app knows its environment variables.
+ */
+export interface ConfigNames {
+  /** What sets the tenants file's path, e.g. `TENANCY_CONFIG`. Default: none (the message names `loadTenantsFile`). */
+  tenantsFile?: string;
+  /** Where extra servers come from, e.g. `TENANT_DB_SERVERS`. Default `servers` (the module option). */
+  servers?: string;
+  /** Where the default server comes from, e.g. `DATABASE_URL`. Default `databaseUrl` (the module option). */
+  defaultServer?: string;
+}
+
+/**
+ * Validates a parsed tenants document. `file` names it in messages (default `tenants file`);
+ * `servers`: the server names a tenant may name (default `['default']`).
+ * @throws TenancyConfigError naming every problem, each with its key and tenant.
+ */
+export function validateTenantsDefinition(raw: unknown, file = 'tenants file', servers: string[] = ['default'], names: ConfigNames = {}): TenantsDefinition {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new TenancyConfigError(file, ['the file must hold a mapping with keys "tiers" and "tenants"']);
   }
@@ -114,7 +132,7 @@ export function validateTenantsDefinition(raw: unknown, file = 'tenants file', s
     const model = t.strategy ?? (t.tier && Object.hasOwn(tiers, t.tier) ? tiers[t.tier].strategy : undefined);
     if (t.server && model !== 'database') problems.push(`${key}.server: only the database model takes a server ${who}`);
     if (t.server && !servers.includes(t.server)) {
-      problems.push(`${key}.server: unknown server "${t.server}" ${who}; known servers: ${servers.join(', ')} (extra servers come from TENANT_DB_SERVERS)`);
+      problems.push(`${key}.server: unknown server "${t.server}" ${who}; known servers: ${servers.join(', ')} (extra servers come from ${names.servers ?? 'servers'})`);
     }
   });
   if (problems.length) throw new TenancyConfigError(file, problems);
@@ -124,13 +142,19 @@ export function validateTenantsDefinition(raw: unknown, file = 'tenants file', s
   };
 }
 
-/** Reads and validates a tenants YAML file; a bad file fails with every problem named. */
-export function loadTenantsFile(file: string, servers?: string[]): TenantsDefinition {
+/**
+ * Reads and validates a tenants YAML file (`tiers` and `tenants`, see `TenantsDefinition`).
+ * `servers`: the server names a tenant may name (default `['default']`); `names`: how the app's
+ * messages name its settings.
+ * @throws TenancyConfigError naming every problem (unreadable file, invalid YAML, each bad key).
+ */
+export function loadTenantsFile(file: string, servers?: string[], names: ConfigNames = {}): TenantsDefinition {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new TenancyConfigError(file, [`cannot read the file (${(err as NodeJS.ErrnoException).code}); set TENANCY_CONFIG to its path`]);
+    const fix = names.tenantsFile ? `set ${names.tenantsFile} to its path` : 'give loadTenantsFile the path of a readable file';
+    throw new TenancyConfigError(file, [`cannot read the file (${(err as NodeJS.ErrnoException).code}); ${fix}`]);
   }
   let raw: unknown;
   try {
@@ -138,22 +162,27 @@ export function loadTenantsFile(file: string, servers?: string[]): TenantsDefini
   } catch (err) {
     throw new TenancyConfigError(file, [`not valid YAML: ${(err as Error).message.split('\n')[0]}`]);
   }
-  return validateTenantsDefinition(raw, file, servers);
+  return validateTenantsDefinition(raw, file, servers, names);
 }
 
-/** Parses `TENANT_DB_SERVERS`: `name=postgres://...,other=postgres://...`. */
-export function parseServerList(value: string | undefined): Record<string, string> {
+/**
+ * Parses a server list, `name=postgres://...,other=postgres://...`, into the `servers` option.
+ * Unset or empty: no extra server. Messages name the list `names.servers` (default `servers`).
+ * @throws TenancyConfigError for a malformed entry, a repeated name, or `default` (reserved).
+ */
+export function parseServerList(value: string | undefined, names: ConfigNames = {}): Record<string, string> {
+  const list = names.servers ?? 'servers';
   const servers: Record<string, string> = {};
   for (const part of (value ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
     const at = part.indexOf('=');
     const name = part.slice(0, at).trim();
     const url = part.slice(at + 1).trim();
     if (at < 1 || !/^[a-z0-9_-]+$/.test(name) || !/^postgres(ql)?:\/\//.test(url)) {
-      throw new TenancyConfigError('TENANT_DB_SERVERS', [`entry "${part.split('=')[0]}" must read name=postgres://user:password@host:port/database`]);
+      throw new TenancyConfigError(list, [`entry "${part.split('=')[0]}" must read name=postgres://user:password@host:port/database`]);
     }
-    // `default` is DATABASE_URL, and a repeated name would silently replace the first URL.
-    if (name === 'default') throw new TenancyConfigError('TENANT_DB_SERVERS', ['entry "default" is reserved: the default server is DATABASE_URL']);
-    if (Object.hasOwn(servers, name)) throw new TenancyConfigError('TENANT_DB_SERVERS', [`server "${name}" is named twice`]);
+    // `default` is databaseUrl, and a repeated name would silently replace the first URL.
+    if (name === 'default') throw new TenancyConfigError(list, [`entry "default" is reserved: the default server is ${names.defaultServer ?? 'databaseUrl'}`]);
+    if (Object.hasOwn(servers, name)) throw new TenancyConfigError(list, [`server "${name}" is named twice`]);
     servers[name] = url;
   }
   return servers;

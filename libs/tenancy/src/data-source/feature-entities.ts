@@ -1,29 +1,30 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { EntityTarget, ObjectLiteral } from 'typeorm';
-import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 
 /**
  * The entities of the runtime DataSources: the root options' `entities` plus every entity a
- * `TenancyModule.forFeature([...])` names. Feature modules register while Nest builds its
- * providers, which is before any DataSource is initialized (that happens in `onModuleInit`), so a
- * feature's entity never needs repeating in the root options.
+ * `TenancyModule.forFeature([...])` names. Both register while Nest builds its instances, which is
+ * before any DataSource is initialized (that happens in `onModuleInit`), so a feature's entity
+ * never needs repeating in the root options. Provided by the module's always-global host, so
+ * `forFeature` works whether or not the module is global.
  */
 @Injectable()
 export class FeatureEntities {
   private readonly registered = new Set<Function>();
 
-  constructor(@Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions) {}
-
-  /** Only entity classes can be added (TypeORM's runtime DataSources take classes). */
+  /**
+   * Only entity classes can be added (TypeORM's runtime DataSources take classes).
+   * @throws TypeError for anything else (an entity schema or a table name).
+   */
   register(entity: EntityTarget<ObjectLiteral>): void {
     if (typeof entity !== 'function') {
-      throw new Error(`TenancyModule.forFeature takes entity classes; '${String(entity)}' is not one. List it in TenancyModule.forRoot({ entities }).`);
+      throw new TypeError(`TenancyModule.forFeature and the entities option take entity classes; '${String(entity)}' is not one.`);
     }
     this.registered.add(entity);
   }
 
-  /** Root entities first, then the features', each once. */
+  /** Every entity registered, each once, in the order registered. */
   all(): Function[] {
-    return [...new Set([...this.options.entities, ...this.registered])];
+    return [...this.registered];
   }
 }

@@ -34,7 +34,7 @@ export class OwnerConnections implements OnApplicationShutdown {
   serverUrl(server: string): string {
     const url = this.options.servers[server];
     if (!url) {
-      throw new TenancyConfigError('TENANT_DB_SERVERS', [`unknown server "${server}"; known servers: ${this.serverNames().join(', ')}`]);
+      throw new TenancyConfigError('servers', [`unknown server "${server}"; known servers: ${this.serverNames().join(', ')}`]);
     }
     return url;
   }

@@ -130,11 +130,11 @@ describe('the tenant repository proxy', () => {
     const features = { register: (e: unknown) => registered.push(e) } as unknown as FeatureEntities;
     const [provider] = tenantRepositoryProviders([Note]) as {
       provide: string;
-      useFactory: (ds: TenantDataSource, f: FeatureEntities) => unknown;
+      useFactory: (c: TenantContext, f: FeatureEntities) => unknown;
     }[];
     assert.equal(provider.provide, getTenantRepositoryToken(Note));
     assert.deepEqual(registered, [], 'nothing registered before the provider is built');
-    const built = provider.useFactory(new TenantDataSource(context), features);
+    const built = provider.useFactory(context, features);
     assert.deepEqual(registered, [Note]);
     assert.ok(built instanceof Repository);
   });

@@ -1,5 +1,6 @@
 import { Inject, Provider } from '@nestjs/common';
 import { EntityTarget, ObjectLiteral, Repository } from 'typeorm';
+import { TenantContext } from '../context/tenant-context';
 import { FeatureEntities } from './feature-entities';
 import { TenantDataSource } from './tenant-data-source';
 
@@ -43,14 +44,18 @@ export function createTenantRepository<E extends ObjectLiteral>(dataSource: Tena
   }) as Repository<E>;
 }
 
-/** One provider per entity; building it registers the entity with the runtime DataSources. */
+/**
+ * One provider per entity; building it registers the entity with the runtime DataSources. It needs
+ * only the module's global host (the async context and the entity registry), so it works whether
+ * or not TenancyModule is global.
+ */
 export function tenantRepositoryProviders(entities: EntityTarget<ObjectLiteral>[]): Provider[] {
   return entities.map((entity) => ({
     provide: getTenantRepositoryToken(entity),
-    inject: [TenantDataSource, FeatureEntities],
-    useFactory: (ds: TenantDataSource, features: FeatureEntities) => {
+    inject: [TenantContext, FeatureEntities],
+    useFactory: (context: TenantContext, features: FeatureEntities) => {
       features.register(entity);
-      return createTenantRepository(ds, entity);
+      return createTenantRepository(new TenantDataSource(context), entity);
     },
   }));
 }

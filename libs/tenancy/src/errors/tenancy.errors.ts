@@ -215,6 +215,21 @@ export class NoTenantContextError extends TenancyError {
 }
 
 /**
+ * Raised in code, never by a client's mistake: tenant resolution ran outside any nestjs-cls context,
+ * so the tenant could not be carried. With `cls: 'app'` the app must mount nestjs-cls's middleware
+ * on every route before the module's.
+ */
+export class ClsContextMissingError extends TenancyError {
+  constructor() {
+    super(
+      "No nestjs-cls context is active where the tenant is resolved. With TenancyModule's cls: 'app', mount nestjs-cls's middleware on every route (ClsModule.forRoot({ middleware: { mount: true } })), or leave cls at 'own' and the module mounts it.",
+      HttpStatus.INTERNAL_SERVER_ERROR,
+      'Internal Server Error',
+    );
+  }
+}
+
+/**
  * A query after the unit of work ended: the response was already sent, the client went away (its
  * transaction was rolled back), or code ran after `TenancyService.run` returned.
  */

@@ -49,7 +49,7 @@ export class TenantLifecycle {
     const tenant = this.require(id);
     if (tenant.status === 'moving') throw new TenantStateError(`Tenant '${id}' is being moved; delete it once the move is done.`);
     if (!tenant.exportedAt && !options.force && tenant.status !== 'deleting') {
-      throw new TenantStateError(`Tenant '${id}' was never exported: export it first (GET /admin/tenants/${id}/export), or delete with force.`);
+      throw new TenantStateError(`Tenant '${id}' was never exported: export it first (TenantExporter.export), or delete with force.`);
     }
     // The lock every move of the tenant holds: no move runs (or starts) while the tenant is deleted.
     await this.locks.withLock(

@@ -1,4 +1,4 @@
-import type { TenantRequest, TenantSource } from './tenant-source';
+import type { TenantRequest, TenantSource } from '../config/tenant-source';
 
 /** The tenant id from a header (`X-Tenant-ID` by default). A repeated header counts as malformed. */
 export class HeaderTenantSource implements TenantSource {

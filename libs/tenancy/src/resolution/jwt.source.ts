@@ -1,7 +1,7 @@
 import { createRemoteJWKSet, JWTPayload, jwtVerify } from 'jose';
 import type { JwtResolutionOptions } from '../config/tenancy-options';
 import { InvalidTenantClaimError, InvalidTenantTokenError } from '../errors/tenancy.errors';
-import type { TenantRequest, TenantSource } from './tenant-source';
+import type { TenantRequest, TenantSource } from '../config/tenant-source';
 
 /** Where the verified payload is left on the request, for the app's own guards. */
 export const VERIFIED_JWT = Symbol.for('nest-tenancy:verified-jwt');

@@ -1,4 +1,4 @@
-import type { TenantRequest, TenantSource } from './tenant-source';
+import type { TenantRequest, TenantSource } from '../config/tenant-source';
 
 /**
  * The tenant id from a path prefix: `/t/acme/users`. `strip` rewrites the URL to `/users` so the

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { toOriginForm } from './request-target';
-import type { TenantRequest } from './tenant-source';
+import type { TenantRequest } from '../config/tenant-source';
 
 function req(url: string, host?: string): TenantRequest & { originalUrl?: string } {
   return { url, originalUrl: url, headers: host === undefined ? {} : { host } };

@@ -1,4 +1,4 @@
-import type { TenantRequest } from './tenant-source';
+import type { TenantRequest } from '../config/tenant-source';
 
 const ABSOLUTE_FORM = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)(.*)$/is;
 

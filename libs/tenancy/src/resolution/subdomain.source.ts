@@ -1,4 +1,4 @@
-import type { TenantRequest, TenantSource } from './tenant-source';
+import type { TenantRequest, TenantSource } from '../config/tenant-source';
 
 /** The tenant id from the first label of the host under the base domain: `acme.example.com`. */
 export class SubdomainTenantSource implements TenantSource {

@@ -2,7 +2,7 @@ import { CanActivate, ExecutionContext, ForbiddenException, Inject, Injectable, 
 import type { JWTPayload } from 'jose';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { JwtTenantSource } from './jwt.source';
-import type { TenantRequest } from './tenant-source';
+import type { TenantRequest } from '../config/tenant-source';
 
 /** The role claim value that opens the admin API. */
 export const SUPER_ADMIN_ROLE = 'super_admin';
@@ -27,7 +27,10 @@ export class SuperAdminGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<TenantRequest>();
-    if (!this.jwt) throw new UnauthorizedException('The admin API needs JWT_SECRET or JWKS_URL to be configured.');
+    if (!this.jwt)
+      throw new UnauthorizedException(
+        'The admin API is closed: it needs a verified bearer token, and TenancyModule has no resolution.jwt.secret or resolution.jwt.jwksUrl configured.',
+      );
     const payload = await this.jwt.verify(req);
     if (!payload) throw new UnauthorizedException('The admin API needs a bearer token with the super_admin role.');
     if (!roles(payload).includes(SUPER_ADMIN_ROLE)) throw new ForbiddenException('This token does not carry the super_admin role.');

@@ -2,9 +2,8 @@ import { Inject, Injectable, NestMiddleware } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TenantAccess } from '../catalog/tenant-access';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
-import { TenantContext } from '../context/tenant-context';
 import { TENANT_REQUEST_KEY } from '../context/tenant-context-id.strategy';
-import { UnitOfWorkFactory } from '../data-source/unit-of-work-factory';
+import { UnitOfWorkScope } from '../context/unit-of-work-scope';
 import { isExcludedPath } from './excluded-paths';
 import { toOriginForm } from './request-target';
 import { TenantResolver } from './tenant-resolver';
@@ -17,7 +16,8 @@ type Request = IncomingMessage & { url: string; originalUrl?: string; [TENANT_RE
  * the tenant, checks it may be served and opens its unit of work, which holds nothing yet (the
  * interceptor starts it once the body has arrived; a connection is taken at the first query). The
  * unit is committed by the interceptor before the response is written; if the request ends any
- * other way, it is rolled back here when the response closes, so a connection is always released.
+ * other way, it is rolled back when the response closes, so a connection is always released (the
+ * steps live in `UnitOfWorkScope`).
  */
 @Injectable()
 export class TenantResolutionMiddleware implements NestMiddleware {
@@ -25,8 +25,7 @@ export class TenantResolutionMiddleware implements NestMiddleware {
     @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
     private readonly resolver: TenantResolver,
     private readonly access: TenantAccess,
-    private readonly units: UnitOfWorkFactory,
-    private readonly context: TenantContext,
+    private readonly scope: UnitOfWorkScope,
   ) {}
 
   async use(req: Request, res: ServerResponse, next: (err?: unknown) => void): Promise<void> {
@@ -37,11 +36,9 @@ export class TenantResolutionMiddleware implements NestMiddleware {
     res.setHeader('Cache-Control', 'private, no-store');
     const { id, source } = await this.resolver.resolve(req);
     const tenant = this.access.servable(id, source, req.method);
-    const uow = await this.units.open(tenant, req.method);
-    // If the client went away while the tenant was being resolved, 'close' has already fired.
-    if (res.closed || res.destroyed) void uow.rollback();
-    else res.once('close', () => void uow.rollback());
-    this.context.enter(tenant, uow);
+    const unit = await this.scope.open(tenant, req.method);
+    this.scope.bindToResponse(unit, res);
+    this.scope.enter(tenant, unit);
     req[TENANT_REQUEST_KEY] = tenant.id;
     next();
   }

@@ -14,7 +14,7 @@ import {
   TenantTokenRequiredError,
 } from '../errors/tenancy.errors';
 import { TenantResolver } from './tenant-resolver';
-import type { TenantRequest } from './tenant-source';
+import type { TenantRequest } from '../config/tenant-source';
 
 const SECRET = 'a-test-secret-of-at-least-32-characters!';
 

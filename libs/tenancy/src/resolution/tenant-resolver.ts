@@ -1,7 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { ResolvedTenancyOptions, ResolverName, TENANCY_OPTIONS } from '../config/tenancy-options';
+import { Inject, Injectable, OnModuleInit, Optional, Type } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import {
   MalformedTenantIdError,
+  TenancyConfigError,
   TenantConflictError,
   TenantMissingError,
   TenantSourcesConflictError,
@@ -12,11 +14,12 @@ import { JwtTenantSource } from './jwt.source';
 import { PathTenantSource } from './path.source';
 import { SubdomainTenantSource } from './subdomain.source';
 import { isValidTenantId } from './tenant-id';
-import type { TenantRequest, TenantSource } from './tenant-source';
+import type { TenantRequest, TenantSource } from '../config/tenant-source';
 
 export interface ResolvedTenantId {
   id: string;
-  source: ResolverName;
+  /** The `name` of the source that named the tenant (`jwt`, `header`, ... or one of `resolution.sources`). */
+  source: string;
 }
 
 /**
@@ -26,37 +29,76 @@ export interface ResolvedTenantId {
  * authoritative (production by default), any other source naming a different tenant is 403.
  * Otherwise two sources naming different tenants are 400 (`onConflict: 'reject'`, the default) or
  * the first source of the order wins (`onConflict: 'first'`).
+ *
+ * Sources of the app's own (`resolution.sources`) join the built-in ones by name; a class among
+ * them is built at module init with its dependencies injected.
  */
 @Injectable()
-export class TenantResolver {
-  private readonly sources: TenantSource[];
-  private readonly path?: PathTenantSource;
+export class TenantResolver implements OnModuleInit {
+  private sources: TenantSource[] = [];
+  /** The built-in sources `peek` may read: cheap and synchronous (the app's own may be neither). */
+  private readonly peekable = new Set<TenantSource>();
+  private path?: PathTenantSource;
   private readonly jwt?: JwtTenantSource;
 
-  constructor(@Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions) {
-    const { resolution } = options;
-    const available: Partial<Record<ResolverName, TenantSource>> = {
-      header: new HeaderTenantSource(resolution.header),
-      subdomain: new SubdomainTenantSource(resolution.baseDomain),
-      path: new PathTenantSource(resolution.pathPrefix),
-      jwt: resolution.jwt ? new JwtTenantSource(resolution.jwt) : undefined,
-    };
-    this.sources = resolution.order.map((n) => available[n]).filter((s): s is TenantSource => !!s);
-    this.path = resolution.order.includes('path') ? (available.path as PathTenantSource) : undefined;
-    this.jwt = available.jwt as JwtTenantSource | undefined;
+  constructor(
+    @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
+    @Optional() private readonly moduleRef?: ModuleRef,
+  ) {
+    const { jwt } = options.resolution;
+    this.jwt = jwt ? new JwtTenantSource(jwt) : undefined;
+    // Without classes to build, the chain is complete now (and usable without a Nest module).
+    if (!options.resolution.sources.some(isClass)) this.arrange(options.resolution.sources as TenantSource[]);
+  }
+
+  async onModuleInit(): Promise<void> {
+    const { sources } = this.options.resolution;
+    if (!sources.some(isClass)) return;
+    if (!this.moduleRef) throw new Error('TenantResolver builds the classes of resolution.sources through Nest: create it as a provider.');
+    const moduleRef = this.moduleRef;
+    this.arrange(await Promise.all(sources.map((s) => (isClass(s) ? moduleRef.create(s) : Promise.resolve(s)))));
+  }
+
+  /**
+   * The chain in `resolution.order`, then the app's sources it does not name.
+   * @throws TenancyConfigError when a name is given twice or `order` names no source.
+   */
+  private arrange(own: TenantSource[]): void {
+    const { resolution } = this.options;
+    const builtIn: TenantSource[] = [
+      new HeaderTenantSource(resolution.header),
+      new SubdomainTenantSource(resolution.baseDomain),
+      new PathTenantSource(resolution.pathPrefix),
+      ...(this.jwt ? [this.jwt] : []),
+    ];
+    const byName = new Map<string, TenantSource>(builtIn.map((s) => [s.name, s]));
+    this.peekable.clear();
+    for (const source of builtIn) if (source !== this.jwt) this.peekable.add(source);
+    const problems: string[] = [];
+    for (const source of own) {
+      if (byName.has(source.name) || source.name === 'jwt') problems.push(`source name "${source.name}" is taken; give the source another name`);
+      byName.set(source.name, source);
+    }
+    for (const name of resolution.order) {
+      if (!byName.has(name) && name !== 'jwt') problems.push(`"${name}" names no source; known: ${[...byName.keys()].join(', ')}`);
+    }
+    if (problems.length) throw new TenancyConfigError('resolution.sources / resolution.order', problems);
+    const listed = resolution.order.map((n) => byName.get(n)).filter((s): s is TenantSource => !!s);
+    this.sources = [...listed, ...own.filter((s) => !listed.includes(s))];
+    this.path = this.sources.find((s): s is PathTenantSource => s instanceof PathTenantSource);
   }
 
   /**
    * The tenant a request names, read cheaply and unverified, for shedding load only (never to serve
    * a request): the one valid id its header, subdomain and path sources agree on. Undefined when
    * none names one, when they disagree, and whenever a token could decide (tokens required, or the
-   * request carries one): then only `resolve` can say.
+   * request carries one): then only `resolve` can say. The app's own sources are not read here.
    */
   peek(req: TenantRequest): string | undefined {
     if (this.jwt && (this.options.resolution.jwt?.required || req.headers.authorization !== undefined)) return undefined;
     let id: string | undefined;
     for (const source of this.sources) {
-      if (source === this.jwt) continue;
+      if (!this.peekable.has(source)) continue;
       const candidate = source.read(req);
       if (candidate === undefined) continue;
       if (typeof candidate !== 'string' || !isValidTenantId(candidate) || (id !== undefined && id !== candidate)) return undefined;
@@ -78,7 +120,7 @@ export class TenantResolver {
     }
     this.path?.strip(req);
     if (!found.length) throw new TenantMissingError(this.sources.map((s) => s.description));
-    const jwt = found.find((f) => f.source === 'jwt');
+    const jwt = found.find((f) => f.source === this.jwt?.name);
     const winner = jwt && jwtOptions?.authoritative ? jwt : found[0];
     const other = found.find((f) => f.id !== winner.id);
     if (other && winner === jwt && jwtOptions?.authoritative) {
@@ -87,4 +129,8 @@ export class TenantResolver {
     if (other && onConflict !== 'first') throw new TenantSourcesConflictError(winner, other);
     return { id: winner.id, source: winner.source };
   }
+}
+
+function isClass(source: TenantSource | Type<TenantSource>): source is Type<TenantSource> {
+  return typeof source === 'function';
 }

@@ -23,7 +23,7 @@ export async function tablesToSync(src: MoveSide, dst: MoveSide): Promise<Tenant
   const targetTables = new Set((await tenantTables(dst.runner.manager, dst.location.schema)).map((t) => t.name));
   const missing = tables.filter((t) => !targetTables.has(t.name)).map((t) => t.name);
   if (missing.length)
-    throw new TenantStateError(`The target lacks tables ${missing.join(', ')}: migrate every tenant first (npm run migrate).`);
+    throw new TenantStateError(`The target lacks tables ${missing.join(', ')}: migrate every tenant first (TenantMigrations.run).`);
   return tables;
 }
 

@@ -1,0 +1,54 @@
+import type { InjectionToken, ModuleMetadata, OptionalFactoryDependency, Provider, Type } from '@nestjs/common';
+import type { TenancyModuleOptions } from './tenancy-options';
+
+/**
+ * How the module is registered, known before any option is computed (so these are not part of
+ * what a `useFactory` returns). Given to `forRoot` beside the options, or to `forRootAsync`.
+ */
+export interface TenancyModuleRegistration {
+  /**
+   * Whether the module's providers (TenancyService, TenantDataSource, the lifecycle services, ...)
+   * can be injected in every module without importing TenancyModule there. Default true. With
+   * false, only modules that import the `TenancyModule.forRoot*` module (or a module re-exporting
+   * it) can inject them; `TenancyModule.forFeature` works either way.
+   */
+  isGlobal?: boolean;
+  /**
+   * Who sets up nestjs-cls, whose async context carries the tenant and its unit of work:
+   * - `'own'` (default): the module calls `ClsModule.forRoot({ global: true, middleware: { mount: false } })`
+   *   itself and runs nestjs-cls's (run-based) middleware before tenant resolution. Use it when the
+   *   app does not use nestjs-cls itself.
+   * - `'app'`: the app has already called `ClsModule.forRoot(...)` (or `forRootAsync`) with its own
+   *   options and mounts nestjs-cls's middleware on every route (`middleware: { mount: true }`);
+   *   the module neither configures nestjs-cls nor mounts its middleware again, and tenant
+   *   resolution runs inside the app's context (values the app's `setup` puts there stay
+   *   visible). A request that reaches tenant resolution outside any nestjs-cls context is
+   *   answered with 500 `ClsContextMissingError`, which says what to mount.
+   */
+  cls?: 'own' | 'app';
+}
+
+/** What `forRootAsync({ useClass })` or `useExisting` names: builds the module options. */
+export interface TenancyOptionsFactory {
+  createTenancyOptions(): TenancyModuleOptions | Promise<TenancyModuleOptions>;
+}
+
+/**
+ * `TenancyModule.forRootAsync(...)`: the options computed when the app starts, from injected
+ * providers. Exactly one of `useFactory`, `useClass` or `useExisting`.
+ */
+export interface TenancyModuleAsyncOptions extends TenancyModuleRegistration, Pick<ModuleMetadata, 'imports'> {
+  /** Returns the options; its arguments are the providers named in `inject`, in order. */
+  useFactory?: (...args: never[]) => TenancyModuleOptions | Promise<TenancyModuleOptions>;
+  /** Providers passed to `useFactory`; they must be visible to the module (`imports`, global, `extraProviders`). */
+  inject?: (InjectionToken | OptionalFactoryDependency)[];
+  /** A class the module instantiates (with its own dependencies injected) whose `createTenancyOptions()` gives the options. */
+  useClass?: Type<TenancyOptionsFactory>;
+  /** An existing provider (from `imports` or global) whose `createTenancyOptions()` gives the options. */
+  useExisting?: InjectionToken;
+  /**
+   * More providers of the module itself: what `useFactory`, `useClass` or a custom tenant source
+   * (`resolution.sources`) inject and nothing else provides. Default none.
+   */
+  extraProviders?: Provider[];
+}

@@ -1,0 +1,108 @@
+// The unit of work's scope on fake units: the order of its steps at each edge (HTTP response,
+// interceptor, TenancyService.run), and that a unit always ends, whatever ends the request.
+import assert from 'node:assert/strict';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { EventEmitter } from 'node:events';
+import { describe, it } from 'node:test';
+import { ClsService } from 'nestjs-cls';
+import { lastValueFrom, of, throwError } from 'rxjs';
+import type { TenantRecord } from '../catalog/tenant-record';
+import type { UnitOfWork } from '../data-source/unit-of-work';
+import type { UnitOfWorkFactory } from '../data-source/unit-of-work-factory';
+import { TenantMovingError } from '../errors/tenancy.errors';
+import { TenantContext } from './tenant-context';
+import { UnitOfWorkScope } from './unit-of-work-scope';
+
+const TENANT = { id: 'acme', strategy: 'shared' } as TenantRecord;
+
+/** A unit that records each step it is asked for; `commit` fails when told to. */
+function fakeUnit(steps: string[], commitError?: Error): UnitOfWork {
+  return {
+    start: async () => void steps.push('start'),
+    commit: async () => {
+      steps.push('commit');
+      if (commitError) throw commitError;
+    },
+    rollback: async () => void steps.push('rollback'),
+  } as unknown as UnitOfWork;
+}
+
+function scopeWith(unit: UnitOfWork, opened: string[] = []): { scope: UnitOfWorkScope; context: TenantContext } {
+  const cls = new ClsService(new AsyncLocalStorage());
+  const context = new TenantContext(cls);
+  const units = { open: async (_t: TenantRecord, method: string) => (opened.push(method), unit) } as unknown as UnitOfWorkFactory;
+  return { scope: new UnitOfWorkScope(cls, units, context), context };
+}
+
+class FakeResponse extends EventEmitter {
+  closed = false;
+  destroyed = false;
+}
+
+describe('UnitOfWorkScope', () => {
+  it('bindToResponse rolls back when the response closes, and at once when it already has', async () => {
+    const steps: string[] = [];
+    const { scope } = scopeWith(fakeUnit(steps));
+    const open = new FakeResponse();
+    scope.bindToResponse(fakeUnit(steps), open);
+    assert.deepEqual(steps, []);
+    open.emit('close');
+    assert.deepEqual(steps, ['rollback']);
+    const gone = Object.assign(new FakeResponse(), { destroyed: true });
+    scope.bindToResponse(fakeUnit(steps), gone);
+    assert.deepEqual(steps, ['rollback', 'rollback']);
+  });
+
+  it('around starts before the handler runs, commits before the value is passed on', async () => {
+    const steps: string[] = [];
+    const { scope } = scopeWith(fakeUnit(steps));
+    const value = await lastValueFrom(scope.around(fakeUnit(steps), () => (steps.push('handler'), of('body'))));
+    assert.equal(value, 'body');
+    assert.deepEqual(steps, ['start', 'handler', 'commit']);
+  });
+
+  it('around rolls back and rethrows when the handler or the commit throws', async () => {
+    const steps: string[] = [];
+    const { scope } = scopeWith(fakeUnit(steps));
+    const boom = new Error('handler failed');
+    await assert.rejects(lastValueFrom(scope.around(fakeUnit(steps), () => throwError(() => boom))), boom);
+    assert.deepEqual(steps, ['start', 'rollback']);
+    const failedCommit = new Error('commit failed');
+    steps.length = 0;
+    await assert.rejects(lastValueFrom(scope.around(fakeUnit(steps, failedCommit), () => of(1))), failedCommit);
+    assert.deepEqual(steps, ['start', 'commit', 'rollback']);
+  });
+
+  it('bindToRun opens, enters, starts, runs and commits inside its own context', async () => {
+    const steps: string[] = [];
+    const opened: string[] = [];
+    const unit = fakeUnit(steps);
+    const { scope, context } = scopeWith(unit, opened);
+    const result = await scope.bindToRun(TENANT, () => {
+      steps.push('fn');
+      assert.equal(context.tenantId, 'acme');
+      assert.equal(scope.current, unit);
+      return 42;
+    });
+    assert.equal(result, 42);
+    assert.deepEqual(opened, ['POST']);
+    assert.deepEqual(steps, ['start', 'fn', 'commit']);
+    assert.equal(context.tenantId, undefined, 'the context ended with the run');
+  });
+
+  it('bindToRun rolls back on a throw, and turns a fenced write (25006) into TenantMovingError', async () => {
+    const steps: string[] = [];
+    const { scope } = scopeWith(fakeUnit(steps));
+    const plain = new Error('plain');
+    await assert.rejects(
+      scope.bindToRun(TENANT, () => Promise.reject(plain)),
+      plain,
+    );
+    assert.deepEqual(steps, ['start', 'rollback']);
+    const fenced = Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006' });
+    await assert.rejects(
+      scope.bindToRun(TENANT, () => Promise.reject(fenced)),
+      TenantMovingError,
+    );
+  });
+});

@@ -1,0 +1,124 @@
+import { Injectable } from '@nestjs/common';
+import { ClsService } from 'nestjs-cls';
+import { catchError, concatMap, from, Observable, throwError } from 'rxjs';
+import type { TenantRecord } from '../catalog/tenant-record';
+import type { UnitOfWork } from '../data-source/unit-of-work';
+import { UnitOfWorkFactory } from '../data-source/unit-of-work-factory';
+import { pgErrorCode, READ_ONLY_TRANSACTION } from '../errors/pg-error-code';
+import { ClsContextMissingError, TenantMovingError } from '../errors/tenancy.errors';
+import { TenantContext } from './tenant-context';
+
+/** What `bindToResponse` needs of an HTTP response: Node's `ServerResponse` has it. */
+export interface ClosableResponse {
+  readonly closed: boolean;
+  readonly destroyed: boolean;
+  once(event: 'close', listener: () => void): unknown;
+}
+
+/**
+ * The one home of a unit of work's scope: where it opens, enters the async context, starts,
+ * commits and rolls back, for both edges that run one.
+ *
+ * - HTTP: the resolution middleware calls `open` + `enter` + `bindToResponse` (the unit holds
+ *   nothing yet), and the interceptor calls `around`, which starts it once the body has arrived,
+ *   commits before the response is written and rolls back when the handler throws.
+ * - Outside HTTP: `TenancyService.run` calls `bindToRun`, which does all of it inside a fresh
+ *   nestjs-cls context around a function.
+ *
+ * Whatever the edge, the unit always ends: committed, rolled back, or rolled back when the response
+ * closes first (the client went away).
+ */
+@Injectable()
+export class UnitOfWorkScope {
+  constructor(
+    private readonly cls: ClsService,
+    private readonly units: UnitOfWorkFactory,
+    private readonly context: TenantContext,
+  ) {}
+
+  /** The unit of the current async context, or undefined outside a tenant's context. */
+  get current(): UnitOfWork | undefined {
+    return this.context.unitOfWork;
+  }
+
+  /**
+   * Opens the tenant's unit of work, which holds nothing until `start` (see `UnitOfWorkFactory.open`).
+   * `method`: the HTTP method (anything but GET, HEAD and OPTIONS may write). Default `POST`.
+   * @throws TenantBusyError or TenantRateLimitedError (429) when the tenant is past its tier's limits.
+   */
+  open(tenant: TenantRecord, method = 'POST'): Promise<UnitOfWork> {
+    return this.units.open(tenant, method);
+  }
+
+  /**
+   * Makes `tenant` and `unit` the current ones of the active nestjs-cls context.
+   * @throws ClsContextMissingError when no nestjs-cls context is active (the app's middleware is missing).
+   */
+  enter(tenant: TenantRecord, unit: UnitOfWork): void {
+    if (!this.cls.isActive()) throw new ClsContextMissingError();
+    this.context.enter(tenant, unit);
+  }
+
+  /** Takes the unit's concurrency slot and DataSource lease (see `UnitOfWork.start`). */
+  start(unit: UnitOfWork): Promise<void> {
+    return unit.start();
+  }
+
+  /** Commits the unit (see `UnitOfWork.commit` for what it throws). */
+  commit(unit: UnitOfWork): Promise<void> {
+    return unit.commit();
+  }
+
+  /** Rolls the unit back; a no-op once it ended. Never throws. */
+  rollback(unit: UnitOfWork): Promise<void> {
+    return unit.rollback();
+  }
+
+  /**
+   * Rolls the unit back when the response closes, whatever ended the request (a commit before that
+   * makes it a no-op). A response already closed (the client went away while the tenant was being
+   * resolved) rolls it back at once, so a connection is always released.
+   */
+  bindToResponse(unit: UnitOfWork, res: ClosableResponse): void {
+    if (res.closed || res.destroyed) void this.rollback(unit);
+    else res.once('close', () => void this.rollback(unit));
+  }
+
+  /**
+   * The handler's stream inside the unit: started before `handle` subscribes, committed after each
+   * value (once; later commits are no-ops) and before it is passed on, so a 201 means the row is
+   * durable and a failed commit becomes the response; rolled back when anything throws.
+   */
+  around<T>(unit: UnitOfWork, handle: () => Observable<T>): Observable<T> {
+    return from(this.start(unit)).pipe(
+      concatMap(() => handle()),
+      concatMap(async (value) => {
+        await this.commit(unit);
+        return value;
+      }),
+      catchError((err) => from(this.rollback(unit)).pipe(concatMap(() => throwError(() => err)))),
+    );
+  }
+
+  /**
+   * Runs `fn` as `tenant` in a fresh nestjs-cls context, in its own unit of work: opened, entered and
+   * started before `fn`, committed when it resolves, rolled back when it throws. A write refused by
+   * the tenant's fence (SQLSTATE 25006) is rethrown as TenantMovingError.
+   */
+  bindToRun<T>(tenant: TenantRecord, fn: () => Promise<T> | T): Promise<T> {
+    return this.cls.run({ ifNested: 'override' }, async () => {
+      const unit = await this.open(tenant);
+      this.enter(tenant, unit);
+      try {
+        await this.start(unit);
+        const result = await fn();
+        await this.commit(unit);
+        return result;
+      } catch (err) {
+        await this.rollback(unit);
+        if (pgErrorCode(err) === READ_ONLY_TRANSACTION) throw new TenantMovingError(tenant.id);
+        throw err;
+      }
+    });
+  }
+}
