@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AppModule } from './app.module';
+import { AppLogger } from './common/app-logger';
 import { ShutdownDrain } from './common/shutdown-drain';
 import { applyHttpTimeouts, httpTimeoutsFromEnv } from './http-timeouts';
 
@@ -11,7 +12,8 @@ import { applyHttpTimeouts, httpTimeoutsFromEnv } from './http-timeouts';
 export async function createApp(options: { logger?: false | ('error' | 'warn' | 'log')[] } = {}): Promise<INestApplication> {
   // abortOnError: false makes a start-up error (say, an invalid tenants file) reject here, so the
   // caller prints its message and exits, instead of Nest exiting the process on its own.
-  const app = await NestFactory.create(AppModule, { bodyParser: false, abortOnError: false, logger: options.logger ?? ['error', 'warn', 'log'] });
+  const logger = options.logger === false ? false : new AppLogger({ logLevels: options.logger ?? ['error', 'warn', 'log'] });
+  const app = await NestFactory.create(AppModule, { bodyParser: false, abortOnError: false, logger });
   // Before every route (Nest registers its routes when the app initializes).
   app.use(app.get(ShutdownDrain).middleware);
   app.useGlobalPipes(

@@ -1,5 +1,5 @@
 import { exitOnInvalidEnvironment } from './config/check-environment';
-import { ensureDatabase } from './database/ensure-database';
+import { describeStartFailure, ensureDatabase } from './database/ensure-database';
 
 /**
  * `npm run tenancy -- <command>`: the tenant lifecycle from a shell (list, provision, suspend,
@@ -31,6 +31,6 @@ async function main(): Promise<void> {
 }
 
 void main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
+  console.error(describeStartFailure(err));
   process.exit(1);
 });

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { exitOnInvalidEnvironment } from './config/check-environment';
-import { ensureDatabase } from './database/ensure-database';
+import { describeStartFailure, ensureDatabase } from './database/ensure-database';
 
 async function main(): Promise<void> {
   exitOnInvalidEnvironment();
@@ -36,6 +36,6 @@ Demo tenants: acme (database per tenant), widget (schema per tenant), gadget (sh
 }
 
 main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
+  console.error(describeStartFailure(err));
   process.exit(1);
 });

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { exitOnInvalidEnvironment } from './config/check-environment';
-import { ensureDatabase } from './database/ensure-database';
+import { AppLogger } from './common/app-logger';
+import { describeStartFailure, ensureDatabase } from './database/ensure-database';
 
 /**
  * `npm run migrate`: applies the control migrations and every pending tenant migration to the
@@ -13,7 +14,7 @@ async function main(argv: string[]): Promise<number> {
   const { NestFactory } = await import('@nestjs/core');
   const { AppModule } = await import('./app.module.js');
   const { TenantMigrations } = await import('../libs/tenancy/src/index.js');
-  const app = await NestFactory.createApplicationContext(AppModule, { logger: ['error', 'warn'] });
+  const app = await NestFactory.createApplicationContext(AppModule, { logger: new AppLogger({ logLevels: ['error', 'warn'] }), abortOnError: false });
   try {
     const migrations = app.get(TenantMigrations);
     if (argv.includes('--status')) {
@@ -38,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {
-    new Logger('Migrate').error(err instanceof Error ? err.message : err);
+    new Logger('Migrate').error(describeStartFailure(err));
     process.exit(1);
   },
 );

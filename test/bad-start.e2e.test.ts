@@ -55,6 +55,18 @@ describe('npm start after a bad stop or with a bad environment', () => {
     assert.doesNotMatch(output, /^\s+at /m, output);
   });
 
+  it('with DATABASE_URL naming a server that does not answer, says which and what to do, without a stack trace', async () => {
+    const { code, output } = await start(dir, {
+      DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/never',
+      TENANCY_CONFIG: resolve(__dirname, '../../config/tenants.yaml'),
+      PORT: String(await freePort()),
+    });
+    assert.equal(code, 1, output);
+    assert.match(output, /Cannot reach the PostgreSQL server of DATABASE_URL \(127\.0\.0\.1:1\)\. Start it, or fix DATABASE_URL/);
+    assert.doesNotMatch(output, /secret/, 'the password is never printed');
+    assert.doesNotMatch(output, /^\s+at /m, output);
+  });
+
   it('with TENANCY_CONFIG naming a missing file, prints the problem without a stack trace and exits 1', async () => {
     const { code, output } = await start(dir, {
       DATABASE_URL: 'postgres://nobody@127.0.0.1:1/never',

@@ -42,6 +42,12 @@ export async function startEmbeddedPostgres(options: { dir: string; persistent: 
   if (fresh || !existsSync(secretFile)) writeFileSync(secretFile, randomBytes(18).toString('hex'), { mode: 0o600 });
   const password = readFileSync(secretFile, 'utf8').trim();
   const port = options.port ?? (await freePort());
+  const lastLines: string[] = [];
+  const remember = (line: string) => {
+    lastLines.push(line);
+    if (lastLines.length > 20) lastLines.shift();
+    options.log?.(line);
+  };
   const server = new EmbeddedPostgresServer({
     databaseDir: dataDir,
     port,
@@ -52,15 +58,47 @@ export async function startEmbeddedPostgres(options: { dir: string; persistent: 
     createPostgresUser: true,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'],
-    onLog: (m: unknown) => options.log?.(String(m)),
-    onError: (m: unknown) => options.log?.(String(m)),
+    onLog: (m: unknown) => remember(String(m)),
+    onError: (m: unknown) => remember(String(m)),
   });
-  if (fresh) await server.initialise();
-  await server.start();
+  const running = runningPostmaster(dataDir);
+  if (running) {
+    throw new Error(
+      `An embedded PostgreSQL is already running on ${options.dir} (process ${running}), probably left by a service that was killed. ` +
+        `Stop it (kill ${running}) and start again.`,
+    );
+  }
+  try {
+    if (fresh) await server.initialise();
+    await server.start();
+  } catch (err) {
+    // The package rejects with no message of its own: name the folder, and what PostgreSQL said.
+    const said = lastLines.filter((l) => /FATAL|ERROR|PANIC/.test(l)).pop();
+    const why = said ? ` (${said.trim()})` : err instanceof Error ? ` (${err.message})` : '';
+    throw new Error(`The embedded PostgreSQL on ${options.dir} did not start${why}.`, { cause: err });
+  }
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,
     dataDir,
     stop: () => server.stop(),
   };
+}
+
+/**
+ * The process id in `dataDir/postmaster.pid` when that process is alive (a server runs on the
+ * directory), else undefined (no file, or a stale one PostgreSQL will replace).
+ */
+function runningPostmaster(dataDir: string): number | undefined {
+  const file = join(dataDir, 'postmaster.pid');
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (err) {
+    // EPERM: alive, but another user's (the `postgres` user the server runs as under root).
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+  }
 }

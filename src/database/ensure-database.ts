@@ -12,3 +12,26 @@ export async function ensureDatabase(logger = new Logger('Database')): Promise<E
   process.env.DATABASE_URL = embedded.url;
   return embedded;
 }
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNRESET']);
+
+/**
+ * What to print when a command fails to start: the error's message, except when the database
+ * server of DATABASE_URL cannot be reached, which gets a sentence that says which server and what
+ * to do (the driver's own words alone, `connect ECONNREFUSED 127.0.0.1:1`, do not).
+ */
+export function describeStartFailure(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const unreachable =
+    (typeof code === 'string' && UNREACHABLE.has(code)) || /^Connection terminated|^timeout exceeded when trying to connect/i.test(message);
+  if (!unreachable) return message;
+  let server = 'its server';
+  try {
+    const url = new URL(process.env.DATABASE_URL ?? '');
+    server = `${url.hostname}:${url.port || 5432}`;
+  } catch {
+    // Not a URL: say nothing of it.
+  }
+  return `Cannot reach the PostgreSQL server of DATABASE_URL (${server}). Start it, or fix DATABASE_URL (leave it unset and npm start runs an embedded PostgreSQL).`;
+}

@@ -19,11 +19,28 @@ export class TenancyReadiness {
     private readonly role: RuntimeRole,
   ) {}
 
+  private last?: { at: number; problems: Promise<string[]> };
+
   /**
-   * The problems found, one sentence each (empty: ready). Never throws.
+   * The problems found, one sentence each (empty: ready). Never throws. Callers at the same time
+   * share one check, and a check's answer is reused for `reuseMillis`: however many probes (or
+   * attackers) call it, it opens at most two connections at a time and two a second.
    * @param timeoutMillis how long each check may take. Default 3,000 ms.
+   * @param reuseMillis how long an answer is reused. Default 1,000 ms.
    */
-  async problems(timeoutMillis = 3_000): Promise<string[]> {
+  problems(timeoutMillis = 3_000, reuseMillis = 1_000): Promise<string[]> {
+    const now = performance.now();
+    if (this.last && now - this.last.at < reuseMillis) return this.last.problems;
+    const problems = this.check(timeoutMillis);
+    this.last = { at: now, problems };
+    // A check still running is shared whatever its age; its answer counts from when it ends.
+    void problems.then(() => {
+      if (this.last?.problems === problems) this.last.at = performance.now();
+    });
+    return problems;
+  }
+
+  private async check(timeoutMillis: number): Promise<string[]> {
     const owner = this.options.databaseUrl;
     const [control, runtime] = await Promise.all([
       signsIn(owner, timeoutMillis),

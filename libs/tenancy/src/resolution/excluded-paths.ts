@@ -1,7 +1,14 @@
 import type { ResolvedTenancyOptions } from '../config/tenancy-options';
 
-/** Whether the request's path is one of `resolution.exclude` (or under one): not tenant-scoped. */
+/**
+ * Whether the request's path is one of `resolution.exclude` (or under one): not tenant-scoped.
+ * Compared without regard to case, as Express (and so Nest) routes: `/HEALTH` reaches the health
+ * controller, so it must not be taken for a tenant's request either.
+ */
 export function isExcludedPath(options: ResolvedTenancyOptions, req: { url: string; originalUrl?: string }): boolean {
-  const path = (req.originalUrl ?? req.url).split('?')[0];
-  return options.resolution.exclude.some((p) => path === p || path.startsWith(`${p}/`));
+  const path = (req.originalUrl ?? req.url).split('?')[0].toLowerCase();
+  return options.resolution.exclude.some((p) => {
+    const prefix = p.toLowerCase();
+    return path === prefix || path.startsWith(`${prefix}/`);
+  });
 }
