@@ -1,29 +1,30 @@
 // Dependency rules (dependency-cruiser): `npm run lint:deps`.
 //
-// The library's TARGET layering (issue 8), lowest first. A folder may import its own layer and the
-// layers below it, never one above; errors/ may be imported by every layer and itself imports
-// only core/. The root files (tenancy.module.ts, index.ts) sit on top and may import anything.
+// The library's layering, lowest first. A folder may import its own layer and the layers below it,
+// never one above; errors/ may be imported by every layer and itself imports only core/. The root
+// files (tenancy.module.ts, tenancy-host.module.ts, index.ts) sit on top and may import anything.
 //
-//   lifecycle/              optional TenancyAdminModule: provision, migrate, move, drop
-//   resolution/             the HTTP edge: a request becomes a tenant id
-//   context/ data-source/   runtime: the unit of work's scope, connections, repositories
-//   strategies/             isolation models
-//   migrations/             the migration runner and ledger
-//   catalog/                where tenants live
+//   lifecycle/              provision, migrate all, move, export, delete (operators)
+//   resolution/             the HTTP edge: a request becomes a tenant id; shedding
+//   context/ data-source/   runtime: the unit of work, its scope, the tenant DataSource, repositories
+//   strategies/             the isolation models, one file each
+//   pools/                  the runtime pools: per-tenant (database model) and home, readiness
+//   migrations/             the migration runner, ledger, tenant-table DDL and its audit
+//   catalog/                where tenants live: catalog, naming, deployment, locks, runtime role
+//   connections/            owner connections, runtime DataSource factory, connection budget
 //   config/                 options and the tenants file
-//   core/                   tenant id, record, model, location, SQL helpers (quoting, locks)
+//   core/                   tenant id, record, model, location, SQL quoting, connection URLs
 //   errors/                 typed errors, usable by all
-//
-// Severities: what today's tree already obeys is an error; what it breaks (cycles, upward imports)
-// is a warning listed by `npm run lint:deps`. Turn LAYERING to 'error' once the folders have moved.
-const LAYERING = 'warn';
+const LAYERING = 'error';
 
 const LIB = '^libs/tenancy/src/';
 const LAYERS = [
   ['core'],
   ['config'],
+  ['connections'],
   ['catalog'],
   ['migrations'],
+  ['pools'],
   ['strategies'],
   ['context', 'data-source'],
   ['resolution'],

@@ -63,6 +63,4 @@ export default defineConfig(
     ],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
-  { files: ['libs/tenancy/src/data-source/home-data-source.ts'], rules: { '@typescript-eslint/no-this-alias': 'off' } },
-  { files: ['libs/tenancy/src/lifecycle/tenant-mover.ts'], rules: { 'no-useless-assignment': 'off' } },
 );

@@ -53,7 +53,9 @@ function floodLoad(base: string, rate?: number): Promise<autocannon.Result> {
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   return new Promise((resolve, reject) =>
-    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as autocannon.Result) : reject(new Error(`the flood exited with ${code}`)))),
+    child.once('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as autocannon.Result) : reject(new Error(`the flood exited with ${code}`)),
+    ),
   );
 }
 
@@ -90,13 +92,26 @@ async function main(): Promise<void> {
     }),
   );
   const port = await freePort();
-  const env = { ...process.env, DATABASE_URL: pg.url, TENANCY_CONFIG: configFile, PORT: String(port), NODE_ENV: 'production', TENANCY_SERVER_CONNECTION_BUDGET: '12' };
+  const env = {
+    ...process.env,
+    DATABASE_URL: pg.url,
+    TENANCY_CONFIG: configFile,
+    PORT: String(port),
+    NODE_ENV: 'production',
+    TENANCY_SERVER_CONNECTION_BUDGET: '12',
+  };
   const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const base = `http://127.0.0.1:${port}`;
   try {
     for (let i = 0; ; i++) {
       if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}`);
-      if (await fetch(`${base}/health/ready`).then((r) => r.ok, () => false)) break;
+      if (
+        await fetch(`${base}/health/ready`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        break;
       if (i > 600) throw new Error('the service did not start within 60 s');
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -126,21 +141,27 @@ async function main(): Promise<void> {
     const rounds = (rs: autocannon.Result[]) => rs.map((r) => `${r.latency.p99} ms`).join(', ');
     const lines = floods.map(({ label, runs }) => {
       const q = runs.map(([r]) => r);
-      return `  under ${label}:`.padEnd(34) + `${rounds(q)} -> ${p99(q)} ms, ${((p99(q) / Math.max(quiet, 1)) * 100).toFixed(0)}% of quiet p99`;
+      return (
+        `  under ${label}:`.padEnd(34) + `${rounds(q)} -> ${p99(q)} ms, ${((p99(q) / Math.max(quiet, 1)) * 100).toFixed(0)}% of quiet p99`
+      );
     });
     const details = floods.map(({ label, runs }) => {
       const [q, f] = runs[ROUNDS - 1];
       return `  under ${label}:\n    quiet: ${describe(q)}\n    flood: ${describe(f)}`;
     });
-    console.log(`
+    console.log(
+      `
 flood tier: concurrency ${FLOOD_CONCURRENCY}, rate ${FLOOD_TENANT_RATE} req/s; flood ${FLOOD_CONNECTIONS} connections; ${ROUNDS} alternated rounds of ${SECONDS} s;
 quiet tenants (${QUIET.length}, ${QUIET_RATE} req/s in all); p99 per round, then the median:
-  alone:`.padEnd(0) + ''.padEnd(28) + `${rounds(alone)} -> ${quiet} ms
+  alone:`.padEnd(0) +
+        ''.padEnd(28) +
+        `${rounds(alone)} -> ${quiet} ms
 ${lines.join('\n')}
 last round in detail:
   alone: ${describe(alone[ROUNDS - 1])}
 ${details.join('\n')}
-`);
+`,
+    );
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

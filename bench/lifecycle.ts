@@ -40,7 +40,10 @@ async function context(databaseUrl: string, migrations: (new () => MigrationInte
     imports: [
       TenancyModule.forRoot({
         databaseUrl,
-        catalog: { tiers: { free: { strategy: 'shared' }, pro: { strategy: 'schema' }, enterprise: { strategy: 'database' } }, tenants: [] },
+        catalog: {
+          tiers: { free: { strategy: 'shared' }, pro: { strategy: 'schema' }, enterprise: { strategy: 'database' } },
+          tenants: [],
+        },
         entities: [User, Project],
         migrations,
         pool: { max: 8 },
@@ -55,9 +58,11 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function parallel<T>(items: T[], concurrency: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   const queue = [...items];
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
+    }),
+  );
 }
 
 async function main(): Promise<void> {
@@ -99,7 +104,9 @@ async function main(): Promise<void> {
       [migrations.latest, MIGRATE_TENANTS],
     );
     let report = await migrations.run({ concurrency: 4 });
-    say(`| migrate: add a column to ${report.applied} schema tenants (${report.skipped} skipped, ${report.failed} failed) | ${(report.millis / 1000).toFixed(1)} s |`);
+    say(
+      `| migrate: add a column to ${report.applied} schema tenants (${report.skipped} skipped, ${report.failed} failed) | ${(report.millis / 1000).toFixed(1)} s |`,
+    );
     report = await migrations.run({ concurrency: 4 });
     say(`| migrate with nothing to do over ${report.outcomes.length} targets (${report.skipped} skipped) | ${report.millis} ms |`);
 
@@ -116,7 +123,9 @@ async function main(): Promise<void> {
     const mover = app.get(TenantMover);
     for (const strategy of ['database', 'schema', 'shared'] as const) {
       const move = await mover.move('big', { strategy });
-      say(`| move ${MOVE_ROWS} users ${move.from.strategy} -> ${move.to.strategy}: writes paused / total | ${move.freezeMillis} ms / ${move.totalMillis} ms |`);
+      say(
+        `| move ${MOVE_ROWS} users ${move.from.strategy} -> ${move.to.strategy}: writes paused / total | ${move.freezeMillis} ms / ${move.totalMillis} ms |`,
+      );
     }
     await app.close();
   } finally {

@@ -51,11 +51,20 @@ async function main(): Promise<void> {
     configFile,
     stringify({
       tiers: { free: { strategy: 'shared' }, pro: { strategy: 'schema' }, enterprise: { strategy: 'database', pool: { max: 5 } } },
-      tenants: MODELS.flatMap((m) => tenantsOf(m).map((id) => ({ id, name: id, tier: { shared: 'free', schema: 'pro', database: 'enterprise' }[m] }))),
+      tenants: MODELS.flatMap((m) =>
+        tenantsOf(m).map((id) => ({ id, name: id, tier: { shared: 'free', schema: 'pro', database: 'enterprise' }[m] })),
+      ),
     }),
   );
   const port = await freePort();
-  const env = { ...process.env, DATABASE_URL: pg.url, TENANCY_CONFIG: configFile, PORT: String(port), NODE_ENV: 'production', TENANCY_POOL_MAX: '10' };
+  const env = {
+    ...process.env,
+    DATABASE_URL: pg.url,
+    TENANCY_CONFIG: configFile,
+    PORT: String(port),
+    NODE_ENV: 'production',
+    TENANCY_POOL_MAX: '10',
+  };
   const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const base = `http://127.0.0.1:${port}`;
   try {
@@ -117,7 +126,7 @@ async function unitOfWorkOverhead(databaseUrl: string, configFile: string): Prom
   Object.assign(process.env, { DATABASE_URL: databaseUrl, TENANCY_CONFIG: configFile });
   const { createApp } = await import('../src/app.factory.js');
   const { TenancyService, TenantDataSource } = await import('../libs/tenancy/src/index.js');
-  const { HomeDataSource } = await import('../libs/tenancy/src/data-source/home-data-source.js');
+  const { HomeDataSource } = await import('../libs/tenancy/src/pools/home-data-source.js');
   const app = await createApp({ logger: false });
   await app.init();
   const tenancy = app.get(TenancyService);
@@ -127,7 +136,10 @@ async function unitOfWorkOverhead(databaseUrl: string, configFile: string): Prom
   const ROUNDS = 5;
   const variants: [string, () => Promise<unknown>][] = [
     ['bare runtime pool, no transaction', () => home.query('SELECT 1')],
-    ...MODELS.map((model): [string, () => Promise<unknown>] => [`TenancyService.run, ${model} model`, () => tenancy.run(`${model}-1`, () => tds.query('SELECT 1'))]),
+    ...MODELS.map((model): [string, () => Promise<unknown>] => [
+      `TenancyService.run, ${model} model`,
+      () => tenancy.run(`${model}-1`, () => tds.query('SELECT 1')),
+    ]),
   ];
   const samples = new Map<string, number[]>(variants.map(([name]) => [name, []]));
   for (const [, fn] of variants) for (let i = 0; i < 200; i++) await fn();
@@ -141,7 +153,10 @@ async function unitOfWorkOverhead(databaseUrl: string, configFile: string): Prom
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const bare = median(samples.get(variants[0][0])!);
-  const lines = [`| ${N} sequential units of work, one SELECT 1 each (median of ${ROUNDS} rounds) | µs/op | vs bare pool |`, '|---|---|---|'];
+  const lines = [
+    `| ${N} sequential units of work, one SELECT 1 each (median of ${ROUNDS} rounds) | µs/op | vs bare pool |`,
+    '|---|---|---|',
+  ];
   for (const [name] of variants) {
     const us = median(samples.get(name)!);
     lines.push(`| ${name} | ${us.toFixed(0)} | ${((us / bare) * 100).toFixed(0)}% |`);

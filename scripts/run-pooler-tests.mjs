@@ -18,7 +18,7 @@ const SUITES = ['test/api.e2e.test.js', 'test/isolation.e2e.test.js', 'test/pool
 
 const pgbouncer = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer', '/usr/local/bin/pgbouncer'].find((p) => existsSync(p));
 if (!pgbouncer) {
-  console.error('pgbouncer is not installed: apt-get install pgbouncer (the pooler suite runs Debian\'s PgBouncer in transaction mode)');
+  console.error("pgbouncer is not installed: apt-get install pgbouncer (the pooler suite runs Debian's PgBouncer in transaction mode)");
   process.exit(1);
 }
 const files = process.argv.slice(2).length ? process.argv.slice(2) : SUITES.map((f) => join(dist, f));
@@ -48,7 +48,9 @@ try {
   const dir = join(workDir, 'pgbouncer');
   spawnSync('mkdir', ['-p', dir]);
   // auth_user's own secret comes from the auth file; every other role's from auth_query.
-  writeFileSync(join(dir, 'userlist.txt'), `"${decodeURIComponent(server.username)}" "${decodeURIComponent(server.password)}"\n`, { mode: 0o600 });
+  writeFileSync(join(dir, 'userlist.txt'), `"${decodeURIComponent(server.username)}" "${decodeURIComponent(server.password)}"\n`, {
+    mode: 0o600,
+  });
   writeFileSync(
     join(dir, 'pgbouncer.ini'),
     [
@@ -77,7 +79,9 @@ try {
   );
   // PgBouncer refuses to run as root: run it as the postgres user then (as the embedded server does).
   if (asRoot) spawnSync('chown', ['-R', 'postgres', dir]);
-  bouncer = spawn(pgbouncer, [...(asRoot ? ['-u', 'postgres'] : []), join(dir, 'pgbouncer.ini')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  bouncer = spawn(pgbouncer, [...(asRoot ? ['-u', 'postgres'] : []), join(dir, 'pgbouncer.ini')], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   const exited = new Promise((ok) => bouncer.on('exit', (c) => ok(c)));
   await waitForPort(port, 10_000, exited, join(dir, 'pgbouncer.log'));
   const pooler = new URL(env.TEST_DATABASE_URL);
@@ -109,7 +113,10 @@ async function waitForPort(port, timeoutMillis, exited, log) {
   let gone = false;
   exited.then(() => (gone = true));
   while (Date.now() < deadline) {
-    if (gone) throw new Error(`pgbouncer exited at start: ${existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').slice(-3).join(' | ') : 'no log'}`);
+    if (gone)
+      throw new Error(
+        `pgbouncer exited at start: ${existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').slice(-3).join(' | ') : 'no log'}`,
+      );
     const open = await new Promise((ok) => {
       const s = connect(port, '127.0.0.1');
       s.once('connect', () => (s.destroy(), ok(true)));

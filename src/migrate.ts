@@ -14,21 +14,34 @@ async function main(argv: string[]): Promise<number> {
   const { NestFactory } = await import('@nestjs/core');
   const { AppModule } = await import('./app.module.js');
   const { TenantMigrations } = await import('../libs/tenancy/src/index.js');
-  const app = await NestFactory.createApplicationContext(AppModule, { logger: new AppLogger({ logLevels: ['error', 'warn'] }), abortOnError: false });
+  const app = await NestFactory.createApplicationContext(AppModule, {
+    logger: new AppLogger({ logLevels: ['error', 'warn'] }),
+    abortOnError: false,
+  });
   try {
     const migrations = app.get(TenantMigrations);
     if (argv.includes('--status')) {
       for (const row of await migrations.status()) {
-        console.log(`${row.target.padEnd(42)} ${row.model.padEnd(9)} ${row.status.padEnd(8)} ${row.version ?? '-'}${row.error ? `  (${row.error})` : ''}`);
+        console.log(
+          `${row.target.padEnd(42)} ${row.model.padEnd(9)} ${row.status.padEnd(8)} ${row.version ?? '-'}${row.error ? `  (${row.error})` : ''}`,
+        );
       }
       return 0;
     }
     const report = await migrations.run({ concurrency: 4 });
     for (const o of report.outcomes) {
-      const what = o.error ? `FAILED: ${o.error}` : o.result === 'skipped' ? 'current (skipped)' : o.applied.length ? `applied ${o.applied.join(', ')}` : 'current';
+      const what = o.error
+        ? `FAILED: ${o.error}`
+        : o.result === 'skipped'
+          ? 'current (skipped)'
+          : o.applied.length
+            ? `applied ${o.applied.join(', ')}`
+            : 'current';
       console.log(`${o.target.padEnd(42)} ${o.model.padEnd(9)} ${what}`);
     }
-    console.log(`${report.outcomes.length} targets: ${report.applied} migrated, ${report.skipped} skipped, ${report.failed} failed, ${report.millis} ms`);
+    console.log(
+      `${report.outcomes.length} targets: ${report.applied} migrated, ${report.skipped} skipped, ${report.failed} failed, ${report.millis} ms`,
+    );
     return report.failed ? 1 : 0;
   } finally {
     await app.close();

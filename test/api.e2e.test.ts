@@ -75,7 +75,10 @@ for (const model of MODELS) {
       await createUser(A, 'percent@example.com', 'Fifty % off');
       const res = await request(t.http).get('/users').query({ q: '%' }).set(as(A));
       assert.equal(res.status, 200);
-      assert.deepEqual(res.body.items.map((u: { name: string }) => u.name), ['Fifty % off']);
+      assert.deepEqual(
+        res.body.items.map((u: { name: string }) => u.name),
+        ['Fifty % off'],
+      );
     });
 
     it('updates and deletes a user', async () => {
@@ -122,7 +125,10 @@ for (const model of MODELS) {
       assert.equal(p2.status, 201);
       const mine = await request(t.http).get('/projects').query({ createdById: owner.id }).set(as(A));
       assert.equal(mine.status, 200);
-      assert.deepEqual(mine.body.items.map((p: { name: string }) => p.name), ['Apollo']);
+      assert.deepEqual(
+        mine.body.items.map((p: { name: string }) => p.name),
+        ['Apollo'],
+      );
       assert.equal(mine.body.items[0].createdBy.email, 'owner@example.com');
       const patched = await request(t.http).patch(`/projects/${p2.body.id}`).set(as(A)).send({ description: null });
       assert.equal(patched.status, 200);

@@ -6,8 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { TenancyConfigError, tenantTable, UnsafeTenantTableError } from '../libs/tenancy/src';
-import { OwnerConnections } from '../libs/tenancy/src/data-source/owner-connections';
-import { RuntimeRole } from '../libs/tenancy/src/data-source/runtime-role';
+import { OwnerConnections } from '../libs/tenancy/src/connections/owner-connections';
+import { RuntimeRole } from '../libs/tenancy/src/catalog/runtime-role';
 import { MigrationRunner } from '../libs/tenancy/src/migrations/migration-runner';
 import { startTestApp, TestApp } from './support/test-app';
 import { urlFor, withOwnerClient } from './support/test-database';
@@ -34,7 +34,10 @@ const CASES: { title: string; sql: (s: string) => string[]; attack: (s: string) 
   },
   {
     title: 'a SECURITY DEFINER function the migration puts in another schema (public)',
-    sql: (s) => [...NOTES, `CREATE FUNCTION public.all_notes_${s}() RETURNS SETOF "${s}".notes LANGUAGE sql SECURITY DEFINER AS $$ SELECT * FROM "${s}".notes $$`],
+    sql: (s) => [
+      ...NOTES,
+      `CREATE FUNCTION public.all_notes_${s}() RETURNS SETOF "${s}".notes LANGUAGE sql SECURITY DEFINER AS $$ SELECT * FROM "${s}".notes $$`,
+    ],
     attack: (s) => `SELECT tenant_id, body FROM public.all_notes_${s}()`,
   },
   {
@@ -77,7 +80,9 @@ describe('objects that would escape the tenant-table audit', () => {
       }
       if (refused) return;
       await withOwnerClient(t.controlDatabase, (o) =>
-        o.query(`INSERT INTO "${schema}".notes (tenant_id, id, body) VALUES ('a', gen_random_uuid(), 'secret of a'), ('b', gen_random_uuid(), 'note of b')`),
+        o.query(
+          `INSERT INTO "${schema}".notes (tenant_id, id, body) VALUES ('a', gen_random_uuid(), 'secret of a'), ('b', gen_random_uuid(), 'note of b')`,
+        ),
       );
       const u = new URL(urlFor(t.controlDatabase));
       u.username = creds.user;
@@ -99,8 +104,14 @@ describe('objects that would escape the tenant-table audit', () => {
 
   it('refuses a migration set that lists one migration twice, before touching the target', async () => {
     const once = migrationOf('TwiceListed', () => tenantTable('notes', { columns: ['body text'] }), 'dup_target');
-    await assert.rejects(runner.apply(control, 'dup_target', [once, once], t.runtimeRole), (err: Error) => err instanceof TenancyConfigError && /"TwiceListed" is listed more than once/.test(err.message));
-    const left = await withOwnerClient(t.controlDatabase, async (c) => (await c.query(`SELECT to_regnamespace('dup_target') AS n`)).rows[0].n);
+    await assert.rejects(
+      runner.apply(control, 'dup_target', [once, once], t.runtimeRole),
+      (err: Error) => err instanceof TenancyConfigError && /"TwiceListed" is listed more than once/.test(err.message),
+    );
+    const left = await withOwnerClient(
+      t.controlDatabase,
+      async (c) => (await c.query(`SELECT to_regnamespace('dup_target') AS n`)).rows[0].n,
+    );
     assert.equal(left, null);
   });
 });

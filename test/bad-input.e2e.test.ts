@@ -91,7 +91,10 @@ describe('bad input', () => {
     for (const model of MODELS) {
       const users = [];
       for (const name of ['Alice', 'Bob']) {
-        const res = await request(t.http).post('/users').set(as(TENANT[model])).send({ email: `${name.toLowerCase()}@${model}.example.com`, name });
+        const res = await request(t.http)
+          .post('/users')
+          .set(as(TENANT[model]))
+          .send({ email: `${name.toLowerCase()}@${model}.example.com`, name });
         assert.equal(res.status, 201, res.text);
         users.push(res.body);
       }
@@ -113,7 +116,11 @@ describe('bad input', () => {
           for (const payload of SQL_INJECTION.map((p) => `${TENANT[model]}${p}`).concat(SQL_INJECTION)) {
             assertError(await request(t.http).get('/users').set(as(payload)), 400, /x-tenant-id header is malformed/);
             assertError(await request(t.http).get(`/t/${encodeURIComponent(payload)}/users`), 400, /path prefix .* is malformed/);
-            assertError(await request(t.http).get('/users').set('Host', `${payload}.localhost`), 400, /subdomain of localhost is malformed/);
+            assertError(
+              await request(t.http).get('/users').set('Host', `${payload}.localhost`),
+              400,
+              /subdomain of localhost is malformed/,
+            );
             assertError(
               await request(t.http).post('/users').set(as(payload)).send({ email: 'inject@example.com', name: 'Inject' }),
               400,
@@ -131,24 +138,44 @@ describe('bad input', () => {
           assertError(await request(t.http).get('/users').set('Host', `${id}.localhost`), 400, /subdomain .* is malformed/);
         }
         // Past Node's 16 KB header limit the parser refuses the request: still a JSON error.
-        assertError(await rawRequest(port, `GET /users HTTP/1.1\r\nHost: localhost\r\nX-Tenant-ID: ${'a'.repeat(20 * 1024)}`), 431, /headers are too large/);
+        assertError(
+          await rawRequest(port, `GET /users HTTP/1.1\r\nHost: localhost\r\nX-Tenant-ID: ${'a'.repeat(20 * 1024)}`),
+          431,
+          /headers are too large/,
+        );
         const forty = 'a'.repeat(40);
         assertError(await request(t.http).get('/users').set(as(forty)), 404, new RegExp(`Tenant '${forty}' does not exist`));
       }));
 
     it('non-ASCII ids (é, emoji, RTL override, NUL) are 400 in the header, the path and the subdomain', () =>
       unchanged(async () => {
-        const ids = [`${TENANT.shared}é`, `${TENANT.schema}😀`, `\u202e${TENANT.database}`, `${TENANT.shared}\u0000`, `${TENANT.shared}\u200b`];
+        const ids = [
+          `${TENANT.shared}é`,
+          `${TENANT.schema}😀`,
+          `\u202e${TENANT.database}`,
+          `${TENANT.shared}\u0000`,
+          `${TENANT.shared}\u200b`,
+        ];
         for (const id of ids) {
           const utf8 = Buffer.from(id, 'utf8').toString('latin1');
           // Sent byte for byte: a well-behaved client refuses these header values.
-          assertError(await rawRequest(port, `GET /users HTTP/1.1\r\nHost: localhost\r\nX-Tenant-ID: ${utf8}`), 400, /malformed|not valid HTTP/);
+          assertError(
+            await rawRequest(port, `GET /users HTTP/1.1\r\nHost: localhost\r\nX-Tenant-ID: ${utf8}`),
+            400,
+            /malformed|not valid HTTP/,
+          );
           assertError(await rawRequest(port, `GET /users HTTP/1.1\r\nHost: ${utf8}.localhost`), 400, /malformed|not valid HTTP/);
           assertError(await request(t.http).get(`/t/${encodeURIComponent(id)}/users`), 400, /path prefix .* is malformed/);
           assertError(await rawRequest(port, `GET /t/${utf8}/users HTTP/1.1\r\nHost: localhost`), 400, /malformed|not valid HTTP/);
         }
         // é as one Latin-1 byte, which clients do send.
-        assertError(await request(t.http).get('/users').set(as(`${TENANT.shared}\u00e9`)), 400, /header is malformed/);
+        assertError(
+          await request(t.http)
+            .get('/users')
+            .set(as(`${TENANT.shared}\u00e9`)),
+          400,
+          /header is malformed/,
+        );
         // A punycode label is ASCII and well formed: an unknown tenant, not an error of format.
         assertError(await request(t.http).get('/users').set('Host', 'xn--bi-shared-9ya.localhost'), 404, /does not exist/);
       }));
@@ -191,14 +218,36 @@ describe('bad input', () => {
     it('an empty or repeated X-Tenant-ID header is 400', () =>
       unchanged(async () => {
         assertError(await request(t.http).get('/users').set(as('')), 400, /header is malformed/);
-        assertError(await request(t.http).get('/users').set('X-Tenant-ID', [TENANT.shared, TENANT.shared] as unknown as string), 400, /header is malformed/);
-        assertError(await request(t.http).get('/users').set('X-Tenant-ID', [TENANT.shared, TENANT.schema] as unknown as string), 400, /header is malformed/);
         assertError(
-          await request(t.http).post('/users').set('X-Tenant-ID', [TENANT.shared, TENANT.schema] as unknown as string).send({ email: 'twice@example.com', name: 'Twice' }),
+          await request(t.http)
+            .get('/users')
+            .set('X-Tenant-ID', [TENANT.shared, TENANT.shared] as unknown as string),
           400,
           /header is malformed/,
         );
-        assertError(await rawRequest(port, `GET /users HTTP/1.1\r\nHost: localhost\r\nX-Tenant-ID: ${TENANT.shared}\r\nX-Tenant-ID: ${TENANT.schema}`), 400, /malformed/);
+        assertError(
+          await request(t.http)
+            .get('/users')
+            .set('X-Tenant-ID', [TENANT.shared, TENANT.schema] as unknown as string),
+          400,
+          /header is malformed/,
+        );
+        assertError(
+          await request(t.http)
+            .post('/users')
+            .set('X-Tenant-ID', [TENANT.shared, TENANT.schema] as unknown as string)
+            .send({ email: 'twice@example.com', name: 'Twice' }),
+          400,
+          /header is malformed/,
+        );
+        assertError(
+          await rawRequest(
+            port,
+            `GET /users HTTP/1.1\r\nHost: localhost\r\nX-Tenant-ID: ${TENANT.shared}\r\nX-Tenant-ID: ${TENANT.schema}`,
+          ),
+          400,
+          /malformed/,
+        );
       }));
 
     it('an unknown tenant is 404 and a missing tenant is 400, for reads and writes', () =>
@@ -248,7 +297,10 @@ describe('bad input', () => {
           }
           // A search that does match still works: the payloads above were refused, not everything.
           const alice = await get('/users').query({ q: 'alice' });
-          assert.deepEqual(alice.body.items.map((u: { id: string }) => u.id), [user().id]);
+          assert.deepEqual(
+            alice.body.items.map((u: { id: string }) => u.id),
+            [user().id],
+          );
         }));
 
       it('SQL injection in body fields is refused where the format forbids it', () =>
@@ -283,13 +335,28 @@ describe('bad input', () => {
           assertError(await get('/users').query({ q: 'a\u0000b' }), 400, /cannot be stored/);
           assertError(await post('/users').send({ email: 'nul@example.com', name: 'Nul\u0000Byte' }), 400, /cannot be stored/);
           assertError(await patch(`/users/${user().id}`).send({ name: '\u0000' }), 400, /cannot be stored/);
-          assertError(await post('/projects').send({ name: 'Nul', description: 'a\u0000', createdById: user().id }), 400, /cannot be stored/);
+          assertError(
+            await post('/projects').send({ name: 'Nul', description: 'a\u0000', createdById: user().id }),
+            400,
+            /cannot be stored/,
+          );
           assertError(await patch(`/projects/${project().id}`).send({ description: '\u0000' }), 400, /cannot be stored/);
         }));
 
       it('malformed JSON, and JSON that is not an object, is a 400', () =>
         unchanged(async () => {
-          for (const text of ['{"email":', "{'email': 'x@example.com'}", '{"a":1,}', 'NaN', '{"email":"a@example.com" "name":"x"}', '\u0000', '"a string"', '42', 'null', 'true']) {
+          for (const text of [
+            '{"email":',
+            "{'email': 'x@example.com'}",
+            '{"a":1,}',
+            'NaN',
+            '{"email":"a@example.com" "name":"x"}',
+            '\u0000',
+            '"a string"',
+            '42',
+            'null',
+            'true',
+          ]) {
             for (const send of [() => post('/users'), () => patch(`/users/${user().id}`), () => post('/projects')]) {
               assertError(await send().set('Content-Type', 'application/json').send(text), 400, /not valid JSON/);
             }
@@ -305,7 +372,11 @@ describe('bad input', () => {
         unchanged(async () => {
           const json = JSON.stringify({ email: 'zip@example.com', name: 'Zip' });
           for (const encoding of ['gzip', 'deflate', 'br']) {
-            assertError(await post('/users').set('Content-Type', 'application/json').set('Content-Encoding', encoding).send(json), 400, /cannot be read/);
+            assertError(
+              await post('/users').set('Content-Type', 'application/json').set('Content-Encoding', encoding).send(json),
+              400,
+              /cannot be read/,
+            );
           }
           assertError(await post('/users').set('Content-Type', 'application/json').set('Content-Encoding', 'rot13').send(json), 415);
           assertError(await post('/users').set('Content-Type', 'application/json; charset=klingon').send(json), 415);
@@ -328,7 +399,10 @@ describe('bad input', () => {
             [() => post('/projects').send({ name: 'P' }), /createdById must be a UUID/],
             [() => post('/projects').send({ name: [], createdById: user().id }), /name must be a string/],
             [() => post('/projects').send({ name: 'P', description: 5, createdById: user().id }), /description must be a string/],
-            [() => post('/projects').send({ name: 'P', description: 'd'.repeat(2001), createdById: user().id }), /description must be shorter/],
+            [
+              () => post('/projects').send({ name: 'P', description: 'd'.repeat(2001), createdById: user().id }),
+              /description must be shorter/,
+            ],
             [() => patch(`/users/${user().id}`).send({ email: 123 }), /email must be an email/],
             [() => patch(`/users/${user().id}`).send({ name: {} }), /name must be a string/],
             [() => patch(`/projects/${project().id}`).send({ name: {} }), /name must be a string/],
@@ -359,9 +433,21 @@ describe('bad input', () => {
             const body = { email: `extra-${field.toLowerCase().replace(/_/g, '')}@example.com`, name: 'Extra', [field]: other };
             assertError(await post('/users').send(body), 400, new RegExp(`property ${field} should not exist`));
           }
-          assertError(await post('/projects').send({ name: 'P', createdById: user().id, tenantId: other }), 400, /property tenantId should not exist/);
-          assertError(await patch(`/users/${user().id}`).send({ name: 'Moved', tenant_id: other }), 400, /property tenant_id should not exist/);
-          assertError(await patch(`/projects/${project().id}`).send({ createdById: seeded[model].users[1].id }), 400, /property createdById should not exist/);
+          assertError(
+            await post('/projects').send({ name: 'P', createdById: user().id, tenantId: other }),
+            400,
+            /property tenantId should not exist/,
+          );
+          assertError(
+            await patch(`/users/${user().id}`).send({ name: 'Moved', tenant_id: other }),
+            400,
+            /property tenant_id should not exist/,
+          );
+          assertError(
+            await patch(`/projects/${project().id}`).send({ createdById: seeded[model].users[1].id }),
+            400,
+            /property createdById should not exist/,
+          );
           assertError(await get('/users').query({ tenantId: other }), 400, /property tenantId should not exist/);
           assertError(await get('/users').query({ 'q[]': 'x' }), 400, /should not exist/);
           assertError(await get('/users').query('q=a&q=b'), 400, /q must be a string/);
@@ -426,7 +512,10 @@ describe('bad input', () => {
           assert.equal(typeof first.body.nextCursor, 'string');
           const second = await get('/users').query({ limit: 1, cursor: first.body.nextCursor });
           assert.equal(second.status, 200);
-          assert.deepEqual(second.body.items.map((u: { id: string }) => u.id), [seeded[model].users[1].id]);
+          assert.deepEqual(
+            second.body.items.map((u: { id: string }) => u.id),
+            [seeded[model].users[1].id],
+          );
         }));
 
       it('a :id that is not a UUID is 400 for read, update and delete; an unknown UUID is 404', () =>
@@ -470,7 +559,19 @@ describe('bad input', () => {
     unchanged(async () => {
       const random = prng(0xc0ffee);
       const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
-      const tenants = [...Object.values(TENANT), 'no-such-tenant', '', 'UPPER', 'a'.repeat(41), ...SQL_INJECTION, 'é', '..', '-a', 'a-', '0'];
+      const tenants = [
+        ...Object.values(TENANT),
+        'no-such-tenant',
+        '',
+        'UPPER',
+        'a'.repeat(41),
+        ...SQL_INJECTION,
+        'é',
+        '..',
+        '-a',
+        'a-',
+        '0',
+      ];
       const junkStrings = [
         ...SQL_INJECTION,
         '',
@@ -507,9 +608,31 @@ describe('bad input', () => {
         if (typeof out.email === 'string') out.email = `${out.email} not an email`;
         return out;
       };
-      const rawBodies = ['{', '[', '{"email":', 'undefined', '\u0000', '{"__proto__":{"admin":true}}', '[1,2,3]', '"x"', '{"a":' + '['.repeat(5000)];
-      const seg = () => (random() < 0.7 ? encodeURIComponent(pick([...junkStrings, randomUUID()])) : pick(['%E0%A4%A', '%2F', '%00', '..']));
-      const paths = () => pick(['/users', '/projects', `/users/${seg()}`, `/projects/${seg()}`, `/users/${randomUUID()}`, `/projects/${randomUUID()}`, '/nope', '/users/', '/t/']);
+      const rawBodies = [
+        '{',
+        '[',
+        '{"email":',
+        'undefined',
+        '\u0000',
+        '{"__proto__":{"admin":true}}',
+        '[1,2,3]',
+        '"x"',
+        '{"a":' + '['.repeat(5000),
+      ];
+      const seg = () =>
+        random() < 0.7 ? encodeURIComponent(pick([...junkStrings, randomUUID()])) : pick(['%E0%A4%A', '%2F', '%00', '..']);
+      const paths = () =>
+        pick([
+          '/users',
+          '/projects',
+          `/users/${seg()}`,
+          `/projects/${seg()}`,
+          `/users/${randomUUID()}`,
+          `/projects/${randomUUID()}`,
+          '/nope',
+          '/users/',
+          '/t/',
+        ]);
       const methods = ['get', 'post', 'patch', 'delete', 'put'] as const;
       const statuses = new Map<number, number>();
       for (let i = 0; i < 300; i++) {
@@ -518,7 +641,11 @@ describe('bad input', () => {
         const tenant = pick(tenants);
         const placement = pick(['header', 'path', 'subdomain', 'none', 'header+path']);
         if (placement.includes('path')) path = `/t/${encodeURIComponent(tenant)}${path}`;
-        const query = Array.from({ length: Math.floor(random() * 3) }, () => `${encodeURIComponent(pick(['limit', 'cursor', 'q', 'createdById', 'tenantId', 'x']))}=${encodeURIComponent(String(junkValue(2)))}`).join('&');
+        const query = Array.from(
+          { length: Math.floor(random() * 3) },
+          () =>
+            `${encodeURIComponent(pick(['limit', 'cursor', 'q', 'createdById', 'tenantId', 'x']))}=${encodeURIComponent(String(junkValue(2)))}`,
+        ).join('&');
         let req = request(t.http)[method](query ? `${path}?${query}` : path);
         if (placement.startsWith('header')) req = req.set('X-Tenant-ID', tenant.replace(/[^\x20-\x7e]/g, '?'));
         if (placement === 'subdomain') req = req.set('Host', `${tenant.replace(/[^\x21-\x7e]/g, '?')}.localhost`);
@@ -527,7 +654,10 @@ describe('bad input', () => {
           if (kind < 0.6) req = req.send(junkObject() as object);
           else if (kind < 0.8) req = req.set('Content-Type', 'application/json').send(pick(rawBodies));
           else if (kind < 0.9) req = req.set('Content-Type', 'application/json').send(JSON.stringify(junkValue()) ?? 'null');
-          else req = req.set('Content-Type', pick(['text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16'])).send('email=x&name=y');
+          else
+            req = req
+              .set('Content-Type', pick(['text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16']))
+              .send('email=x&name=y');
         }
         const res = await req;
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);

@@ -16,12 +16,24 @@ const TIERS = { free: { strategy: 'shared' }, enterprise: { strategy: 'database'
 const BAD_FILES: { what: string; doc: unknown; expect: RegExp }[] = [
   {
     what: 'an unknown tier',
-    doc: { tiers: TIERS, tenants: [{ id: 'alpha', name: 'Alpha', tier: 'free' }, { id: 'beta', name: 'Beta', tier: 'gold' }] },
+    doc: {
+      tiers: TIERS,
+      tenants: [
+        { id: 'alpha', name: 'Alpha', tier: 'free' },
+        { id: 'beta', name: 'Beta', tier: 'gold' },
+      ],
+    },
     expect: /tenants\.1\.tier: unknown tier "gold" \(tenant "beta"\); known tiers: free, enterprise/,
   },
   {
     what: 'a duplicate id',
-    doc: { tiers: TIERS, tenants: [{ id: 'alpha', name: 'Alpha', tier: 'free' }, { id: 'alpha', name: 'Again', tier: 'free' }] },
+    doc: {
+      tiers: TIERS,
+      tenants: [
+        { id: 'alpha', name: 'Alpha', tier: 'free' },
+        { id: 'alpha', name: 'Again', tier: 'free' },
+      ],
+    },
     expect: /tenants\.1\.id: duplicate tenant id \(tenant "alpha"\)/,
   },
   {
@@ -51,7 +63,10 @@ const BAD_FILES: { what: string; doc: unknown; expect: RegExp }[] = [
   },
   {
     what: 'pool.max out of range',
-    doc: { tiers: { ...TIERS, enterprise: { strategy: 'database', pool: { max: 1000 } } }, tenants: [{ id: 'alpha', name: 'Alpha', tier: 'enterprise' }] },
+    doc: {
+      tiers: { ...TIERS, enterprise: { strategy: 'database', pool: { max: 1000 } } },
+      tenants: [{ id: 'alpha', name: 'Alpha', tier: 'enterprise' }],
+    },
     expect: /tiers\.enterprise\.pool\.max: max must not be greater than 100/,
   },
 ];
@@ -133,7 +148,10 @@ describe('invalid configuration fails the start', () => {
   it('a server named in TENANT_DB_SERVERS is a known server for the file', async () => {
     // Same file as the "unknown server" case, now with the server defined: the configuration
     // passes, so the start goes on and fails only at the (missing) database.
-    process.env.TENANCY_CONFIG = file('eu.yaml', { tiers: TIERS, tenants: [{ id: 'alpha', name: 'Alpha', tier: 'enterprise', server: 'eu' }] });
+    process.env.TENANCY_CONFIG = file('eu.yaml', {
+      tiers: TIERS,
+      tenants: [{ id: 'alpha', name: 'Alpha', tier: 'enterprise', server: 'eu' }],
+    });
     process.env.TENANT_DB_SERVERS = `eu=${databaseUrl}`;
     try {
       const err = await startRejection();
@@ -145,7 +163,10 @@ describe('invalid configuration fails the start', () => {
   });
 
   it('nothing was created on the server by the failed starts', async () => {
-    const rows = await withOwnerClient(undefined, async (c) => (await c.query(`SELECT datname FROM pg_database WHERE datname = $1`, [neverCreated])).rows);
+    const rows = await withOwnerClient(
+      undefined,
+      async (c) => (await c.query(`SELECT datname FROM pg_database WHERE datname = $1`, [neverCreated])).rows,
+    );
     assert.deepEqual(rows, []);
   });
 

@@ -22,7 +22,9 @@ const ACQUIRE_TIMEOUT = 5_000;
 function stalledPost(port: number, tenant: string): Promise<{ socket: Socket; answer: Promise<string> }> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () => {
-      socket.write(`POST /users HTTP/1.1\r\nHost: localhost\r\nX-Tenant-ID: ${tenant}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"ema`);
+      socket.write(
+        `POST /users HTTP/1.1\r\nHost: localhost\r\nX-Tenant-ID: ${tenant}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"ema`,
+      );
       resolve({ socket, answer });
     });
     const chunks: Buffer[] = [];
@@ -76,7 +78,13 @@ describe('connections: fair, bounded, never held for nothing', () => {
 
   after(async () => {
     await t?.close();
-    for (const name of ['TENANCY_SERVER_CONNECTION_BUDGET', 'TENANCY_ACQUIRE_TIMEOUT_MILLIS', 'HTTP_REQUEST_TIMEOUT_MILLIS', 'HTTP_HEADERS_TIMEOUT_MILLIS', 'HTTP_KEEP_ALIVE_TIMEOUT_MILLIS']) {
+    for (const name of [
+      'TENANCY_SERVER_CONNECTION_BUDGET',
+      'TENANCY_ACQUIRE_TIMEOUT_MILLIS',
+      'HTTP_REQUEST_TIMEOUT_MILLIS',
+      'HTTP_HEADERS_TIMEOUT_MILLIS',
+      'HTTP_KEEP_ALIVE_TIMEOUT_MILLIS',
+    ]) {
       delete process.env[name];
     }
   });
@@ -154,7 +162,9 @@ describe('connections: fair, bounded, never held for nothing', () => {
       counts[r.status] = (counts[r.status] ?? 0) + 1;
       byTenant.set(r.id, counts);
     }
-    console.log(`# 200 concurrent GET /users over 6 tenants, budget ${BUDGET}: ${JSON.stringify(Object.fromEntries(byTenant))}, at most ${maxOpen} open`);
+    console.log(
+      `# 200 concurrent GET /users over 6 tenants, budget ${BUDGET}: ${JSON.stringify(Object.fromEntries(byTenant))}, at most ${maxOpen} open`,
+    );
     for (const id of DB_TENANTS) assert.deepEqual(byTenant.get(id), { 200: id === 'c1' || id === 'c2' ? 34 : 33 }, `tenant ${id}`);
     assert.ok(maxOpen <= BUDGET, `${maxOpen} connections open, over the budget of ${BUDGET}`);
     assert.ok((await tenantBackends(t)) <= BUDGET, 'more backends than the budget');
@@ -187,7 +197,10 @@ describe('connections: fair, bounded, never held for nothing', () => {
 
   it("a tenant past its tier's rate gets 429 with Retry-After after its burst, others are served, and it is served again once a token refills", async () => {
     const burst = await Promise.all([0, 1, 2].map(() => request(t.http).get('/users').set('X-Tenant-ID', 'c-metered')));
-    assert.deepEqual(burst.map((r) => r.status), [200, 200, 200]);
+    assert.deepEqual(
+      burst.map((r) => r.status),
+      [200, 200, 200],
+    );
     const refused = await request(t.http).post('/users').set('X-Tenant-ID', 'c-metered').send({ email: 'over@metered.test', name: 'Over' });
     assert.equal(refused.status, 429, JSON.stringify(refused.body));
     // One token every 2 s: the wait left is 1 or 2 s, whatever the burst itself took.

@@ -8,9 +8,9 @@ import { Client } from 'pg';
 import request from 'supertest';
 import { TenancyService, TenantCatalog, TenantDataSource } from '../libs/tenancy/src';
 import { IsolationStrategies } from '../libs/tenancy/src/strategies/isolation-strategies';
-import { quoteIdent } from '../libs/tenancy/src/catalog/tenant-naming';
+import { quoteIdent } from '../libs/tenancy/src/core/sql';
 import type { TenantLocation } from '../libs/tenancy/src';
-import { HomeDataSource } from '../libs/tenancy/src/data-source/home-data-source';
+import { HomeDataSource } from '../libs/tenancy/src/pools/home-data-source';
 import { startTestApp, TestApp } from './support/test-app';
 import { testServerUrl, urlFor, withOwnerClient } from './support/test-database';
 
@@ -80,9 +80,15 @@ describe('database audit after a start with tenants of all three models', () => 
 
     // One user and one project per tenant, through the API, tagged with the tenant id.
     for (const { id } of TENANTS) {
-      const user = await request(t.http).post('/users').set('X-Tenant-ID', id).send({ email: `audit@${id}.test`, name: 'Auditor' });
+      const user = await request(t.http)
+        .post('/users')
+        .set('X-Tenant-ID', id)
+        .send({ email: `audit@${id}.test`, name: 'Auditor' });
       assert.equal(user.status, 201, JSON.stringify(user.body));
-      const project = await request(t.http).post('/projects').set('X-Tenant-ID', id).send({ name: `ledger-${id}`, createdById: user.body.id });
+      const project = await request(t.http)
+        .post('/projects')
+        .set('X-Tenant-ID', id)
+        .send({ name: `ledger-${id}`, createdById: user.body.id });
       assert.equal(project.status, 201, JSON.stringify(project.body));
     }
     runtimePassword = await withOwnerClient(t.controlDatabase, async (c) => {
@@ -116,7 +122,9 @@ describe('database audit after a start with tenants of all three models', () => 
 
   it('the runtime role owns nothing (no table, schema, function or database), in every database', async () => {
     await withOwnerClient(undefined, async (c) => {
-      const { rows } = await c.query(`SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = $1)`, [t.runtimeRole]);
+      const { rows } = await c.query(`SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = $1)`, [
+        t.runtimeRole,
+      ]);
       assert.deepEqual(rows, []);
     });
     for (const database of [t.controlDatabase, ...tenantDatabases]) {
@@ -145,7 +153,9 @@ describe('database audit after a start with tenants of all three models', () => 
       await withOwnerClient(database, async (c) => {
         for (const table of TABLES) {
           const where = `${database}/${schema}.${table}`;
-          const { rows: [rel] } = await c.query(
+          const {
+            rows: [rel],
+          } = await c.query(
             `SELECT c.oid, relrowsecurity, relforcerowsecurity FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE nspname = $1 AND relname = $2 AND relkind = 'r'`,
             [schema, table],
@@ -171,7 +181,9 @@ describe('database audit after a start with tenants of all three models', () => 
             assert.match(p.check, /tenant_id =/);
           }
           // tenant_id is NOT NULL and defaults to the transaction's tenant.
-          const { rows: [col] } = await c.query(
+          const {
+            rows: [col],
+          } = await c.query(
             `SELECT attnotnull, pg_get_expr(d.adbin, d.adrelid) AS def FROM pg_attribute a
                LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
               WHERE a.attrelid = $1 AND a.attname = 'tenant_id' AND NOT a.attisdropped`,
@@ -189,14 +201,20 @@ describe('database audit after a start with tenants of all three models', () => 
     for (const { database, schema } of places) {
       await withOwnerClient(database, async (c) => {
         const cols = (relid: string, keys: number[]) =>
-          c.query(`SELECT attname FROM unnest($2::int2[]) WITH ORDINALITY k(n, i) JOIN pg_attribute ON attrelid = $1 AND attnum = k.n ORDER BY i`, [relid, keys])
+          c
+            .query(
+              `SELECT attname FROM unnest($2::int2[]) WITH ORDINALITY k(n, i) JOIN pg_attribute ON attrelid = $1 AND attnum = k.n ORDER BY i`,
+              [relid, keys],
+            )
             .then((r) => r.rows.map((x) => x.attname));
         const oid = async (table: string) =>
           (await c.query(`SELECT to_regclass($1)::oid AS oid`, [`${quoteIdent(schema)}.${table}`])).rows[0].oid as string;
         for (const table of TABLES) {
           const where = `${database}/${schema}.${table}`;
           const relid = await oid(table);
-          const { rows: [pk] } = await c.query(`SELECT conkey FROM pg_constraint WHERE conrelid = $1 AND contype = 'p'`, [relid]);
+          const {
+            rows: [pk],
+          } = await c.query(`SELECT conkey FROM pg_constraint WHERE conrelid = $1 AND contype = 'p'`, [relid]);
           assert.ok(pk, `${where}: no primary key`);
           assert.deepEqual(await cols(relid, pk.conkey), ['tenant_id', 'id'], `${where}: primary key`);
           const { rows: indexes } = await c.query(
@@ -206,7 +224,11 @@ describe('database audit after a start with tenants of all three models', () => 
           assert.ok(indexes.filter((i) => i.indisunique).length >= 1);
           for (const index of indexes) {
             // indkey 0 is an expression: it would not lead with the column either.
-            assert.equal(index.keys[0] === 0 ? '(expression)' : (await cols(relid, [index.keys[0]]))[0], 'tenant_id', `${where}: index ${index.name}`);
+            assert.equal(
+              index.keys[0] === 0 ? '(expression)' : (await cols(relid, [index.keys[0]]))[0],
+              'tenant_id',
+              `${where}: index ${index.name}`,
+            );
           }
         }
         const { rows: fks } = await c.query(
@@ -227,14 +249,20 @@ describe('database audit after a start with tenants of all three models', () => 
       await withOwnerClient(database, async (c) => {
         for (const table of TABLES) {
           const rel = `${quoteIdent(schema)}.${table}`;
-          const { rows: [p] } = await c.query(
+          const {
+            rows: [p],
+          } = await c.query(
             `SELECT ${['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']
               .map((priv) => `has_table_privilege($1, $2, '${priv}') AS "${priv}"`)
               .join(', ')}`,
             [t.runtimeRole, rel],
           );
           // DML is what the service needs; TRUNCATE ignores RLS and would empty every tenant at once.
-          assert.deepEqual(p, { SELECT: true, INSERT: true, UPDATE: true, DELETE: true, TRUNCATE: false, REFERENCES: false, TRIGGER: false }, rel);
+          assert.deepEqual(
+            p,
+            { SELECT: true, INSERT: true, UPDATE: true, DELETE: true, TRUNCATE: false, REFERENCES: false, TRIGGER: false },
+            rel,
+          );
         }
         // Whatever else lives in the schema (a migration ledger...): unreachable, or guarded like the tenant tables.
         const { rows } = await c.query(
@@ -252,7 +280,9 @@ describe('database audit after a start with tenants of all three models', () => 
           [t.runtimeRole],
         );
         assert.deepEqual(creatable, [], `${database}: CREATE on a schema`);
-        const { rows: [db] } = await c.query(`SELECT has_database_privilege($1, current_database(), 'CREATE') AS create`, [t.runtimeRole]);
+        const {
+          rows: [db],
+        } = await c.query(`SELECT has_database_privilege($1, current_database(), 'CREATE') AS create`, [t.runtimeRole]);
         assert.equal(db.create, false, `${database}: CREATE on the database`);
       });
     }
@@ -260,10 +290,12 @@ describe('database audit after a start with tenants of all three models', () => 
 
   it('the runtime role has no privilege on the control schema: reading the catalog or the settings as it fails', async () => {
     await withOwnerClient(t.controlDatabase, async (c) => {
-      const { rows: [s] } = await c.query(
-        `SELECT has_schema_privilege($1, $2, 'USAGE') AS usage, has_schema_privilege($1, $2, 'CREATE') AS create`,
-        [t.runtimeRole, CONTROL_SCHEMA],
-      );
+      const {
+        rows: [s],
+      } = await c.query(`SELECT has_schema_privilege($1, $2, 'USAGE') AS usage, has_schema_privilege($1, $2, 'CREATE') AS create`, [
+        t.runtimeRole,
+        CONTROL_SCHEMA,
+      ]);
       assert.deepEqual(s, { usage: false, create: false });
       const { rows: tables } = await c.query(
         `SELECT c.oid::regclass::text AS name, has_table_privilege($1, c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER') AS any
@@ -271,7 +303,10 @@ describe('database audit after a start with tenants of all three models', () => 
         [t.runtimeRole, CONTROL_SCHEMA],
       );
       assert.ok(tables.some((x) => x.name.endsWith('.tenants')) && tables.some((x) => x.name.endsWith('.settings')));
-      assert.deepEqual(tables.filter((x) => x.any), []);
+      assert.deepEqual(
+        tables.filter((x) => x.any),
+        [],
+      );
     });
     // Tried for real: through the service's own runtime pool and through a fresh runtime session.
     const home = t.app.get(HomeDataSource).dataSource;
@@ -288,7 +323,9 @@ describe('database audit after a start with tenants of all three models', () => 
   it('PUBLIC cannot CONNECT to a tenant database or the control database (only the owner and the runtime role can)', async () => {
     await withOwnerClient(undefined, async (c) => {
       for (const database of tenantDatabases) {
-        const { rows: [r] } = await c.query(
+        const {
+          rows: [r],
+        } = await c.query(
           `SELECT has_database_privilege('public', $1, 'CONNECT') AS public_connect,
                   has_database_privilege($2, $1, 'CONNECT') AS runtime_connect,
                   EXISTS (SELECT 1 FROM pg_database, aclexplode(datacl) a WHERE datname = $1 AND a.grantee = 0) AS public_in_acl
@@ -347,14 +384,22 @@ describe('database audit after a start with tenants of all three models', () => 
     await withOwnerClient(t.controlDatabase, async (c) => {
       // The home database has schemas for the schema-model tenants only, and no stray public tables.
       const { rows } = await c.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY 1`);
-      assert.deepEqual(rows.map((r) => r.nspname), ['tenant_aud_c1', 'tenant_aud_c2']);
-      const { rows: [p] } = await c.query(`SELECT to_regclass('public.users') AS users, to_regclass('public.projects') AS projects`);
+      assert.deepEqual(
+        rows.map((r) => r.nspname),
+        ['tenant_aud_c1', 'tenant_aud_c2'],
+      );
+      const {
+        rows: [p],
+      } = await c.query(`SELECT to_regclass('public.users') AS users, to_regclass('public.projects') AS projects`);
       assert.deepEqual(p, { users: null, projects: null });
     });
     await withOwnerClient(undefined, async (c) => {
       // Databases exist for the database-model tenants only.
       const { rows } = await c.query(`SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1`, [t.databasePrefix]);
-      assert.deepEqual(rows.map((r) => r.datname), [...tenantDatabases].sort());
+      assert.deepEqual(
+        rows.map((r) => r.datname),
+        [...tenantDatabases].sort(),
+      );
     });
     for (const database of tenantDatabases) {
       await withOwnerClient(database, async (c) => {
@@ -370,7 +415,9 @@ describe('database audit after a start with tenants of all three models', () => 
     const tds = t.app.get(TenantDataSource);
     for (const { id } of TENANTS) {
       const [r] = await tenancy.run(id, () =>
-        tds.query<any[]>(`SELECT current_user AS cur, session_user AS ses, current_setting('is_superuser') AS su, current_database() AS db`),
+        tds.query<any[]>(
+          `SELECT current_user AS cur, session_user AS ses, current_setting('is_superuser') AS su, current_database() AS db`,
+        ),
       );
       assert.deepEqual(r, { cur: t.runtimeRole, ses: t.runtimeRole, su: 'off', db: location.get(id)!.database }, id);
     }
@@ -385,7 +432,10 @@ describe('database audit after a start with tenants of all three models', () => 
         [names, t.controlDatabase, tenantDatabases],
       );
       assert.deepEqual(rows.map((r) => r.app).sort(), [...names].sort(), 'every runtime pool has a connection');
-      assert.ok(rows.every((r) => r.who === t.runtimeRole), JSON.stringify(rows));
+      assert.ok(
+        rows.every((r) => r.who === t.runtimeRole),
+        JSON.stringify(rows),
+      );
     });
   });
 
@@ -410,13 +460,19 @@ describe('database audit after a start with tenants of all three models', () => 
       assert.ok(owned >= 1, `${database}/${schema} has rows (so "sees nothing" below means something)`);
       await withRuntimeClient(database, async (c) => {
         // Not even '' : nothing (server config, ALTER DATABASE/ROLE SET) gave the session a value.
-        const { rows: [s] } = await c.query(`SELECT current_setting('app.tenant_id', true) AS tid`);
+        const {
+          rows: [s],
+        } = await c.query(`SELECT current_setting('app.tenant_id', true) AS tid`);
         assert.equal(s.tid, null);
         assert.deepEqual((await c.query(`SELECT name FROM pg_settings WHERE name LIKE 'app.%'`)).rows, []);
         // No tenant means no rows, and no write.
         assert.equal((await c.query(`SELECT count(*)::int AS n FROM ${quoteIdent(schema)}.users`)).rows[0].n, 0);
         assert.notEqual(
-          await errorCode(c.query(`INSERT INTO ${quoteIdent(schema)}.users (id, email, name) VALUES (gen_random_uuid(), 'nobody@nowhere.test', 'Nobody')`)),
+          await errorCode(
+            c.query(
+              `INSERT INTO ${quoteIdent(schema)}.users (id, email, name) VALUES (gen_random_uuid(), 'nobody@nowhere.test', 'Nobody')`,
+            ),
+          ),
           'no error',
         );
         // An empty setting (what a pooled connection reads after a transaction) also matches nothing.

@@ -90,10 +90,32 @@ describe('the database frozen, restarting, or one tenant server down', () => {
     let thawed = false;
     try {
       const [reads, ready] = await Promise.all([
-        Promise.all(homeTenants.map((id) => timed(() => request(t.http).get('/users').set(as(id)).timeout(20_000).then((r) => r)))),
-        timed(() => request(t.http).get('/health/ready').timeout(20_000).then((r) => r)),
+        Promise.all(
+          homeTenants.map((id) =>
+            timed(() =>
+              request(t.http)
+                .get('/users')
+                .set(as(id))
+                .timeout(20_000)
+                .then((r) => r),
+            ),
+          ),
+        ),
+        timed(() =>
+          request(t.http)
+            .get('/health/ready')
+            .timeout(20_000)
+            .then((r) => r),
+        ),
       ]);
-      const [write, writeMillis] = await timed(() => request(t.http).post('/users').set(as('gadget')).send({ email: 'frozen@x.test', name: 'F' }).timeout(20_000).then((r) => r));
+      const [write, writeMillis] = await timed(() =>
+        request(t.http)
+          .post('/users')
+          .set(as('gadget'))
+          .send({ email: 'frozen@x.test', name: 'F' })
+          .timeout(20_000)
+          .then((r) => r),
+      );
       for (const [res, millis] of [...reads, [write, writeMillis] as const]) {
         assert.equal(res.status, 503, res.text);
         assert.ok(Number(res.headers['retry-after']) >= 1, 'Retry-After');
@@ -104,13 +126,20 @@ describe('the database frozen, restarting, or one tenant server down', () => {
       assert.ok(ready[1] < 5_000, `readiness answered after ${ready[1]} ms`);
       // The other server is not frozen: its tenant is served all along.
       assert.equal((await request(t.http).get('/users').set(as('eu-corp')).timeout(10_000)).status, 200);
-      console.log(`# frozen database: 503 after ${reads.map(([, ms]) => ms).join(', ')} ms (reads), ${writeMillis} ms (write), readiness ${ready[1]} ms`);
+      console.log(
+        `# frozen database: 503 after ${reads.map(([, ms]) => ms).join(', ')} ms (reads), ${writeMillis} ms (write), readiness ${ready[1]} ms`,
+      );
       signal(pids, 'SIGCONT');
       thawed = true;
-      const recovered = await waitFor('the service to serve again after the thaw', async () => {
-        const codes = await Promise.all(homeTenants.map(async (id) => (await request(t.http).get('/users').set(as(id))).status));
-        return codes.every((c) => c === 200) && (await request(t.http).get('/health/ready')).status === 200;
-      }, 15_000, 100);
+      const recovered = await waitFor(
+        'the service to serve again after the thaw',
+        async () => {
+          const codes = await Promise.all(homeTenants.map(async (id) => (await request(t.http).get('/users').set(as(id))).status));
+          return codes.every((c) => c === 200) && (await request(t.http).get('/health/ready')).status === 200;
+        },
+        15_000,
+        100,
+      );
       console.log(`# served again ${recovered} ms after the thaw`);
     } finally {
       if (!thawed) signal(pids, 'SIGCONT');
@@ -127,7 +156,11 @@ describe('the database frozen, restarting, or one tenant server down', () => {
     const writer = async (w: number) => {
       for (let i = 0; !stop; i++) {
         const tenant = homeTenants[(w + i) % homeTenants.length];
-        const res = await request(t.http).post('/users').set(as(tenant)).send({ email: `w${w}-${i}@restart.test`, name: 'W' }).timeout(20_000);
+        const res = await request(t.http)
+          .post('/users')
+          .set(as(tenant))
+          .send({ email: `w${w}-${i}@restart.test`, name: 'W' })
+          .timeout(20_000);
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         if (res.status === 201) {
           created.set(res.body.id, tenant);
@@ -147,7 +180,11 @@ describe('the database frozen, restarting, or one tenant server down', () => {
     await Promise.all(writers);
     const summary = Object.fromEntries(statuses);
     console.log(`# restart under 8 writers: ${JSON.stringify(summary)}`);
-    assert.deepEqual([...statuses.keys()].filter((s) => s !== 201 && s !== 503), [], JSON.stringify(summary));
+    assert.deepEqual(
+      [...statuses.keys()].filter((s) => s !== 201 && s !== 503),
+      [],
+      JSON.stringify(summary),
+    );
     assert.equal(missingRetryAfter, 0);
     assert.ok((statuses.get(201) ?? 0) > after, 'writes succeeded before the restart too');
     // Every acknowledged row is stored, in its own tenant's place.
@@ -155,7 +192,10 @@ describe('the database frozen, restarting, or one tenant server down', () => {
     const c = new Client({ connectionString: t.databaseUrl });
     await c.connect();
     try {
-      for (const { tenant_id, id } of (await c.query(`SELECT tenant_id, id FROM tenancy_shared.users UNION ALL SELECT tenant_id, id FROM tenant_widget.users`)).rows) found.set(id, tenant_id);
+      for (const { tenant_id, id } of (
+        await c.query(`SELECT tenant_id, id FROM tenancy_shared.users UNION ALL SELECT tenant_id, id FROM tenant_widget.users`)
+      ).rows)
+        found.set(id, tenant_id);
     } finally {
       await c.end();
     }
@@ -183,7 +223,12 @@ describe('the database frozen, restarting, or one tenant server down', () => {
     assert.deepEqual([...new Set(others)], [200], 'every other tenant is served while eu is down');
     eu = await startEmbeddedPostgres({ dir: euDir, persistent: true, port: eu.port });
     const back = Date.now();
-    await waitFor('eu-corp to be served again', async () => (await request(t.http).get('/users').set(as('eu-corp'))).status === 200, 10_000, 100);
+    await waitFor(
+      'eu-corp to be served again',
+      async () => (await request(t.http).get('/users').set(as('eu-corp'))).status === 200,
+      10_000,
+      100,
+    );
     const millis = Date.now() - back;
     console.log(`# tenant server back: its tenant served again after ${millis} ms`);
     assert.ok(millis < 5_000, `recovered after ${millis} ms`);

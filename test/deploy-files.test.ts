@@ -14,7 +14,8 @@ function repoRoot(): string {
   for (const start of [__dirname, process.cwd()]) {
     for (let dir = resolve(start); ; dir = dirname(dir)) {
       const pkg = join(dir, 'package.json');
-      if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === 'nest-tenancy' && existsSync(join(dir, 'Dockerfile'))) return dir;
+      if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === 'nest-tenancy' && existsSync(join(dir, 'Dockerfile')))
+        return dir;
       if (dirname(dir) === dir) break;
     }
   }
@@ -118,7 +119,12 @@ function dockerignore(): RegExp[] {
       const pattern = l.replace(/^\/+|\/+$/g, '');
       const re = pattern
         .split('**')
-        .map((part) => part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]'))
+        .map((part) =>
+          part
+            .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+            .replace(/\*/g, '[^/]*')
+            .replace(/\?/g, '[^/]'),
+        )
         .join('.*');
       return new RegExp(`^${re}(/.*)?$`);
     });
@@ -141,14 +147,18 @@ function interpolate(value: string, env: Record<string, string | undefined>): st
 
 function environmentOf(service: any, env: Record<string, string | undefined>): Record<string, string> {
   const raw = service.environment ?? {};
-  const entries: [string, unknown][] = Array.isArray(raw) ? raw.map((e: string) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]) : Object.entries(raw);
+  const entries: [string, unknown][] = Array.isArray(raw)
+    ? raw.map((e: string) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])
+    : Object.entries(raw);
   return Object.fromEntries(entries.map(([k, v]) => [k, interpolate(String(v), env)]));
 }
 
 /** The container port of a short-syntax mapping: "3000", "8080:3000", "127.0.0.1:8080:3000/tcp". */
 function containerPort(mapping: string | number | { target: number }): number {
   if (typeof mapping === 'object') return Number(mapping.target);
-  const parts = String(mapping).replace(/\/(tcp|udp)$/, '').split(':');
+  const parts = String(mapping)
+    .replace(/\/(tcp|udp)$/, '')
+    .split(':');
   return Number(parts[parts.length - 1]);
 }
 
@@ -184,7 +194,9 @@ describe('deploy files', () => {
       const ins = build.instructions;
       const lockCopy = ins.findIndex((i) => i.keyword === 'COPY' && !i.flags.from && i.args.slice(0, -1).includes('package-lock.json'));
       const ci = ins.findIndex((i) => i.keyword === 'RUN' && /(^|&&\s*)npm ci\b/.test(i.raw));
-      const srcCopy = ins.findIndex((i) => i.keyword === 'COPY' && i.args.slice(0, -1).some((a) => a.replace(/^\.\//, '').replace(/\/$/, '') === 'src'));
+      const srcCopy = ins.findIndex(
+        (i) => i.keyword === 'COPY' && i.args.slice(0, -1).some((a) => a.replace(/^\.\//, '').replace(/\/$/, '') === 'src'),
+      );
       assert.ok(lockCopy >= 0, 'package-lock.json is copied');
       assert.ok(ins[lockCopy].args.slice(0, -1).includes('package.json'));
       assert.ok(ci > lockCopy, 'npm ci runs after the lockfile is copied');
@@ -193,7 +205,10 @@ describe('deploy files', () => {
     });
 
     it('builds with npm run build, then prunes the dev dependencies', () => {
-      const runs = build.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.raw).join(' && ');
+      const runs = build.instructions
+        .filter((i) => i.keyword === 'RUN')
+        .map((i) => i.raw)
+        .join(' && ');
       const buildAt = runs.search(/npm run build\b/);
       const pruneAt = runs.search(/npm prune\b[^&]*--omit[= ]dev|npm prune\b[^&]*--production/);
       assert.ok(buildAt >= 0, 'npm run build');
@@ -212,7 +227,15 @@ describe('deploy files', () => {
         }
       }
       // What the build reads must reach the daemon; what it must not see stays out.
-      for (const needed of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src/main.ts', 'libs/tenancy/src/index.ts', 'config/tenants.yaml']) {
+      for (const needed of [
+        'package.json',
+        'package-lock.json',
+        'tsconfig.json',
+        'tsconfig.build.json',
+        'src/main.ts',
+        'libs/tenancy/src/index.ts',
+        'config/tenants.yaml',
+      ]) {
         assert.ok(!ignored(needed, patterns), `${needed} is excluded by .dockerignore`);
       }
       for (const kept of ['node_modules', 'node_modules/pg/package.json', 'dist/src/main.js', '.data/postgres', '.git/HEAD']) {
@@ -235,10 +258,15 @@ describe('deploy files', () => {
       const parsed = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT, undefined, configPath);
       const main = resolve(ROOT, 'src/main.ts');
       assert.ok(parsed.fileNames.map((f) => resolve(f)).includes(main), 'src/main.ts is compiled by the build');
-      assert.ok(!parsed.fileNames.some((f) => /\.test\.ts$/.test(f) || /[\\/]test[\\/]/.test(relative(ROOT, f))), 'no test file is compiled into the image');
+      assert.ok(
+        !parsed.fileNames.some((f) => /\.test\.ts$/.test(f) || /[\\/]test[\\/]/.test(relative(ROOT, f))),
+        'no test file is compiled into the image',
+      );
       const { outDir, rootDir } = parsed.options;
       assert.ok(outDir && rootDir);
-      const emitted = posix.join(relative(ROOT, outDir).split('\\').join('/'), relative(rootDir, main).split('\\').join('/')).replace(/\.ts$/, '.js');
+      const emitted = posix
+        .join(relative(ROOT, outDir).split('\\').join('/'), relative(rootDir, main).split('\\').join('/'))
+        .replace(/\.ts$/, '.js');
       assert.equal(emitted, 'dist/src/main.js');
 
       // The runtime stage copies the build stage's output folder to where CMD looks for it.
@@ -246,7 +274,8 @@ describe('deploy files', () => {
       const runDir = workdirAt(runtime, runtime.instructions.indexOf(cmd));
       const outInBuild = inImage(buildDir, relative(ROOT, outDir));
       const copied = runtime.instructions.find(
-        (i) => i.keyword === 'COPY' && i.flags.from === build.name && i.args.slice(0, -1).some((src) => inImage(buildDir, src) === outInBuild),
+        (i) =>
+          i.keyword === 'COPY' && i.flags.from === build.name && i.args.slice(0, -1).some((src) => inImage(buildDir, src) === outInBuild),
       );
       assert.ok(copied, `the runtime stage copies ${outInBuild} from the build stage`);
       const landed = inImage(workdirAt(runtime, runtime.instructions.indexOf(copied)), copied.args[copied.args.length - 1]);
@@ -258,11 +287,18 @@ describe('deploy files', () => {
     it('the runtime stage has node_modules and config/, which the service reads at start', () => {
       const buildDir = workdirAt(build, build.instructions.length);
       const runDir = workdirAt(runtime, runtime.instructions.length);
-      const modules = runtime.instructions.find((i) => i.keyword === 'COPY' && i.flags.from === build.name && i.args.slice(0, -1).some((s) => inImage(buildDir, s) === '/app/node_modules'));
+      const modules = runtime.instructions.find(
+        (i) =>
+          i.keyword === 'COPY' &&
+          i.flags.from === build.name &&
+          i.args.slice(0, -1).some((s) => inImage(buildDir, s) === '/app/node_modules'),
+      );
       assert.ok(modules, 'node_modules from the build stage (after prune)');
       assert.equal(inImage(runDir, modules.args[modules.args.length - 1]), inImage(runDir, 'node_modules'));
       // The default TENANCY_CONFIG is config/tenants.yaml, relative to the working directory.
-      const config = runtime.instructions.find((i) => i.keyword === 'COPY' && !i.flags.from && i.args[0].replace(/^\.\//, '').replace(/\/$/, '') === 'config');
+      const config = runtime.instructions.find(
+        (i) => i.keyword === 'COPY' && !i.flags.from && i.args[0].replace(/^\.\//, '').replace(/\/$/, '') === 'config',
+      );
       assert.ok(config, 'config/ is copied');
       assert.equal(inImage(runDir, config.args[config.args.length - 1]), inImage(runDir, 'config'));
       assert.match(read('src/config/app.config.ts'), /process\.env\.TENANCY_CONFIG \?\? 'config\/tenants\.yaml'/);
@@ -279,9 +315,14 @@ describe('deploy files', () => {
     });
 
     it('exposes the port the service listens on, and sets NODE_ENV=production', () => {
-      const expose = runtime.instructions.filter((i) => i.keyword === 'EXPOSE').flatMap((i) => i.args.map((a) => Number(a.replace(/\/tcp$/, ''))));
+      const expose = runtime.instructions
+        .filter((i) => i.keyword === 'EXPOSE')
+        .flatMap((i) => i.args.map((a) => Number(a.replace(/\/tcp$/, ''))));
       assert.deepEqual(expose, [3000]);
-      const env = runtime.instructions.filter((i) => i.keyword === 'ENV').map((i) => i.raw).join(' ');
+      const env = runtime.instructions
+        .filter((i) => i.keyword === 'ENV')
+        .map((i) => i.raw)
+        .join(' ');
       assert.match(env, /\bPORT=3000\b/);
       assert.match(env, /\bNODE_ENV=production\b/);
       // main.ts listens on PORT, 3000 by default.
@@ -354,7 +395,9 @@ describe('deploy files', () => {
       const port = Number(env.PORT);
       assert.equal(port, 3000);
       assert.deepEqual(api.ports.map(containerPort), [port]);
-      const expose = runtime.instructions.filter((i) => i.keyword === 'EXPOSE').flatMap((i) => i.args.map((a) => Number(a.replace(/\/tcp$/, ''))));
+      const expose = runtime.instructions
+        .filter((i) => i.keyword === 'EXPOSE')
+        .flatMap((i) => i.args.map((a) => Number(a.replace(/\/tcp$/, ''))));
       assert.ok(expose.includes(port));
     });
 

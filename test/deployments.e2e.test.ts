@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
 import request from 'supertest';
 import { DeploymentOwnershipError, TenantLifecycle, TenantProvisioner, type TenantDefinition } from '../libs/tenancy/src';
-import { RuntimeRole } from '../libs/tenancy/src/data-source/runtime-role';
+import { RuntimeRole } from '../libs/tenancy/src/catalog/runtime-role';
 import { TenantMigrator } from '../libs/tenancy/src/migrations/tenant-migrator';
 import { SchemaStrategy } from '../libs/tenancy/src/strategies/schema.strategy';
 import { freePort } from '../src/database/embedded-postgres';
@@ -29,7 +29,10 @@ const as = (tenant: string) => ({ 'X-Tenant-ID': tenant });
 
 /** The runtime role's password, from the deployment's control database (only the owner can read it). */
 async function runtimeCredentials(t: TestApp): Promise<{ user: string; password: string }> {
-  const password = await withOwnerClient(t.controlDatabase, async (c) => (await c.query(`SELECT value FROM tenancy.settings WHERE key = $1`, [`runtime_password:${t.runtimeRole}`])).rows[0].value);
+  const password = await withOwnerClient(
+    t.controlDatabase,
+    async (c) => (await c.query(`SELECT value FROM tenancy.settings WHERE key = $1`, [`runtime_password:${t.runtimeRole}`])).rows[0].value,
+  );
   return { user: t.runtimeRole, password };
 }
 
@@ -52,9 +55,14 @@ const comment = (kind: 'database' | 'role', name: string) =>
       : (await c.query(`SELECT shobj_description(oid, 'pg_authid') AS mark FROM pg_roles WHERE rolname = $1`, [name])).rows[0]?.mark,
   );
 
-const databaseExists = (name: string) => withOwnerClient(undefined, async (c) => (await c.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name])).rowCount === 1);
+const databaseExists = (name: string) =>
+  withOwnerClient(undefined, async (c) => (await c.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name])).rowCount === 1);
 
-const passwordHash = (role: string) => withOwnerClient(undefined, async (c) => (await c.query(`SELECT rolpassword FROM pg_authid WHERE rolname = $1`, [role])).rows[0]?.rolpassword);
+const passwordHash = (role: string) =>
+  withOwnerClient(
+    undefined,
+    async (c) => (await c.query(`SELECT rolpassword FROM pg_authid WHERE rolname = $1`, [role])).rows[0]?.rolpassword,
+  );
 
 /**
  * Runs the service (`node dist/src/main.js`) on a fresh control database with `env`, expecting its
@@ -83,7 +91,11 @@ async function startFails(env: Record<string, string>): Promise<{ code: number |
   }
 }
 
-const deploymentId = (t: TestApp) => withOwnerClient(t.controlDatabase, async (c) => (await c.query(`SELECT value FROM tenancy.settings WHERE key = 'deployment_id'`)).rows[0].value);
+const deploymentId = (t: TestApp) =>
+  withOwnerClient(
+    t.controlDatabase,
+    async (c) => (await c.query(`SELECT value FROM tenancy.settings WHERE key = 'deployment_id'`)).rows[0].value,
+  );
 
 describe('two deployments on one server, same tenants file, same database prefix', () => {
   const prefix = `nt${uniqueSuffix()}_`;
@@ -114,16 +126,29 @@ describe('two deployments on one server, same tenants file, same database prefix
 
   it('each serves its own acme, widget and gadget: what one writes, the other never lists', async () => {
     for (const { id } of TENANTS) {
-      for (const [t, who] of [[a, 'a'], [b, 'b']] as const) {
-        const res = await request(t.http).post('/users').set(as(id)).send({ email: `${who}-${id}@x.test`, name: who });
+      for (const [t, who] of [
+        [a, 'a'],
+        [b, 'b'],
+      ] as const) {
+        const res = await request(t.http)
+          .post('/users')
+          .set(as(id))
+          .send({ email: `${who}-${id}@x.test`, name: who });
         assert.equal(res.status, 201, res.text);
       }
     }
     for (const { id } of TENANTS) {
-      for (const [t, who] of [[a, 'a'], [b, 'b']] as const) {
+      for (const [t, who] of [
+        [a, 'a'],
+        [b, 'b'],
+      ] as const) {
         const res = await request(t.http).get('/users').set(as(id));
         assert.equal(res.status, 200);
-        assert.deepEqual(res.body.items.map((u: { email: string }) => u.email), [`${who}-${id}@x.test`], `${who} lists ${id}`);
+        assert.deepEqual(
+          res.body.items.map((u: { email: string }) => u.email),
+          [`${who}-${id}@x.test`],
+          `${who} lists ${id}`,
+        );
       }
     }
   });
@@ -168,12 +193,18 @@ describe('two deployments on one server, same tenants file, same database prefix
     const key = a.databaseStem.slice(prefix.length, -1);
     const env = { TENANCY_CONFIG: a.tenantsFile, TENANCY_DATABASE_PREFIX: prefix, TENANCY_DEPLOYMENT_KEY: key };
     const asRole = await startFails(env);
-    assert.match(asRole.output, new RegExp(`The role "${a.runtimeRole}" on server "default" exists but belongs to the nest-tenancy deployment`));
+    assert.match(
+      asRole.output,
+      new RegExp(`The role "${a.runtimeRole}" on server "default" exists but belongs to the nest-tenancy deployment`),
+    );
     assert.equal(await passwordHash(a.runtimeRole), before, 'A’s password was not changed');
     const role = `nt_borrow_${uniqueSuffix()}`;
     try {
       const asDatabase = await startFails({ ...env, TENANCY_RUNTIME_ROLE: role });
-      assert.match(asDatabase.output, new RegExp(`The database "${a.databaseStem}acme" on server "default" exists but belongs to the nest-tenancy deployment`));
+      assert.match(
+        asDatabase.output,
+        new RegExp(`The database "${a.databaseStem}acme" on server "default" exists but belongs to the nest-tenancy deployment`),
+      );
     } finally {
       await withOwnerClient(undefined, async (c) => {
         await c.query(`DROP OWNED BY "${role}"`).catch(() => undefined);
@@ -183,7 +214,11 @@ describe('two deployments on one server, same tenants file, same database prefix
     assert.equal(await databaseExists(`${a.databaseStem}acme`), true);
     const res = await request(a.http).get('/users').set(as('acme'));
     assert.equal(res.status, 200, res.text);
-    assert.deepEqual(res.body.items.map((u: { email: string }) => u.email), ['a-acme@x.test'], 'A’s acme is untouched');
+    assert.deepEqual(
+      res.body.items.map((u: { email: string }) => u.email),
+      ['a-acme@x.test'],
+      'A’s acme is untouched',
+    );
   });
 
   it('refuses to keep using a runtime role that has members or belongs to another role (a copied mark proves nothing)', async () => {
@@ -192,10 +227,18 @@ describe('two deployments on one server, same tenants file, same database prefix
     await withOwnerClient(undefined, (c) => c.query(`CREATE ROLE "${helper}"; GRANT "${a.runtimeRole}" TO "${helper}"`));
     try {
       const before = await passwordHash(a.runtimeRole);
-      await assert.rejects(role.create('default'), (err: Error) => err instanceof DeploymentOwnershipError && /has members \(nt_member_/.test(err.message));
+      await assert.rejects(
+        role.create('default'),
+        (err: Error) => err instanceof DeploymentOwnershipError && /has members \(nt_member_/.test(err.message),
+      );
       assert.equal(await passwordHash(a.runtimeRole), before);
-      await withOwnerClient(undefined, (c) => c.query(`REVOKE "${a.runtimeRole}" FROM "${helper}"; GRANT pg_read_all_data TO "${a.runtimeRole}"`));
-      await assert.rejects(role.create('default'), (err: Error) => err instanceof DeploymentOwnershipError && /is a member of pg_read_all_data/.test(err.message));
+      await withOwnerClient(undefined, (c) =>
+        c.query(`REVOKE "${a.runtimeRole}" FROM "${helper}"; GRANT pg_read_all_data TO "${a.runtimeRole}"`),
+      );
+      await assert.rejects(
+        role.create('default'),
+        (err: Error) => err instanceof DeploymentOwnershipError && /is a member of pg_read_all_data/.test(err.message),
+      );
     } finally {
       await withOwnerClient(undefined, (c) => c.query(`REVOKE pg_read_all_data FROM "${a.runtimeRole}"; DROP ROLE IF EXISTS "${helper}"`));
     }
@@ -208,7 +251,10 @@ describe('two deployments on one server, same tenants file, same database prefix
     assert.equal(await databaseExists(`${a.databaseStem}acme`), true);
     const res = await request(a.http).get('/users').set(as('acme'));
     assert.equal(res.status, 200);
-    assert.deepEqual(res.body.items.map((u: { email: string }) => u.email), ['a-acme@x.test']);
+    assert.deepEqual(
+      res.body.items.map((u: { email: string }) => u.email),
+      ['a-acme@x.test'],
+    );
   });
 
   it('never adopts a database or schema it did not create: provisioning is refused and changes nothing', async () => {
@@ -237,11 +283,16 @@ describe('two deployments on one server, same tenants file, same database prefix
 
   it('finishes a database its own provisioning created but died before marking (its intent row), and only that one', async () => {
     const db = `${a.databaseStem}crashed`;
-    await withOwnerClient(a.controlDatabase, (c) => c.query(`INSERT INTO tenancy.settings (key, value) VALUES ($1, 'x')`, [`creating-database:default:${db}`]));
+    await withOwnerClient(a.controlDatabase, (c) =>
+      c.query(`INSERT INTO tenancy.settings (key, value) VALUES ($1, 'x')`, [`creating-database:default:${db}`]),
+    );
     await withOwnerClient(undefined, (c) => c.query(`CREATE DATABASE "${db}"`));
     await a.app.get(TenantProvisioner).provision({ id: 'crashed', name: 'Crashed', strategy: 'database' });
     assert.equal(await comment('database', db), a.deploymentMark);
-    const intents = await withOwnerClient(a.controlDatabase, async (c) => (await c.query(`SELECT key FROM tenancy.settings WHERE key LIKE 'creating-database:%'`)).rows);
+    const intents = await withOwnerClient(
+      a.controlDatabase,
+      async (c) => (await c.query(`SELECT key FROM tenancy.settings WHERE key LIKE 'creating-database:%'`)).rows,
+    );
     assert.deepEqual(intents, []);
     assert.equal((await request(a.http).post('/users').set(as('crashed')).send({ email: 'c@x.test', name: 'C' })).status, 201);
   });
@@ -250,21 +301,41 @@ describe('two deployments on one server, same tenants file, same database prefix
     await withOwnerClient(a.controlDatabase, (c) => c.query(`COMMENT ON SCHEMA tenant_widget IS 'someone else'`));
     try {
       const location = a.app.get(SchemaStrategy).location({ id: 'widget' });
-      await assert.rejects(a.app.get(TenantMigrator).migrate(location, 'widget'), (err: Error) => err instanceof DeploymentOwnershipError && /carries the comment "someone else"/.test(err.message));
+      await assert.rejects(
+        a.app.get(TenantMigrator).migrate(location, 'widget'),
+        (err: Error) => err instanceof DeploymentOwnershipError && /carries the comment "someone else"/.test(err.message),
+      );
       await assert.rejects(a.app.get(TenantLifecycle).remove('widget', { force: true }), DeploymentOwnershipError);
-      const schema = await withOwnerClient(a.controlDatabase, async (c) => (await c.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'tenant_widget'`)).rowCount);
+      const schema = await withOwnerClient(
+        a.controlDatabase,
+        async (c) => (await c.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'tenant_widget'`)).rowCount,
+      );
       assert.equal(schema, 1, 'the schema was not dropped');
     } finally {
-      const mark = await withOwnerClient(a.controlDatabase, async (c) => (await c.query(`SELECT value FROM tenancy.settings WHERE key = 'deployment_id'`)).rows[0].value);
-      await withOwnerClient(a.controlDatabase, (c) => c.query(`COMMENT ON SCHEMA tenant_widget IS 'nest-tenancy deployment ${mark} (key ${a.databaseStem.slice(prefix.length, -1)})'`));
+      const mark = await withOwnerClient(
+        a.controlDatabase,
+        async (c) => (await c.query(`SELECT value FROM tenancy.settings WHERE key = 'deployment_id'`)).rows[0].value,
+      );
+      await withOwnerClient(a.controlDatabase, (c) =>
+        c.query(`COMMENT ON SCHEMA tenant_widget IS 'nest-tenancy deployment ${mark} (key ${a.databaseStem.slice(prefix.length, -1)})'`),
+      );
       await withOwnerClient(a.controlDatabase, (c) => c.query(`UPDATE tenancy.tenants SET status = 'active' WHERE id = 'widget'`));
     }
   });
 
   it('readiness fails while the runtime role cannot sign in, naming it, and recovers', async () => {
+    // Readiness answers are reused for up to 1 s: each change shows within a few seconds.
+    const readyUntil = async (status: number) => {
+      const until = Date.now() + 5_000;
+      for (;;) {
+        const res = await request(a.http).get('/health/ready');
+        if (res.status === status || Date.now() > until) return res;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
     await withOwnerClient(undefined, (c) => c.query(`ALTER ROLE "${a.runtimeRole}" NOLOGIN`));
     try {
-      const res = await request(a.http).get('/health/ready');
+      const res = await readyUntil(503);
       assert.equal(res.status, 503, res.text);
       assert.ok(res.headers['retry-after']);
       assert.match(res.body.message, new RegExp(`runtime role "${a.runtimeRole}" cannot sign in`));
@@ -272,7 +343,7 @@ describe('two deployments on one server, same tenants file, same database prefix
     } finally {
       await withOwnerClient(undefined, (c) => c.query(`ALTER ROLE "${a.runtimeRole}" LOGIN`));
     }
-    assert.equal((await request(a.http).get('/health/ready')).status, 200);
+    assert.equal((await readyUntil(200)).status, 200);
   });
 
   it('the runtime role can neither see nor hold a lifecycle lock: advisory locks on the old keys block no delete and no start', async () => {
@@ -280,7 +351,13 @@ describe('two deployments on one server, same tenants file, same database prefix
     try {
       await assert.rejects(session.query(`SELECT key FROM tenancy.locks FOR UPDATE`), (err: { code?: string }) => err.code === '42501');
       await a.app.get(TenantProvisioner).provision({ id: 'victim', name: 'Victim', tier: 'free' });
-      const keys = ['tenancy:move:victim', 'move:victim', 'tenancy:migrate:tenancy_shared', 'tenancy:migrate:tenant_widget', 'tenancy:migrate:tenancy'];
+      const keys = [
+        'tenancy:move:victim',
+        'move:victim',
+        'tenancy:migrate:tenancy_shared',
+        'tenancy:migrate:tenant_widget',
+        'tenancy:migrate:tenancy',
+      ];
       for (const key of keys) await session.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [key]);
       await a.app.get(TenantLifecycle).remove('victim', { force: true });
       assert.equal((await request(a.http).get('/users').set(as('victim'))).status, 404);
@@ -303,7 +380,10 @@ describe('upgrading a deployment made before deployment keys', () => {
   before(async () => {
     t = await startTestApp({ tenants: TENANTS });
     for (const { id } of TENANTS) {
-      const res = await request(t.http).post('/users').set(as(id)).send({ email: `old-${id}@x.test`, name: 'Old' });
+      const res = await request(t.http)
+        .post('/users')
+        .set(as(id))
+        .send({ email: `old-${id}@x.test`, name: 'Old' });
       assert.equal(res.status, 201);
     }
     await t.app.close();
@@ -329,7 +409,11 @@ describe('upgrading a deployment made before deployment keys', () => {
     for (const { id } of TENANTS) {
       const res: request.Response = await request(upgraded.http).get('/users').set(as(id));
       assert.equal(res.status, 200, `${id}: ${res.text}`);
-      assert.deepEqual(res.body.items.map((u: { email: string }) => u.email), [`old-${id}@x.test`], id);
+      assert.deepEqual(
+        res.body.items.map((u: { email: string }) => u.email),
+        [`old-${id}@x.test`],
+        id,
+      );
     }
     assert.equal(await databaseExists(`${t.databasePrefix}acme`), false, 'the unkeyed name is gone');
     const id = await deploymentId(t);
@@ -337,9 +421,20 @@ describe('upgrading a deployment made before deployment keys', () => {
     assert.match(await comment('role', t.runtimeRole), new RegExp(`^nest-tenancy deployment ${id} `));
     const state = await withOwnerClient(t.controlDatabase, async (c) => ({
       pending: (await c.query(`SELECT count(*)::int AS n FROM tenancy.settings WHERE key LIKE 'upgrade:%'`)).rows[0].n,
-      marks: (await c.query(`SELECT nspname, obj_description(oid, 'pg_namespace') ~ $1 AS ours FROM pg_namespace WHERE nspname IN ('tenancy_shared', 'tenant_widget') ORDER BY 1`, [`^nest-tenancy deployment ${id} `])).rows,
+      marks: (
+        await c.query(
+          `SELECT nspname, obj_description(oid, 'pg_namespace') ~ $1 AS ours FROM pg_namespace WHERE nspname IN ('tenancy_shared', 'tenant_widget') ORDER BY 1`,
+          [`^nest-tenancy deployment ${id} `],
+        )
+      ).rows,
     }));
-    assert.deepEqual(state, { pending: 0, marks: [{ nspname: 'tenancy_shared', ours: true }, { nspname: 'tenant_widget', ours: true }] });
+    assert.deepEqual(state, {
+      pending: 0,
+      marks: [
+        { nspname: 'tenancy_shared', ours: true },
+        { nspname: 'tenant_widget', ours: true },
+      ],
+    });
     const write = await request(upgraded.http).post('/users').set(as('acme')).send({ email: 'new-acme@x.test', name: 'New' });
     assert.equal(write.status, 201, write.text);
   });
@@ -354,21 +449,33 @@ describe('upgrading a deployment made before deployment keys', () => {
       await c.query(`DROP FUNCTION tenant_widget.tenancy_fenced(text), tenancy_shared.tenancy_fenced(text)`);
       await c.query(`UPDATE tenancy.settings SET value = '0' WHERE key = 'kit_layout'`);
     });
-    await withOwnerClient(`${t.databaseStem}acme`, (c) => c.query(`DROP TABLE public.tenancy_fence CASCADE; DROP FUNCTION public.tenancy_fenced(text)`));
+    await withOwnerClient(`${t.databaseStem}acme`, (c) =>
+      c.query(`DROP TABLE public.tenancy_fence CASCADE; DROP FUNCTION public.tenancy_fenced(text)`),
+    );
     // Tenants no longer in the file (made through the admin API, say) are not provisioned by a start:
     // only the layout step can restore their fence.
     writeFileSync(t.tenantsFile, stringify({ tiers: DEFAULT_TIERS, tenants: [] }));
     upgraded = await startTestApp({ join: t });
     for (const { id } of TENANTS) {
-      const res: request.Response = await request(upgraded.http).post('/users').set(as(id)).send({ email: `relayout-${id}@x.test`, name: 'R' });
+      const res: request.Response = await request(upgraded.http)
+        .post('/users')
+        .set(as(id))
+        .send({ email: `relayout-${id}@x.test`, name: 'R' });
       assert.equal(res.status, 201, `${id}: ${res.text}`);
     }
     const fences = await withOwnerClient(t.controlDatabase, async (c) => ({
-      tables: (await c.query(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'tenancy_fence' AND schemaname IN ('tenant_widget', 'tenancy_shared')`)).rows[0].n,
+      tables: (
+        await c.query(
+          `SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'tenancy_fence' AND schemaname IN ('tenant_widget', 'tenancy_shared')`,
+        )
+      ).rows[0].n,
       layout: (await c.query(`SELECT value FROM tenancy.settings WHERE key = 'kit_layout'`)).rows[0].value,
     }));
     assert.deepEqual(fences, { tables: 2, layout: '1' });
-    const acmeFence = await withOwnerClient(`${t.databaseStem}acme`, async (c) => (await c.query(`SELECT to_regclass('public.tenancy_fence') IS NOT NULL AS ok`)).rows[0].ok);
+    const acmeFence = await withOwnerClient(
+      `${t.databaseStem}acme`,
+      async (c) => (await c.query(`SELECT to_regclass('public.tenancy_fence') IS NOT NULL AS ok`)).rows[0].ok,
+    );
     assert.equal(acmeFence, true);
   });
 });

@@ -8,7 +8,14 @@ import { after, before, describe, it } from 'node:test';
 import { Injectable, INestApplication, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Column, Entity, MigrationInterface, PrimaryColumn, QueryRunner, Repository } from 'typeorm';
-import { createTenantTable, InjectTenantRepository, TenancyModule, TenancyService, TenantCatalog, TenantDataSource } from '../libs/tenancy/src';
+import {
+  createTenantTable,
+  InjectTenantRepository,
+  TenancyModule,
+  TenancyService,
+  TenantCatalog,
+  TenantDataSource,
+} from '../libs/tenancy/src';
 import { IsolationStrategies } from '../libs/tenancy/src/strategies/isolation-strategies';
 import { pgErrorCode } from '../libs/tenancy/src/errors/pg-error-code';
 import { TENANT_MIGRATIONS } from '../src/migrations';
@@ -121,7 +128,10 @@ describe('a feature added with createTenantTable() and forFeature()', () => {
       // Read: a plain SELECT and the repository see only the tenant's own rows.
       const seen: { id: string; tenant_id: string }[] = await tenancy.run(b, () => data.query(`SELECT * FROM notes`));
       assert.ok(seen.length >= 1);
-      assert.ok(seen.every((r) => r.tenant_id === b), JSON.stringify(seen));
+      assert.ok(
+        seen.every((r) => r.tenant_id === b),
+        JSON.stringify(seen),
+      );
       assert.equal(await tenancy.run(b, () => notes.notes.findOneBy({ id: mine.id })), null);
 
       // Change: an UPDATE or DELETE of the other's id touches nothing.

@@ -34,7 +34,9 @@ describe('a forged deployment mark', () => {
     const database = `${t.databaseStem}victim`;
     try {
       // The mark, read by an unprivileged role from the runtime role's comment.
-      const { rows } = await c.query(`SELECT shobj_description(oid, 'pg_authid') AS mark FROM pg_roles WHERE rolname = $1`, [t.runtimeRole]);
+      const { rows } = await c.query(`SELECT shobj_description(oid, 'pg_authid') AS mark FROM pg_roles WHERE rolname = $1`, [
+        t.runtimeRole,
+      ]);
       assert.equal(rows[0].mark, t.deploymentMark);
       await c.query(`CREATE DATABASE "${database}"`);
       await c.query(`COMMENT ON DATABASE "${database}" IS '${rows[0].mark.replace(/'/g, "''")}'`);
@@ -44,17 +46,29 @@ describe('a forged deployment mark', () => {
     u.pathname = `/${database}`;
     const d = new Client({ connectionString: u.toString() });
     await d.connect();
-    await d.query(`CREATE FUNCTION public.tenancy_fenced(fenced_tenant text) RETURNS boolean LANGUAGE sql AS $$ SELECT pg_catalog.set_config('app.tenant_id', fenced_tenant, true) IS NULL $$`);
+    await d.query(
+      `CREATE FUNCTION public.tenancy_fenced(fenced_tenant text) RETURNS boolean LANGUAGE sql AS $$ SELECT pg_catalog.set_config('app.tenant_id', fenced_tenant, true) IS NULL $$`,
+    );
     await d.end();
 
     const outcome = await t.app
       .get(TenantProvisioner)
       .provision({ id: 'victim', name: 'Victim', strategy: 'database' })
-      .then(() => 'adopted', (e: unknown) => e);
-    const facts = await withOwnerClient(database, async (o) =>
-      (await o.query(`SELECT (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()) AS db_owner,
-                             (SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = 'tenancy_fenced') AS fence_owner`)).rows[0],
+      .then(
+        () => 'adopted',
+        (e: unknown) => e,
+      );
+    const facts = await withOwnerClient(
+      database,
+      async (o) =>
+        (
+          await o.query(`SELECT (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()) AS db_owner,
+                             (SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = 'tenancy_fenced') AS fence_owner`)
+        ).rows[0],
     ).catch(() => null);
-    assert.ok(outcome instanceof DeploymentOwnershipError, `provisioning ${String(outcome)}; the tenant database now: ${JSON.stringify(facts)}`);
+    assert.ok(
+      outcome instanceof DeploymentOwnershipError,
+      `provisioning ${String(outcome)}; the tenant database now: ${JSON.stringify(facts)}`,
+    );
   });
 });

@@ -25,7 +25,11 @@ const DECOYS = [
 const sign = (claims: JWTPayload) =>
   new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode(SECRET));
 
-function assertError(res: { status: number; text: string; headers: Record<string, string>; body: any }, status: number, message: RegExp): void {
+function assertError(
+  res: { status: number; text: string; headers: Record<string, string>; body: any },
+  status: number,
+  message: RegExp,
+): void {
   assert.equal(res.status, status, res.text);
   assert.match(res.headers['content-type'] ?? '', /^application\/json/);
   assert.deepEqual(Object.keys(res.body ?? {}).sort(), ['error', 'message', 'statusCode'], res.text);
@@ -53,7 +57,10 @@ describe('hostile input', () => {
     });
     port = await listen(t.http);
     for (const id of [...Object.values(TENANT), ...DECOYS.map((d) => d.id)]) {
-      const res = await request(t.http).post('/users').set('X-Tenant-ID', id).send({ email: `owner@${id}.example.com`, name: `Owner of ${id}` });
+      const res = await request(t.http)
+        .post('/users')
+        .set('X-Tenant-ID', id)
+        .send({ email: `owner@${id}.example.com`, name: `Owner of ${id}` });
       assert.equal(res.status, 201, res.text);
       owners[id] = res.body.id;
     }
@@ -79,7 +86,8 @@ describe('hostile input', () => {
           ['patch', `/users/${owners[TENANT[model]]}`],
           ['post', '/projects'],
         ] as const) {
-          const res = await request(t.http)[method](path).set('X-Tenant-ID', TENANT[model]).set('Content-Type', 'application/json').send(userBody(z));
+          const agent = request(t.http);
+          const res = await agent[method](path).set('X-Tenant-ID', TENANT[model]).set('Content-Type', 'application/json').send(userBody(z));
           assertError(res, 400, /nested too deeply: at most 32 levels/);
         }
       }
@@ -89,24 +97,47 @@ describe('hostile input', () => {
 
   it('a body nested 100,000 deep is refused (413, over the size limit) and the process goes on serving', async () => {
     for (const z of [nestedArrays(100_000), nestedObjects(100_000)]) {
-      const res = await request(t.http).post('/users').set('X-Tenant-ID', TENANT.database).set('Content-Type', 'application/json').send(userBody(z));
+      const res = await request(t.http)
+        .post('/users')
+        .set('X-Tenant-ID', TENANT.database)
+        .set('Content-Type', 'application/json')
+        .send(userBody(z));
       assertError(res, 413, /too large/);
     }
     // 30,000 levels fit in 64 kB: refused for its depth.
-    const fits = await request(t.http).post('/users').set('X-Tenant-ID', TENANT.database).set('Content-Type', 'application/json').send(userBody(nestedArrays(30_000)));
+    const fits = await request(t.http)
+      .post('/users')
+      .set('X-Tenant-ID', TENANT.database)
+      .set('Content-Type', 'application/json')
+      .send(userBody(nestedArrays(30_000)));
     assertError(fits, 400, /nested too deeply/);
-    const ok = await request(t.http).post('/users').set('X-Tenant-ID', TENANT.database).send({ email: 'after-deep@example.com', name: 'After' });
+    const ok = await request(t.http)
+      .post('/users')
+      .set('X-Tenant-ID', TENANT.database)
+      .send({ email: 'after-deep@example.com', name: 'After' });
     assert.equal(ok.status, 201, ok.text);
   });
 
   it('a body with more than 1,000 array elements or keys is 400; 32 levels and small bodies are still validated as usual', async () => {
     const before = await snapshot();
     const many = `[${Array.from({ length: 1_001 }, () => '0').join(',')}]`;
-    assertError(await request(t.http).post('/users').set('X-Tenant-ID', TENANT.shared).set('Content-Type', 'application/json').send(userBody(many)), 400, /too many values: at most 1000/);
+    assertError(
+      await request(t.http).post('/users').set('X-Tenant-ID', TENANT.shared).set('Content-Type', 'application/json').send(userBody(many)),
+      400,
+      /too many values: at most 1000/,
+    );
     const keys = `{${Array.from({ length: 1_001 }, (_, i) => `"k${i}":0`).join(',')}}`;
-    assertError(await request(t.http).post('/users').set('X-Tenant-ID', TENANT.shared).set('Content-Type', 'application/json').send(keys), 400, /too many values/);
+    assertError(
+      await request(t.http).post('/users').set('X-Tenant-ID', TENANT.shared).set('Content-Type', 'application/json').send(keys),
+      400,
+      /too many values/,
+    );
     // Within the limits, the ValidationPipe answers (the extra property is refused by name).
-    const within = await request(t.http).post('/users').set('X-Tenant-ID', TENANT.shared).set('Content-Type', 'application/json').send(userBody(nestedArrays(31)));
+    const within = await request(t.http)
+      .post('/users')
+      .set('X-Tenant-ID', TENANT.shared)
+      .set('Content-Type', 'application/json')
+      .send(userBody(nestedArrays(31)));
     assertError(within, 400, /property z should not exist/);
     assert.deepEqual(await snapshot(), before);
   });
@@ -115,14 +146,35 @@ describe('hostile input', () => {
     for (const claim of [null, 42, ['acme'], [TENANT.shared], true, { id: TENANT.shared }]) {
       const token = await sign({ tenant_id: claim as any });
       for (const path of ['/users', `/users/${owners.null}`, `/users/${owners['42']}`]) {
-        assertError(await request(t.http).get(path).set('Authorization', `Bearer ${token}`), 401, /"tenant_id" claim of the bearer token is not a string/);
+        assertError(
+          await request(t.http).get(path).set('Authorization', `Bearer ${token}`),
+          401,
+          /"tenant_id" claim of the bearer token is not a string/,
+        );
       }
-      const write = await request(t.http).post('/users').set('Authorization', `Bearer ${token}`).send({ email: 'claim@example.com', name: 'Claim' });
+      const write = await request(t.http)
+        .post('/users')
+        .set('Authorization', `Bearer ${token}`)
+        .send({ email: 'claim@example.com', name: 'Claim' });
       assertError(write, 401, /not a string/);
     }
     // The string claims still work, for the decoys too.
-    assert.equal(servedAs(await request(t.http).get('/users').set('Authorization', `Bearer ${await sign({ tenant_id: 'null' })}`)), 'null');
-    assert.equal(servedAs(await request(t.http).get('/users').set('Authorization', `Bearer ${await sign({ tenant_id: '42' })}`)), '42');
+    assert.equal(
+      servedAs(
+        await request(t.http)
+          .get('/users')
+          .set('Authorization', `Bearer ${await sign({ tenant_id: 'null' })}`),
+      ),
+      'null',
+    );
+    assert.equal(
+      servedAs(
+        await request(t.http)
+          .get('/users')
+          .set('Authorization', `Bearer ${await sign({ tenant_id: '42' })}`),
+      ),
+      '42',
+    );
     for (const id of ['null', '42']) {
       assert.deepEqual((await request(t.http).get('/users').query({ q: 'claim' }).set('X-Tenant-ID', id)).body.items, []);
     }
@@ -130,13 +182,27 @@ describe('hostile input', () => {
 
   it('an absolute-form request line is resolved from its own host and path, not the Host header', async () => {
     const listed = (head: string) => rawRequest(port, head, undefined, { halfClose: false });
-    assert.equal(servedAs(await listed(`GET http://${TENANT.schema}.localhost/users HTTP/1.1\r\nHost: ${TENANT.shared}.localhost`)), TENANT.schema);
-    assert.equal(servedAs(await listed(`GET http://${TENANT.database}.localhost:3000/users?limit=5 HTTP/1.1\r\nHost: ${TENANT.shared}.localhost`)), TENANT.database);
+    assert.equal(
+      servedAs(await listed(`GET http://${TENANT.schema}.localhost/users HTTP/1.1\r\nHost: ${TENANT.shared}.localhost`)),
+      TENANT.schema,
+    );
+    assert.equal(
+      servedAs(await listed(`GET http://${TENANT.database}.localhost:3000/users?limit=5 HTTP/1.1\r\nHost: ${TENANT.shared}.localhost`)),
+      TENANT.database,
+    );
     // The path prefix of the target counts (and the target's bare base domain names no tenant).
-    assert.equal(servedAs(await listed(`GET http://localhost/t/${TENANT.database}/users HTTP/1.1\r\nHost: ${TENANT.shared}.localhost`)), TENANT.database);
+    assert.equal(
+      servedAs(await listed(`GET http://localhost/t/${TENANT.database}/users HTTP/1.1\r\nHost: ${TENANT.shared}.localhost`)),
+      TENANT.database,
+    );
     // A write lands in the target's tenant only.
     const body = Buffer.from(JSON.stringify({ email: 'absolute@example.com', name: 'Absolute' }));
-    const created = await rawRequest(port, `POST http://${TENANT.schema}.localhost/users HTTP/1.1\r\nHost: ${TENANT.shared}.localhost\r\nContent-Type: application/json`, body, { halfClose: false });
+    const created = await rawRequest(
+      port,
+      `POST http://${TENANT.schema}.localhost/users HTTP/1.1\r\nHost: ${TENANT.shared}.localhost\r\nContent-Type: application/json`,
+      body,
+      { halfClose: false },
+    );
     assert.equal(created.status, 201, created.text);
     const find = (id: string) => request(t.http).get('/users').query({ q: 'absolute' }).set('X-Tenant-ID', id);
     assert.equal((await find(TENANT.schema)).body.items.length, 1);
@@ -157,7 +223,10 @@ describe('hostile input', () => {
       await request(t.http).get('/users'),
       await request(t.http).get('/t/a/users').set(as('b')),
     ];
-    assert.deepEqual(answers.map((r) => r.status), [200, 200, 201, 400, 404, 400, 400]);
+    assert.deepEqual(
+      answers.map((r) => r.status),
+      [200, 200, 201, 400, 404, 400, 400],
+    );
     for (const res of answers) {
       assert.equal(res.headers['cache-control'], 'private, no-store', `${res.status} ${res.text}`);
       assert.equal(res.headers.vary, undefined);
@@ -166,13 +235,19 @@ describe('hostile input', () => {
   });
 
   it('a route that opts in (@TenantCacheable) is privately cacheable and varies on the sources in use; its errors are not', async () => {
-    const project = await request(t.http).post('/projects').set('X-Tenant-ID', TENANT.schema).send({ name: 'Cached', createdById: owners[TENANT.schema] });
+    const project = await request(t.http)
+      .post('/projects')
+      .set('X-Tenant-ID', TENANT.schema)
+      .send({ name: 'Cached', createdById: owners[TENANT.schema] });
     assert.equal(project.status, 201, project.text);
     assert.equal(project.headers['cache-control'], 'private, no-store');
     const res = await request(t.http).get(`/projects/${project.body.id}`).set('X-Tenant-ID', TENANT.schema);
     assert.equal(res.status, 200, res.text);
     assert.equal(res.headers['cache-control'], 'private, max-age=10');
-    assert.deepEqual(res.headers.vary.split(/,\s*/).map((v: string) => v.toLowerCase()), ['authorization', 'x-tenant-id', 'host']);
+    assert.deepEqual(
+      res.headers.vary.split(/,\s*/).map((v: string) => v.toLowerCase()),
+      ['authorization', 'x-tenant-id', 'host'],
+    );
     const missing = await request(t.http).get(`/projects/${project.body.id}`).set('X-Tenant-ID', TENANT.shared);
     assert.equal(missing.status, 404);
     assert.equal(missing.headers['cache-control'], 'private, no-store');
@@ -184,7 +259,12 @@ describe('a bad environment at start', () => {
   function run(entry: string, args: string[]): Promise<{ code: number | null; output: string }> {
     return new Promise((ok, fail) => {
       const child = spawn(process.execPath, [resolve(__dirname, `../src/${entry}.js`), ...args], {
-        env: { PATH: process.env.PATH ?? '', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/never', JWT_SECRET: '0123456789', NODE_ENV: 'production' },
+        env: {
+          PATH: process.env.PATH ?? '',
+          DATABASE_URL: 'postgres://nobody@127.0.0.1:1/never',
+          JWT_SECRET: '0123456789',
+          NODE_ENV: 'production',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let output = '';
@@ -199,7 +279,11 @@ describe('a bad environment at start', () => {
     });
   }
 
-  for (const [entry, args] of [['main', []], ['cli', ['list']], ['migrate', ['--status']]] as const) {
+  for (const [entry, args] of [
+    ['main', []],
+    ['cli', ['list']],
+    ['migrate', ['--status']],
+  ] as const) {
     it(`${entry}: a 10-character JWT_SECRET prints the problem, one a line, and exits 1 without a stack trace`, async () => {
       const { code, output } = await run(entry, [...args]);
       assert.equal(code, 1, output);

@@ -9,12 +9,22 @@ import { after, before, describe, it } from 'node:test';
 import { ClsService } from 'nestjs-cls';
 import request from 'supertest';
 import type { DataSource, Repository } from 'typeorm';
-import { getTenantRepositoryToken, IsolationModel, NoTenantContextError, PoolRegistry, TenancyService, TenantCatalog, TenantDataSource, UnitOfWorkAbortedError, UnitOfWorkEndedError } from '../libs/tenancy/src';
+import {
+  getTenantRepositoryToken,
+  IsolationModel,
+  NoTenantContextError,
+  PoolRegistry,
+  TenancyService,
+  TenantCatalog,
+  TenantDataSource,
+  UnitOfWorkAbortedError,
+  UnitOfWorkEndedError,
+} from '../libs/tenancy/src';
 import { IsolationStrategies } from '../libs/tenancy/src/strategies/isolation-strategies';
 import { pgErrorCode } from '../libs/tenancy/src/errors/pg-error-code';
-import { quoteIdent } from '../libs/tenancy/src/catalog/tenant-naming';
+import { quoteIdent } from '../libs/tenancy/src/core/sql';
 import type { TenantLocation } from '../libs/tenancy/src';
-import { HomeDataSource } from '../libs/tenancy/src/data-source/home-data-source';
+import { HomeDataSource } from '../libs/tenancy/src/pools/home-data-source';
 import { User } from '../src/users/user.entity';
 import { UsersService } from '../src/users/users.service';
 import { startTestApp, TestApp } from './support/test-app';
@@ -68,7 +78,10 @@ class Harness {
   }
 
   async createUser(tenant: string, label: string): Promise<{ id: string; email: string }> {
-    const res = await request(this.t.http).post('/users').set(as(tenant)).send({ email: tagged(tenant, label), name: label });
+    const res = await request(this.t.http)
+      .post('/users')
+      .set(as(tenant))
+      .send({ email: tagged(tenant, label), name: label });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     return res.body;
   }
@@ -116,7 +129,10 @@ for (const model of MODELS) {
           seeded[tenant].push(user.email);
           victimUser[tenant] ??= user.id;
         }
-        const project = await request(t.http).post('/projects').set(as(tenant)).send({ name: `plan-of-${tenant}`, createdById: victimUser[tenant] });
+        const project = await request(t.http)
+          .post('/projects')
+          .set(as(tenant))
+          .send({ name: `plan-of-${tenant}`, createdById: victimUser[tenant] });
         assert.equal(project.status, 201, JSON.stringify(project.body));
       }
     });
@@ -134,7 +150,10 @@ for (const model of MODELS) {
         assert.deepEqual(users.map((r) => r.email).sort(), [...seeded[tenant]].sort());
         assert.ok(users.every((r) => r.tenant_id === tenant));
         const projects: { tenant_id: string; name: string }[] = await h.query(tenant, 'SELECT tenant_id, name FROM projects');
-        assert.deepEqual(projects.map((p) => `${p.tenant_id}/${p.name}`), [`${tenant}/plan-of-${tenant}`]);
+        assert.deepEqual(
+          projects.map((p) => `${p.tenant_id}/${p.name}`),
+          [`${tenant}/plan-of-${tenant}`],
+        );
       }
     });
 
@@ -157,9 +176,15 @@ for (const model of MODELS) {
         try {
           rows = await h.query(A, `SELECT tenant_id, email FROM ${table}`);
         } catch (err) {
-          assert.ok(['42501', '0A000', '3F000', '42P01'].includes(String((err as { code?: string }).code)), `${table}: ${(err as Error).message}`);
+          assert.ok(
+            ['42501', '0A000', '3F000', '42P01'].includes(String((err as { code?: string }).code)),
+            `${table}: ${(err as Error).message}`,
+          );
         }
-        assert.ok(rows.every((r) => r.tenant_id === A), `${table} leaked ${JSON.stringify(rows)}`);
+        assert.ok(
+          rows.every((r) => r.tenant_id === A),
+          `${table} leaked ${JSON.stringify(rows)}`,
+        );
         assert.ok(!rows.some((r) => seeded[B].includes(r.email)));
       }
       if (model === 'schema') {
@@ -218,7 +243,9 @@ for (const model of MODELS) {
       // (A tenant database grants no TEMPORARY privilege: there planting the decoy is refused outright.)
       await h.tenancy
         .run(A, async () => {
-          await h.tds.query(`CREATE TEMP TABLE users (tenant_id text, id uuid, email text, name text, created_at timestamptz, updated_at timestamptz)`);
+          await h.tds.query(
+            `CREATE TEMP TABLE users (tenant_id text, id uuid, email text, name text, created_at timestamptz, updated_at timestamptz)`,
+          );
           await h.tds.query(`INSERT INTO pg_temp.users VALUES ($1, gen_random_uuid(), 'decoy@evil.test', 'Decoy', now(), now())`, [B]);
         })
         .catch((err) => {
@@ -425,7 +452,10 @@ describe('isolation with tenants of all three models in one app', () => {
   it('alternating shared, schema and database tenants, each unit carries exactly its own settings', async () => {
     for (let round = 0; round < 20; round++) {
       for (const { id } of TENANTS) {
-        const [s] = await h.query<any[]>(id, `SELECT current_setting('app.tenant_id') AS tid, current_setting('search_path') AS path, current_user AS who`);
+        const [s] = await h.query<any[]>(
+          id,
+          `SELECT current_setting('app.tenant_id') AS tid, current_setting('search_path') AS path, current_user AS who`,
+        );
         assert.equal(s.tid, id);
         assert.equal(s.path.replace(/"/g, '').split(',')[0].trim(), h.location(id).schema);
         assert.equal(s.who, t.runtimeRole);
@@ -435,7 +465,7 @@ describe('isolation with tenants of all three models in one app', () => {
 
   it('300 concurrent creates and lists over all models: only own rows in every answer, no 5xx', async () => {
     let seed = 0x5eed;
-    const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+    const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
     const created = new Map<string, Set<string>>(TENANTS.map((x) => [x.id, new Set<string>()]));
     const firstUser = new Map<string, string>();
     for (const { id } of TENANTS) {
@@ -453,27 +483,42 @@ describe('isolation with tenants of all three models in one app', () => {
       let res: request.Response;
       if (kind < 0.4) {
         const email = tagged(tenant, `load${i}`);
-        res = await request(base).post('/users').set(as(tenant)).send({ email, name: `Load ${i}` });
+        res = await request(base)
+          .post('/users')
+          .set(as(tenant))
+          .send({ email, name: `Load ${i}` });
         if (res.status === 201) created.get(tenant)!.add(email);
         if (res.status === 201 && res.body.email !== email) problems.push(`#${i} ${tenant} created ${res.body.email}`);
       } else if (kind < 0.55) {
-        res = await request(base).post('/projects').set(as(tenant)).send({ name: `p${i}-${tenant}`, createdById: firstUser.get(tenant) });
-        if (res.status === 201 && res.body.createdBy?.email !== tagged(tenant, 'founder')) problems.push(`#${i} ${tenant} project by ${res.body.createdBy?.email}`);
+        res = await request(base)
+          .post('/projects')
+          .set(as(tenant))
+          .send({ name: `p${i}-${tenant}`, createdById: firstUser.get(tenant) });
+        if (res.status === 201 && res.body.createdBy?.email !== tagged(tenant, 'founder'))
+          problems.push(`#${i} ${tenant} project by ${res.body.createdBy?.email}`);
       } else if (kind < 0.8) {
         res = await request(base).get('/users').query({ limit: 100 }).set(as(tenant));
         for (const u of res.body.items ?? []) if (!u.email.endsWith(`@${tenant}.test`)) problems.push(`#${i} ${tenant} listed ${u.email}`);
       } else {
         res = await request(base).get('/projects').query({ limit: 100 }).set(as(tenant));
         for (const p of res.body.items ?? []) {
-          if (!p.name.endsWith(`-${tenant}`) || !p.createdBy?.email.endsWith(`@${tenant}.test`)) problems.push(`#${i} ${tenant} listed ${p.name}`);
+          if (!p.name.endsWith(`-${tenant}`) || !p.createdBy?.email.endsWith(`@${tenant}.test`))
+            problems.push(`#${i} ${tenant} listed ${p.name}`);
         }
       }
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
     };
     for (let batch = 0; batch < 6; batch++) await Promise.all(Array.from({ length: 50 }, one));
     assert.deepEqual(problems, []);
-    assert.deepEqual([...statuses.keys()].filter((s) => s >= 300), [], JSON.stringify(Object.fromEntries(statuses)));
-    assert.equal([...statuses.values()].reduce((a, b) => a + b), 300);
+    assert.deepEqual(
+      [...statuses.keys()].filter((s) => s >= 300),
+      [],
+      JSON.stringify(Object.fromEntries(statuses)),
+    );
+    assert.equal(
+      [...statuses.values()].reduce((a, b) => a + b),
+      300,
+    );
 
     // Afterwards every tenant holds exactly the users it created, at its own location.
     for (const { id } of TENANTS) {
@@ -524,7 +569,15 @@ describe('isolation with tenants of all three models in one app', () => {
     // From the database model, the home database's tables do not exist at all.
     assert.notEqual(await pgCode(h.query('mix-d1', `SELECT * FROM tenancy_shared.users`)), 'no error');
     // Writing across is refused (WITH CHECK) and leaves nothing.
-    assert.equal(await pgCode(h.query('mix-s1', `INSERT INTO ${c1}.users (tenant_id, id, email, name) VALUES ('mix-c1', gen_random_uuid(), 'x@mix-c1.test', 'X')`)), RLS_VIOLATION);
+    assert.equal(
+      await pgCode(
+        h.query(
+          'mix-s1',
+          `INSERT INTO ${c1}.users (tenant_id, id, email, name) VALUES ('mix-c1', gen_random_uuid(), 'x@mix-c1.test', 'X')`,
+        ),
+      ),
+      RLS_VIOLATION,
+    );
     assert.ok(!(await h.ownerEmails('mix-c1')).includes('x@mix-c1.test'));
   });
 
@@ -533,7 +586,9 @@ describe('isolation with tenants of all three models in one app', () => {
     // tenant's schema pins its tables to its id (CHECK tenant_pin): the stray row is refused outright.
     const c1 = quoteIdent(h.location('mix-c1').schema);
     const stray = tagged('mix-c2', 'stray');
-    const code = await pgCode(h.query('mix-c2', `INSERT INTO ${c1}.users (id, email, name) VALUES (gen_random_uuid(), $1, 'Stray')`, [stray]));
+    const code = await pgCode(
+      h.query('mix-c2', `INSERT INTO ${c1}.users (id, email, name) VALUES (gen_random_uuid(), $1, 'Stray')`, [stray]),
+    );
     assert.equal(code, '23514');
     const inC1 = (await h.ownerRows('mix-c1')).filter((r) => r.email === stray);
     assert.ok(inC1.every((r) => r.tenant_id === 'mix-c2'));
@@ -543,6 +598,9 @@ describe('isolation with tenants of all three models in one app', () => {
     assert.ok(!(await h.ownerEmails('mix-c1')).includes(stray));
     // The writer can take it back (RLS lets it touch only its own row), leaving c1's schema clean.
     await h.query('mix-c2', `DELETE FROM ${c1}.users WHERE email = $1`, [stray]);
-    assert.deepEqual((await h.ownerRows('mix-c1')).filter((r) => r.tenant_id !== 'mix-c1'), []);
+    assert.deepEqual(
+      (await h.ownerRows('mix-c1')).filter((r) => r.tenant_id !== 'mix-c1'),
+      [],
+    );
   });
 });

@@ -51,13 +51,23 @@ describe('admin API: the tenant lifecycle over HTTP', () => {
   let t: TestApp;
   let admin: string;
   const catalogRow = (id: string) =>
-    withOwnerClient(t.controlDatabase, async (c) => (await c.query(`SELECT id, strategy, status FROM tenancy.tenants WHERE id = $1`, [id])).rows);
+    withOwnerClient(
+      t.controlDatabase,
+      async (c) => (await c.query(`SELECT id, strategy, status FROM tenancy.tenants WHERE id = $1`, [id])).rows,
+    );
   const ledgerRow = (id: string) =>
-    withOwnerClient(t.controlDatabase, async (c) => (await c.query(`SELECT target, version, status FROM tenancy.migration_ledger WHERE target = $1`, [id])).rows);
+    withOwnerClient(
+      t.controlDatabase,
+      async (c) => (await c.query(`SELECT target, version, status FROM tenancy.migration_ledger WHERE target = $1`, [id])).rows,
+    );
   const footprint = (id: string) => tenantFootprint(t.controlDatabase, t.databasePrefix, id);
   const api = () => ({
     get: (path: string) => request(t.http).get(path).set('Authorization', `Bearer ${admin}`),
-    post: (path: string, body?: object) => request(t.http).post(path).set('Authorization', `Bearer ${admin}`).send(body ?? {}),
+    post: (path: string, body?: object) =>
+      request(t.http)
+        .post(path)
+        .set('Authorization', `Bearer ${admin}`)
+        .send(body ?? {}),
     delete: (path: string) => request(t.http).delete(path).set('Authorization', `Bearer ${admin}`),
   });
 
@@ -77,7 +87,10 @@ describe('admin API: the tenant lifecycle over HTTP', () => {
   }
 
   async function createProject(tenant: string, name: string, createdById: string) {
-    const res = await request(t.http).post('/projects').set(as(tenant)).send({ name, description: `about ${name}`, createdById });
+    const res = await request(t.http)
+      .post('/projects')
+      .set(as(tenant))
+      .send({ name, description: `about ${name}`, createdById });
     assert.equal(res.status, 201, res.text);
     return res.body as { id: string; name: string };
   }
@@ -86,7 +99,8 @@ describe('admin API: the tenant lifecycle over HTTP', () => {
   async function populate(tenant: string, users: number, projects: number) {
     const made = { users: [] as string[], projects: [] as string[] };
     for (let i = 0; i < users; i++) made.users.push((await createUser(tenant, `user${i}@${tenant}.test`, `User ${i} of ${tenant}`)).id);
-    for (let i = 0; i < projects; i++) made.projects.push((await createProject(tenant, `Project ${i} of ${tenant}`, made.users[i % users])).id);
+    for (let i = 0; i < projects; i++)
+      made.projects.push((await createProject(tenant, `Project ${i} of ${tenant}`, made.users[i % users])).id);
     return made;
   }
 
@@ -96,7 +110,13 @@ describe('admin API: the tenant lifecycle over HTTP', () => {
     assert.match(String(res.headers['content-type']), /^application\/x-ndjson/);
     const body = res.body as string;
     assert.ok(body.endsWith('\n'), 'every NDJSON line ends with a newline');
-    return { res, lines: body.trimEnd().split('\n').map((l) => JSON.parse(l)) };
+    return {
+      res,
+      lines: body
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    };
   }
 
   function assertNothingLeft(fp: TenantFootprint, id: string): void {
@@ -132,7 +152,10 @@ describe('admin API: the tenant lifecycle over HTTP', () => {
     it('refuses a tenant user’s valid token (no super_admin role) with 403, and it creates nothing', async () => {
       const user = await sign({ tenant_id: 'seed-free', role: 'admin', sub: 'u1' });
       assertError(await request(t.http).get('/admin/tenants').set('Authorization', `Bearer ${user}`), 403);
-      const made = await request(t.http).post('/admin/tenants').set('Authorization', `Bearer ${user}`).send({ id: 'by-a-user', name: 'x', tier: 'free' });
+      const made = await request(t.http)
+        .post('/admin/tenants')
+        .set('Authorization', `Bearer ${user}`)
+        .send({ id: 'by-a-user', name: 'x', tier: 'free' });
       assertError(made, 403);
       assert.deepEqual(await catalogRow('by-a-user'), []);
       // The same token is good for the tenant's own API.
@@ -169,7 +192,12 @@ describe('admin API: the tenant lifecycle over HTTP', () => {
         const fp = await footprint(id);
         assert.deepEqual(fp.schemas, model === 'schema' ? [`tenant_p_schema`] : []);
         assert.deepEqual(fp.databases, model === 'database' ? [`${t.databaseStem}p_database`] : []);
-        assert.deepEqual(Object.values(fp.rows).flat().map((r) => r.id), [user.id]);
+        assert.deepEqual(
+          Object.values(fp.rows)
+            .flat()
+            .map((r) => r.id),
+          [user.id],
+        );
         assert.deepEqual(await ledgerRow(id), model === 'shared' ? [] : [{ target: id, version: LATEST, status: 'current' }]);
       });
     }
@@ -180,7 +208,11 @@ describe('admin API: the tenant lifecycle over HTTP', () => {
         const all = await Promise.all(
           Array.from({ length: 5 }, () => api().post('/admin/tenants', { id, name: `Tenant ${id}`, ...DEFINITION[model] })),
         );
-        assert.deepEqual(all.map((r) => r.status), [201, 201, 201, 201, 201], all.map((r) => r.text).join('\n'));
+        assert.deepEqual(
+          all.map((r) => r.status),
+          [201, 201, 201, 201, 201],
+          all.map((r) => r.text).join('\n'),
+        );
         assert.ok(all.every((r) => r.body.status === 'active' && r.body.strategy === model));
         assert.deepEqual(await catalogRow(id), [{ id, strategy: model, status: 'active' }]);
         await createUser(id, `once@${id}.test`);
@@ -211,9 +243,15 @@ describe('admin API: the tenant lifecycle over HTTP', () => {
 
     it('refuses bad definitions with 400 and creates nothing', async () => {
       const state = async () => ({
-        catalog: await withOwnerClient(t.controlDatabase, async (c) => (await c.query(`SELECT id FROM tenancy.tenants ORDER BY id`)).rows.map((r) => r.id)),
-        ledger: await withOwnerClient(t.controlDatabase, async (c) => (await c.query(`SELECT target FROM tenancy.migration_ledger ORDER BY 1`)).rows.map((r) => r.target)),
-        schemas: await withOwnerClient(t.controlDatabase, async (c) => (await c.query(`SELECT nspname FROM pg_namespace ORDER BY 1`)).rows.map((r) => r.nspname)),
+        catalog: await withOwnerClient(t.controlDatabase, async (c) =>
+          (await c.query(`SELECT id FROM tenancy.tenants ORDER BY id`)).rows.map((r) => r.id),
+        ),
+        ledger: await withOwnerClient(t.controlDatabase, async (c) =>
+          (await c.query(`SELECT target FROM tenancy.migration_ledger ORDER BY 1`)).rows.map((r) => r.target),
+        ),
+        schemas: await withOwnerClient(t.controlDatabase, async (c) =>
+          (await c.query(`SELECT nspname FROM pg_namespace ORDER BY 1`)).rows.map((r) => r.nspname),
+        ),
         databases: await suiteDatabases(t.controlDatabase, t.databasePrefix),
       });
       const before = await state();
@@ -312,7 +350,14 @@ describe('admin API: the tenant lifecycle over HTTP', () => {
         const listed = (await api().get('/admin/tenants')).body.items.find((x: { id: string }) => x.id === id);
         assert.equal(listed.status, 'suspended');
         // Another tenant of the model is not affected.
-        assert.equal((await request(t.http).get('/users').set(as(`p-${model}`))).status, 200);
+        assert.equal(
+          (
+            await request(t.http)
+              .get('/users')
+              .set(as(`p-${model}`))
+          ).status,
+          200,
+        );
 
         const resumed = await api().post(`/admin/tenants/${id}/resume`);
         assert.equal(resumed.status, 200);
@@ -344,7 +389,10 @@ describe('admin API: the tenant lifecycle over HTTP', () => {
         assert.ok(!Number.isNaN(Date.parse(header.exportedAt)));
 
         assert.equal(rows.length, 9);
-        assert.ok(rows.every((l) => l.row.tenant_id === id), 'only the tenant’s rows');
+        assert.ok(
+          rows.every((l) => l.row.tenant_id === id),
+          'only the tenant’s rows',
+        );
         const tables = rows.map((l) => l.table);
         assert.deepEqual(tables, [...Array(5).fill('users'), ...Array(4).fill('projects')], 'users (parents) before projects');
         const userIds = rows.filter((l) => l.table === 'users').map((l) => l.row.id);
@@ -352,7 +400,10 @@ describe('admin API: the tenant lifecycle over HTTP', () => {
         assert.deepEqual(userIds, [...mine.users].sort(), 'every user, in key order');
         assert.deepEqual(projectIds, [...mine.projects].sort(), 'every project, in key order');
         const all = new Set([...userIds, ...projectIds]);
-        assert.ok([...theirs.users, ...theirs.projects].every((x) => !all.has(x)), 'no row of the neighbour');
+        assert.ok(
+          [...theirs.users, ...theirs.projects].every((x) => !all.has(x)),
+          'no row of the neighbour',
+        );
         // Each row whole, as stored.
         const user0 = rows.find((l) => l.table === 'users' && l.row.email === `user0@${id}.test`).row;
         assert.deepEqual(Object.keys(user0).sort(), ['created_at', 'email', 'id', 'name', 'tenant_id', 'updated_at']);

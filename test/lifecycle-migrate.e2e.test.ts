@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { MigrationRunReport, SHARED_TARGET, TenantLocation, TenantMigrations, TenantProvisioner } from '../libs/tenancy/src';
-import { OwnerConnections } from '../libs/tenancy/src/data-source/owner-connections';
+import { OwnerConnections } from '../libs/tenancy/src/connections/owner-connections';
 import { TenantMigrator } from '../libs/tenancy/src/migrations/tenant-migrator';
 import { TENANT_MIGRATIONS } from '../src/migrations';
 import { startTestApp, TestApp } from './support/test-app';
@@ -45,9 +45,11 @@ const FILE_TENANT = 'file-schema';
 
 async function parallel<T>(items: T[], concurrency: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   const queue = [...items];
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
+    }),
+  );
 }
 
 /** Records every tenant location a migrator touches and every database an owner connection opens. */
@@ -82,21 +84,27 @@ describe('migrating every tenant', () => {
   const schemaOf = (id: string) => `tenant_${id.replace(/-/g, '_')}`;
   const databaseOf = (id: string) => `${base.databaseStem}${id.replace(/-/g, '_')}`;
   /** Where a tenant's tables live, for an owner client: [database, schema]. */
-  const placeOf = (id: string): [string, string] => (id.startsWith('m-d-') ? [databaseOf(id), 'public'] : [base.controlDatabase, schemaOf(id)]);
+  const placeOf = (id: string): [string, string] =>
+    id.startsWith('m-d-') ? [databaseOf(id), 'public'] : [base.controlDatabase, schemaOf(id)];
 
   async function columnsOfUsers(id: string): Promise<string[]> {
     const [database, schema] = placeOf(id);
     return withOwnerClient(database, async (c) =>
-      (await c.query(`SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'users' ORDER BY ordinal_position`, [schema])).rows.map(
-        (r) => r.column_name,
-      ),
+      (
+        await c.query(
+          `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'users' ORDER BY ordinal_position`,
+          [schema],
+        )
+      ).rows.map((r) => r.column_name),
     );
   }
 
   async function appliedIn(id: string): Promise<string[]> {
     const [database, schema] = placeOf(id);
     // In the order they were written (the timestamp in the name), as the set defines them.
-    const names: string[] = await withOwnerClient(database, async (c) => (await c.query(`SELECT name FROM "${schema}".tenancy_migrations`)).rows.map((r) => r.name));
+    const names: string[] = await withOwnerClient(database, async (c) =>
+      (await c.query(`SELECT name FROM "${schema}".tenancy_migrations`)).rows.map((r) => r.name),
+    );
     return names.sort((x, y) => x.replace(/\D/g, '').localeCompare(y.replace(/\D/g, '')));
   }
 
@@ -110,8 +118,12 @@ describe('migrating every tenant', () => {
     base = await startTestApp({ tenants: [{ id: FILE_TENANT, name: 'From the file', strategy: 'schema' }] });
     const provisioner = base.app.get(TenantProvisioner);
     const started = Date.now();
-    await parallel(ALL, 4, (id) => provisioner.provision({ id, name: `Tenant ${id}`, strategy: id.startsWith('m-d-') ? 'database' : 'schema' }));
-    console.log(`# provisioned ${SCHEMA_TENANTS.length} schema and ${DATABASE_TENANTS.length} database tenants in ${Date.now() - started} ms`);
+    await parallel(ALL, 4, (id) =>
+      provisioner.provision({ id, name: `Tenant ${id}`, strategy: id.startsWith('m-d-') ? 'database' : 'schema' }),
+    );
+    console.log(
+      `# provisioned ${SCHEMA_TENANTS.length} schema and ${DATABASE_TENANTS.length} database tenants in ${Date.now() - started} ms`,
+    );
     // The cause of the one failure to come: the column the new migration adds is already there.
     await withOwnerClient(base.controlDatabase, (c) => c.query(`ALTER TABLE "${schemaOf(BROKEN)}".users ADD COLUMN timezone text`));
     // The service, redeployed with one more migration (a second instance on the same databases).
@@ -127,7 +139,13 @@ describe('migrating every tenant', () => {
     const status = await v2.app.get(TenantMigrations).status();
     for (const id of ALL) {
       const row = status.find((s) => s.target === id);
-      assert.deepEqual(row, { target: id, model: id.startsWith('m-d-') ? 'database' : 'schema', version: BASE, status: 'behind', error: null });
+      assert.deepEqual(row, {
+        target: id,
+        model: id.startsWith('m-d-') ? 'database' : 'schema',
+        version: BASE,
+        status: 'behind',
+        error: null,
+      });
     }
     // The instance's own start-up migrated the shared tables and the tenants of its file.
     assert.equal(status.find((s) => s.target === SHARED_TARGET)?.status, 'current');
@@ -139,7 +157,9 @@ describe('migrating every tenant', () => {
   it('migrates every tenant, goes on past the failing one and records each result', async () => {
     const progress: number[] = [];
     first = await v2.app.get(TenantMigrations).run({ concurrency: 4, onProgress: (done, total) => progress.push(done / total) });
-    console.log(`# migration run over ${first.outcomes.length} targets: ${first.applied} applied, ${first.skipped} skipped, ${first.failed} failed in ${first.millis} ms`);
+    console.log(
+      `# migration run over ${first.outcomes.length} targets: ${first.applied} applied, ${first.skipped} skipped, ${first.failed} failed in ${first.millis} ms`,
+    );
     assert.equal(first.latest, V2);
     assert.equal(first.outcomes.length, ALL.length + 2);
     assert.equal(first.failed, 1);
@@ -153,7 +173,12 @@ describe('migrating every tenant', () => {
     assert.match(broken.error ?? '', /timezone.*already exists/);
     assert.deepEqual(broken.applied, []);
     for (const id of ALL.filter((x) => x !== BROKEN)) {
-      assert.deepEqual(outcomeOf(first, id), { target: id, model: id.startsWith('m-d-') ? 'database' : 'schema', result: 'applied', applied: [V2] });
+      assert.deepEqual(outcomeOf(first, id), {
+        target: id,
+        model: id.startsWith('m-d-') ? 'database' : 'schema',
+        result: 'applied',
+        applied: [V2],
+      });
     }
     assert.equal(outcomeOf(first, SHARED_TARGET).result, 'skipped');
     assert.equal(outcomeOf(first, FILE_TENANT).result, 'skipped');
@@ -180,7 +205,10 @@ describe('migrating every tenant', () => {
       }
     }
     // The admin API shows the same versions.
-    const ledger = await withOwnerClient(base.controlDatabase, async (c) => (await c.query(`SELECT target, version, status FROM tenancy.migration_ledger WHERE target = $1`, [BROKEN])).rows);
+    const ledger = await withOwnerClient(
+      base.controlDatabase,
+      async (c) => (await c.query(`SELECT target, version, status FROM tenancy.migration_ledger WHERE target = $1`, [BROKEN])).rows,
+    );
     assert.deepEqual(ledger, [{ target: BROKEN, version: BASE, status: 'failed' }]);
   });
 
@@ -204,7 +232,10 @@ describe('migrating every tenant', () => {
     assert.equal(report.applied, 0);
     assert.equal(outcomeOf(report, BROKEN).result, 'failed');
     assert.deepEqual(seen.migrated, [`${base.controlDatabase}/${schemaOf(BROKEN)}`]);
-    assert.ok(seen.opened.every((o) => o === `default/${base.controlDatabase}`), `opened ${seen.opened.join(', ')}`);
+    assert.ok(
+      seen.opened.every((o) => o === `default/${base.controlDatabase}`),
+      `opened ${seen.opened.join(', ')}`,
+    );
   });
 
   it('resumes: once the cause is fixed, the next run migrates the failed tenant alone', async () => {
@@ -222,7 +253,10 @@ describe('migrating every tenant', () => {
     assert.deepEqual(seen.migrated, [`${base.controlDatabase}/${schemaOf(BROKEN)}`]);
     assert.deepEqual(await appliedIn(BROKEN), [BASE, V2]);
     const status = await v2.app.get(TenantMigrations).status();
-    assert.ok(status.every((s) => s.status === 'current' && s.version === V2 && s.error === null), JSON.stringify(status.filter((s) => s.status !== 'current')));
+    assert.ok(
+      status.every((s) => s.status === 'current' && s.version === V2 && s.error === null),
+      JSON.stringify(status.filter((s) => s.status !== 'current')),
+    );
 
     const noop = await v2.app.get(TenantMigrations).run({ concurrency: 4 });
     console.log(`# run with nothing to do over ${noop.outcomes.length} targets: ${noop.millis} ms`);
@@ -231,7 +265,10 @@ describe('migrating every tenant', () => {
 
   it('serves the migrated tenants (the runtime role got its grants back on the migrated tables)', async () => {
     for (const id of [BROKEN, 'm-s-00', 'm-d-0']) {
-      const made = await request(v2.http).post('/users').set('X-Tenant-ID', id).send({ email: `after@${id}.test`, name: 'After' });
+      const made = await request(v2.http)
+        .post('/users')
+        .set('X-Tenant-ID', id)
+        .send({ email: `after@${id}.test`, name: 'After' });
       assert.equal(made.status, 201, made.text);
       assert.equal((await request(v2.http).get(`/users/${made.body.id}`).set('X-Tenant-ID', id)).status, 200);
     }

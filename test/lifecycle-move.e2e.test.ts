@@ -57,12 +57,13 @@ async function seed(t: TestApp, tenant: string, model: IsolationModel, users: nu
        SELECT gen_random_uuid(), $2 || g || '@' || $1 || '.test', 'Seeded user ' || g FROM generate_series(1, $3) g`,
       [tenant, tag, users],
     );
-    if (projects) await c.query(
-      `INSERT INTO "${schema}".projects (id, name, description, created_by_id)
+    if (projects)
+      await c.query(
+        `INSERT INTO "${schema}".projects (id, name, description, created_by_id)
        SELECT gen_random_uuid(), 'Project of ' || email, CASE WHEN random() < 0.5 THEN NULL ELSE 'about ' || name END, id
          FROM "${schema}".users WHERE tenant_id = $1 AND email LIKE $2 || '%' AND (hashtext(email) % 5) = 0`,
-      [tenant, tag],
-    );
+        [tenant, tag],
+      );
     await c.query('COMMIT');
   });
 }
@@ -98,7 +99,11 @@ class LiveLoad {
         lastUser = made.body.id;
       }
       if (i % 3 === 2 && lastUser) {
-        const project = await this.call('POST', '/projects', { name: `Live project ${n}/${i}`, description: i % 2 ? null : `round ${i}`, createdById: lastUser });
+        const project = await this.call('POST', '/projects', {
+          name: `Live project ${n}/${i}`,
+          description: i % 2 ? null : `round ${i}`,
+          createdById: lastUser,
+        });
         if (project?.status === 201) this.projects.set(project.body.id, project.body);
       }
       const list = await this.call('GET', '/users?limit=5');
@@ -180,7 +185,13 @@ function tables(fp: TenantFootprint): { locations: string[]; users: Row[]; proje
       .flatMap(([, rows]) => rows as Row[])
       .sort((a, b) => a.id.localeCompare(b.id));
   // The move record (tenancy.tenant_moves) of an unfinished move is no data location.
-  return { locations: Object.keys(fp.rows).filter((k) => !k.endsWith('.tenant_moves')).sort(), users: of('users'), projects: of('projects') };
+  return {
+    locations: Object.keys(fp.rows)
+      .filter((k) => !k.endsWith('.tenant_moves'))
+      .sort(),
+    users: of('users'),
+    projects: of('projects'),
+  };
 }
 
 /** Each request's answer is one a live move allows: reads 200, writes 201 or (frozen) 503 with Retry-After. */
@@ -200,7 +211,10 @@ function assertAnswers(load: LiveLoad, freezes: { start: number; end?: number }[
     );
     refused++;
   }
-  assert.ok(load.writes().some((s) => s.status === 201), `${load.tenant}: some writes succeeded`);
+  assert.ok(
+    load.writes().some((s) => s.status === 201),
+    `${load.tenant}: some writes succeeded`,
+  );
   return { refused };
 }
 
@@ -218,7 +232,12 @@ describe('moving tenants between models', () => {
    * After a move (or none, for a bystander): the tenant's rows are exactly the rows it had before
    * plus those its load was told were created (201), unchanged, and all of them at `model`'s place.
    */
-  async function assertRows(tenant: string, model: IsolationModel, beforeRows: { users: Row[]; projects: Row[] }, load: LiveLoad): Promise<{ users: number; projects: number }> {
+  async function assertRows(
+    tenant: string,
+    model: IsolationModel,
+    beforeRows: { users: Row[]; projects: Row[] },
+    load: LiveLoad,
+  ): Promise<{ users: number; projects: number }> {
     const fp = await footprint(tenant);
     const now = tables(fp);
     assert.deepEqual(now.locations, expectedLocations(tenant, model), `${tenant}: rows only at the ${model} place`);
@@ -263,7 +282,10 @@ describe('moving tenants between models', () => {
     // One listening server for the many concurrent requests of the live loads.
     await new Promise<void>((ok) => t.http.listen(0, '127.0.0.1', ok));
     mover = t.app.get(TenantMover);
-    admin = await new SignJWT({ role: 'super_admin' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(new TextEncoder().encode(SECRET));
+    admin = await new SignJWT({ role: 'super_admin' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('10m')
+      .sign(new TextEncoder().encode(SECRET));
     await seed(t, 'mover', 'shared', 300);
     for (const [model, id] of Object.entries(BYSTANDERS)) await seed(t, id, model as IsolationModel, 50);
   });
@@ -299,7 +321,7 @@ describe('moving tenants between models', () => {
         for (const load of bystanders) assertAnswers(load, freezes.windows, false);
         const counts = await assertRows('mover', to, before.get('mover')!, moving);
         for (const load of bystanders) {
-          const model = (Object.entries(BYSTANDERS).find(([, id]) => id === load.tenant)![0]) as IsolationModel;
+          const model = Object.entries(BYSTANDERS).find(([, id]) => id === load.tenant)![0] as IsolationModel;
           await assertRows(load.tenant, model, before.get(load.tenant)!, load);
         }
         assert.ok(report.rows.users <= counts.users && report.rows.users >= before.get('mover')!.users.length);
@@ -377,11 +399,15 @@ describe('moving tenants between models', () => {
         await Promise.all(loads.map((l) => l.stop()));
         freezes.stop();
       }
-      console.log(`# move of 100,000 rows shared -> database: writes paused (freezeMillis) ${report.freezeMillis} ms, total ${report.totalMillis} ms`);
+      console.log(
+        `# move of 100,000 rows shared -> database: writes paused (freezeMillis) ${report.freezeMillis} ms, total ${report.totalMillis} ms`,
+      );
       assert.equal(report.rows.users >= 100_000, true);
       const { refused } = assertAnswers(loads[0], freezes.windows, true);
       assertAnswers(loads[1], freezes.windows, false);
-      console.log(`#   live during it: ${loads[0].writes().length} writes to the tenant (${refused} got 503), ${loads[0].reads().length} reads`);
+      console.log(
+        `#   live during it: ${loads[0].writes().length} writes to the tenant (${refused} got 503), ${loads[0].reads().length} reads`,
+      );
       await assertRows(BIG, 'database', before.big, loads[0]);
       await assertRows(BYSTANDERS.shared, 'shared', before.bystander, loads[1]);
     });
@@ -394,7 +420,10 @@ describe('moving tenants between models', () => {
       assert.equal(catalog.get(BIG)?.strategy, 'database');
       assert.equal(catalog.get(BIG)?.status, 'active');
       // Served from the source, reads and writes.
-      const made = await request(t.http).post('/users').set('X-Tenant-ID', BIG).send({ email: 'after-kill@big.test', name: 'After the kill' });
+      const made = await request(t.http)
+        .post('/users')
+        .set('X-Tenant-ID', BIG)
+        .send({ email: 'after-kill@big.test', name: 'After the kill' });
       assert.equal(made.status, 201, made.text);
       assert.equal((await request(t.http).get(`/users/${made.body.id}`).set('X-Tenant-ID', BIG)).status, 200);
       const fp = tables(await footprint(BIG));
@@ -402,7 +431,9 @@ describe('moving tenants between models', () => {
       assert.equal(fp.users.length, before.users.length + 1);
 
       const report = await moveAgain('schema');
-      console.log(`# move of ${report.rows.users} rows database -> schema, run again after the kill: writes paused ${report.freezeMillis} ms, total ${report.totalMillis} ms`);
+      console.log(
+        `# move of ${report.rows.users} rows database -> schema, run again after the kill: writes paused ${report.freezeMillis} ms, total ${report.totalMillis} ms`,
+      );
       const after = tables(await footprint(BIG));
       assert.deepEqual(after.locations, expectedLocations(BIG, 'schema'));
       assert.deepEqual(after.users, fp.users, 'every row arrived unchanged');
@@ -427,7 +458,10 @@ describe('moving tenants between models', () => {
       const recovered = await waitFor('the tenant to be active again', () => catalog.get(BIG)?.status === 'active', 10_000, 20);
       console.log(`# killed in the freeze: served again ${Date.now() - killedAt} ms after the kill (${recovered} ms of polling)`);
       assert.equal(catalog.get(BIG)?.strategy, 'schema');
-      const made = await request(t.http).post('/users').set('X-Tenant-ID', BIG).send({ email: 'after-freeze-kill@big.test', name: 'After' });
+      const made = await request(t.http)
+        .post('/users')
+        .set('X-Tenant-ID', BIG)
+        .send({ email: 'after-freeze-kill@big.test', name: 'After' });
       assert.equal(made.status, 201, made.text);
       // The source holds every row; the target may hold the copy the killed move had committed.
       const source = placeOf(t, BIG, 'schema');
@@ -436,7 +470,9 @@ describe('moving tenants between models', () => {
       assert.deepEqual(atSource, [...before.users.map((u) => u.id), made.body.id].sort());
 
       const report = await moveAgain('shared');
-      console.log(`# move of ${report.rows.users} rows schema -> shared, run again after the kill: writes paused ${report.freezeMillis} ms, total ${report.totalMillis} ms`);
+      console.log(
+        `# move of ${report.rows.users} rows schema -> shared, run again after the kill: writes paused ${report.freezeMillis} ms, total ${report.totalMillis} ms`,
+      );
       const after = tables(await footprint(BIG));
       assert.deepEqual(after.locations, expectedLocations(BIG, 'shared'));
       const expected = (fp.rows[`${source.database}.${source.schema}.users`] as Row[]).sort((a, b) => a.id.localeCompare(b.id));
@@ -452,8 +488,10 @@ describe('moving tenants between models', () => {
       await t.app.get(TenantProvisioner).provision({ id, name: 'In flight', strategy: 'shared' });
       await seed(t, id, 'shared', 200);
       // A transaction of the service (the runtime role) that wrote a row of the tenant and has not committed.
-      const password = await withOwnerClient(t.controlDatabase, async (c) =>
-        (await c.query(`SELECT value FROM tenancy.settings WHERE key = $1`, [`runtime_password:${t.runtimeRole}`])).rows[0].value,
+      const password = await withOwnerClient(
+        t.controlDatabase,
+        async (c) =>
+          (await c.query(`SELECT value FROM tenancy.settings WHERE key = $1`, [`runtime_password:${t.runtimeRole}`])).rows[0].value,
       );
       const url = new URL(t.databaseUrl);
       url.username = t.runtimeRole;
@@ -464,22 +502,35 @@ describe('moving tenants between models', () => {
       try {
         await writer.query('BEGIN');
         await writer.query(`SELECT set_config('app.tenant_id', $1, true), set_config('search_path', 'tenancy_shared', true)`, [id]);
-        const { rows } = await writer.query(`INSERT INTO users (id, email, name) VALUES (gen_random_uuid(), 'in-flight@x.test', 'In flight') RETURNING id`);
+        const { rows } = await writer.query(
+          `INSERT INTO users (id, email, name) VALUES (gen_random_uuid(), 'in-flight@x.test', 'In flight') RETURNING id`,
+        );
         moving = mover.move(id, { strategy: 'schema' });
         moving.catch(() => undefined);
         await withOwnerClient(t.controlDatabase, (c) =>
-          waitFor('the freeze', async () => (await c.query(`SELECT phase FROM tenancy.tenant_moves WHERE tenant_id = $1`, [id])).rows[0]?.phase === 'freezing', 30_000, 5),
+          waitFor(
+            'the freeze',
+            async () => (await c.query(`SELECT phase FROM tenancy.tenant_moves WHERE tenant_id = $1`, [id])).rows[0]?.phase === 'freezing',
+            30_000,
+            5,
+          ),
         );
         await new Promise((r) => setTimeout(r, mover.freezeGraceMillis + 500));
         assert.equal(t.app.get(TenantCatalog).get(id)?.strategy, 'shared', 'the switch waits for the open transaction');
         // Another shared tenant writes meanwhile, unhindered.
-        const other = await request(t.http).post('/users').set('X-Tenant-ID', BYSTANDERS.shared).send({ email: 'during-freeze@x.test', name: 'During' });
+        const other = await request(t.http)
+          .post('/users')
+          .set('X-Tenant-ID', BYSTANDERS.shared)
+          .send({ email: 'during-freeze@x.test', name: 'During' });
         assert.equal(other.status, 201, other.text);
         await writer.query('COMMIT');
         await moving;
         const fp = tables(await footprint(id));
         assert.deepEqual(fp.locations, expectedLocations(id, 'schema'));
-        assert.ok(fp.users.some((u) => u.id === rows[0].id), 'the row committed during the freeze moved too');
+        assert.ok(
+          fp.users.some((u) => u.id === rows[0].id),
+          'the row committed during the freeze moved too',
+        );
         assert.equal(fp.users.length, 201);
       } finally {
         await writer.end();
@@ -496,7 +547,12 @@ describe('moving tenants between models', () => {
       const moving = mover.move(id, { strategy: 'schema' });
       moving.catch(() => undefined);
       await withOwnerClient(t.controlDatabase, (c) =>
-        waitFor('the copy to start', async () => (await c.query(`SELECT phase FROM tenancy.tenant_moves WHERE tenant_id = $1`, [id])).rows[0]?.phase === 'copying', 30_000, 5),
+        waitFor(
+          'the copy to start',
+          async () => (await c.query(`SELECT phase FROM tenancy.tenant_moves WHERE tenant_id = $1`, [id])).rows[0]?.phase === 'copying',
+          30_000,
+          5,
+        ),
       );
       const refused = await request(t.http).delete(`/admin/tenants/${id}?force=true`).set('Authorization', `Bearer ${admin}`);
       assert.equal(refused.status, 409, refused.text);
@@ -518,14 +574,22 @@ describe('moving tenants between models', () => {
       const exited = new Promise((ok) => child.on('exit', ok));
       try {
         await withOwnerClient(t.controlDatabase, (c) =>
-          waitFor('the freeze', async () => (await c.query(`SELECT phase FROM tenancy.tenant_moves WHERE tenant_id = $1`, [id])).rows[0]?.phase === 'freezing', 60_000, 5),
+          waitFor(
+            'the freeze',
+            async () => (await c.query(`SELECT phase FROM tenancy.tenant_moves WHERE tenant_id = $1`, [id])).rows[0]?.phase === 'freezing',
+            60_000,
+            5,
+          ),
         );
       } finally {
         child.kill('SIGKILL');
         await exited;
       }
       // The bulk copy was committed at the target before the freeze: the tenant's rows are in two places.
-      assert.deepEqual(tables(await footprint(id)).locations, [...expectedLocations(id, 'schema'), ...expectedLocations(id, 'shared')].sort());
+      assert.deepEqual(
+        tables(await footprint(id)).locations,
+        [...expectedLocations(id, 'schema'), ...expectedLocations(id, 'shared')].sort(),
+      );
       await waitFor('the recovery', async () => (await mover.recoverAbandoned()).includes(id), 10_000, 100);
       assert.equal(t.app.get(TenantCatalog).get(id)?.status, 'active');
       const res = await request(t.http).delete(`/admin/tenants/${id}?force=true`).set('Authorization', `Bearer ${admin}`);
@@ -588,8 +652,14 @@ describe('moving tenants between models', () => {
       const catalog2 = t2.app.get(TenantCatalog);
       await seenBy2('the new tenant', () => catalog2.get(id)?.status === 'active');
       // End every catalog listener of the suite's database (both instances'), then change the catalog at once.
-      const ended = await withOwnerClient(t.controlDatabase, async (c) =>
-        (await c.query(`SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'nest-tenancy:catalog'`)).rows,
+      const ended = await withOwnerClient(
+        t.controlDatabase,
+        async (c) =>
+          (
+            await c.query(
+              `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'nest-tenancy:catalog'`,
+            )
+          ).rows,
       );
       assert.equal(ended.length, 2, 'one listener per instance');
       const started = Date.now();

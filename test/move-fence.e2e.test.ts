@@ -8,7 +8,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
 import request from 'supertest';
-import { IsolationModel, TenancyService, TenantCatalog, TenantLifecycle, TenantMover, TenantMovingError, TenantProvisioner } from '../libs/tenancy/src';
+import {
+  IsolationModel,
+  TenancyService,
+  TenantCatalog,
+  TenantLifecycle,
+  TenantMover,
+  TenantMovingError,
+  TenantProvisioner,
+} from '../libs/tenancy/src';
 import { IsolationStrategies } from '../libs/tenancy/src/strategies/isolation-strategies';
 import { LocationFence } from '../libs/tenancy/src/strategies/location-fence';
 import { UsersService } from '../src/users/users.service';
@@ -24,8 +32,9 @@ const ROUTES: [string, IsolationModel, IsolationModel][] = [
 
 /** A runtime-role connection string for the suite's control database. */
 async function runtimeUrl(t: TestApp): Promise<string> {
-  const password = await withOwnerClient(t.controlDatabase, async (c) =>
-    (await c.query(`SELECT value FROM tenancy.settings WHERE key = $1`, [`runtime_password:${t.runtimeRole}`])).rows[0].value,
+  const password = await withOwnerClient(
+    t.controlDatabase,
+    async (c) => (await c.query(`SELECT value FROM tenancy.settings WHERE key = $1`, [`runtime_password:${t.runtimeRole}`])).rows[0].value,
   );
   const url = new URL(t.databaseUrl);
   url.username = t.runtimeRole;
@@ -61,7 +70,12 @@ describe('a move is fenced by the database', () => {
       moving.catch(() => undefined);
       try {
         await withOwnerClient(t.controlDatabase, (c) =>
-          waitFor('the freeze', async () => (await c.query(`SELECT phase FROM tenancy.tenant_moves WHERE tenant_id = $1`, [id])).rows[0]?.phase === 'freezing', 30_000, 5),
+          waitFor(
+            'the freeze',
+            async () => (await c.query(`SELECT phase FROM tenancy.tenant_moves WHERE tenant_id = $1`, [id])).rows[0]?.phase === 'freezing',
+            30_000,
+            5,
+          ),
         );
         assert.equal(stale.app.get(TenantCatalog).get(id)?.status, 'active', 'the stale instance has not heard of the freeze');
         const during = await post(stale, `during@${id}.test`);
@@ -90,15 +104,32 @@ describe('a move is fenced by the database', () => {
       const users = rowsOfTable(await tenantFootprint(t.controlDatabase, t.databasePrefix, id), 'users');
       assert.deepEqual(
         users.map((l) => [l.location.split('.').slice(1).join('.'), l.rows.map((r) => r.email)]),
-        [[to === 'database' ? 'public.users' : to === 'schema' ? `tenant_${id.replace(/-/g, '_')}.users` : 'tenancy_shared.users', [`before@${id}.test`]]],
+        [
+          [
+            to === 'database' ? 'public.users' : to === 'schema' ? `tenant_${id.replace(/-/g, '_')}.users` : 'tenancy_shared.users',
+            [`before@${id}.test`],
+          ],
+        ],
         'only the acknowledged write, only at the new place; the refused ones are nowhere',
       );
       const served = await request(t.http).get('/users').set('X-Tenant-ID', id);
-      assert.deepEqual(served.body.items.map((u: { email: string }) => u.email), [`before@${id}.test`], 'served from the new place');
+      assert.deepEqual(
+        served.body.items.map((u: { email: string }) => u.email),
+        [`before@${id}.test`],
+        'served from the new place',
+      );
       const strategies = t.app.get(IsolationStrategies);
-      assert.equal(await t.app.get(LocationFence).isFenced(strategies.for(to).location({ id, server: 'default' }), id), false, 'the new place is not fenced');
+      assert.equal(
+        await t.app.get(LocationFence).isFenced(strategies.for(to).location({ id, server: 'default' }), id),
+        false,
+        'the new place is not fenced',
+      );
       if (from === 'shared') {
-        assert.equal(await t.app.get(LocationFence).isFenced(strategies.for('shared').location({ id, server: 'default' }), id), true, 'the shared tables stay fenced for it');
+        assert.equal(
+          await t.app.get(LocationFence).isFenced(strategies.for('shared').location({ id, server: 'default' }), id),
+          true,
+          'the shared tables stay fenced for it',
+        );
       }
     });
   }
@@ -148,7 +179,15 @@ describe('a move is fenced by the database', () => {
       const runtime = new Client({ connectionString: await runtimeUrl(t) });
       await runtime.connect();
       try {
-        const garbage = ['', 'NOT A TENANT', '../../etc', `{"id":"${id}","strategy":"database","status":"suspended"}`, 'x'.repeat(7_000), "'; DROP TABLE tenancy.tenants; --", '*'];
+        const garbage = [
+          '',
+          'NOT A TENANT',
+          '../../etc',
+          `{"id":"${id}","strategy":"database","status":"suspended"}`,
+          'x'.repeat(7_000),
+          "'; DROP TABLE tenancy.tenants; --",
+          '*',
+        ];
         for (const payload of garbage) await runtime.query(`SELECT pg_notify('tenancy_catalog', $1)`, [payload]);
         await new Promise((r) => setTimeout(r, 300));
         assert.equal(reads, 0, 'a payload that is not a tenant id is ignored');

@@ -90,7 +90,10 @@ describe('pool registry: one pool per tenant, budget, eviction, shutdown', () =>
     delete process.env.TENANCY_POOL_IDLE_MILLIS;
     t = await startTestApp({
       tiers: TIERS,
-      tenants: [...TENANTS.map((id) => ({ id, name: `Tenant ${id}`, tier: 'enterprise' })), { id: 'p-shared', name: 'Shared', tier: 'free' }],
+      tenants: [
+        ...TENANTS.map((id) => ({ id, name: `Tenant ${id}`, tier: 'enterprise' })),
+        { id: 'p-shared', name: 'Shared', tier: 'free' },
+      ],
       // Tier pool max 2 and a budget of 6 open connections per server.
       env: { TENANCY_SERVER_CONNECTION_BUDGET: '6' },
     });
@@ -200,7 +203,10 @@ describe('pool registry: one pool per tenant, budget, eviction, shutdown', () =>
     assert.equal(got.status, 200, JSON.stringify(got.body));
     assert.equal(got.body.email, 'ada@p1.test');
     const list = await request(t.http).get('/users').set('X-Tenant-ID', 'p1');
-    assert.deepEqual(list.body.items.map((u: { id: string }) => u.id), [created.body.id]);
+    assert.deepEqual(
+      list.body.items.map((u: { id: string }) => u.id),
+      [created.body.id],
+    );
     await waitFor('the request to release its lease', () => registry.stats().inUse === 0);
     const second = await registry.acquire(record('p1'));
     second.release();

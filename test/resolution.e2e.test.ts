@@ -48,7 +48,10 @@ async function start(nodeEnv: string): Promise<{ t: TestApp; users: Record<strin
   for (const { id } of TENANTS) {
     // In production a token is required (resolution.jwt.required defaults to on there).
     const as = nodeEnv === 'production' ? bearer(await sign({ tenant_id: id })) : { 'X-Tenant-ID': id };
-    const res = await request(t.http).post('/users').set(as).send({ email: `owner@${id}.example.com`, name: `Owner of ${id}` });
+    const res = await request(t.http)
+      .post('/users')
+      .set(as)
+      .send({ email: `owner@${id}.example.com`, name: `Owner of ${id}` });
     assert.equal(res.status, 201, res.text);
     users[id] = res.body.id;
   }
@@ -107,15 +110,37 @@ describe('tenant resolution (JWT not authoritative)', () => {
   it('two sources naming different tenants are 400 naming both sources; sources that agree are served; every source is format-checked', async () => {
     const conflict = await request(t.http).get('/t/gadget/users').set('X-Tenant-ID', 'widget');
     assertError(conflict, 400, /x-tenant-id header names tenant 'widget' but a path prefix \/t\/<tenant>\/ names tenant 'gadget'/);
-    assertError(await request(t.http).get('/t/gadget/users').set('Host', 'acme.localhost'), 400, /subdomain of localhost names tenant 'acme' but a path prefix/);
+    assertError(
+      await request(t.http).get('/t/gadget/users').set('Host', 'acme.localhost'),
+      400,
+      /subdomain of localhost names tenant 'acme' but a path prefix/,
+    );
     const token = await sign({ tenant_id: 'gadget' });
-    assertError(await request(t.http).get('/t/acme/users').set(bearer(token)).set('X-Tenant-ID', 'widget'), 400, /claim of a bearer token names tenant 'gadget' but the x-tenant-id header names tenant 'widget'/);
+    assertError(
+      await request(t.http).get('/t/acme/users').set(bearer(token)).set('X-Tenant-ID', 'widget'),
+      400,
+      /claim of a bearer token names tenant 'gadget' but the x-tenant-id header names tenant 'widget'/,
+    );
     // A write with conflicting sources writes nowhere.
-    assertError(await request(t.http).post('/t/gadget/users').set('X-Tenant-ID', 'widget').send({ email: 'conflict@example.com', name: 'Conflict' }), 400, /names tenant/);
-    for (const id of ['gadget', 'widget']) assert.deepEqual((await request(t.http).get('/users').query({ q: 'conflict' }).set('X-Tenant-ID', id)).body.items, []);
-    assert.equal(await servedAs(request(t.http).get('/t/gadget/users').set('X-Tenant-ID', 'gadget').set('Host', 'gadget.localhost').set(bearer(token))), 'gadget');
+    assertError(
+      await request(t.http).post('/t/gadget/users').set('X-Tenant-ID', 'widget').send({ email: 'conflict@example.com', name: 'Conflict' }),
+      400,
+      /names tenant/,
+    );
+    for (const id of ['gadget', 'widget'])
+      assert.deepEqual((await request(t.http).get('/users').query({ q: 'conflict' }).set('X-Tenant-ID', id)).body.items, []);
+    assert.equal(
+      await servedAs(
+        request(t.http).get('/t/gadget/users').set('X-Tenant-ID', 'gadget').set('Host', 'gadget.localhost').set(bearer(token)),
+      ),
+      'gadget',
+    );
     assertError(await request(t.http).get('/t/Not_Valid/users').set('X-Tenant-ID', 'acme'), 400, /path prefix .* is malformed/);
-    assertError(await request(t.http).get('/users').set('X-Tenant-ID', 'acme').set('Host', 'ac_me.localhost'), 400, /subdomain .* is malformed/);
+    assertError(
+      await request(t.http).get('/users').set('X-Tenant-ID', 'acme').set('Host', 'ac_me.localhost'),
+      400,
+      /subdomain .* is malformed/,
+    );
   });
 
   it('resolves the tenant_id claim of a valid HS256 token', async () => {
@@ -146,15 +171,35 @@ describe('tenant resolution (JWT not authoritative)', () => {
   });
 
   it('a verified claim is still checked: malformed is 400, unknown is 404', async () => {
-    assertError(await request(t.http).get('/users').set(bearer(await sign({ tenant_id: 'ACME' }))), 400, /claim of a bearer token is malformed/);
-    assertError(await request(t.http).get('/users').set(bearer(await sign({ tenant_id: "acme' OR '1'='1" }))), 400, /malformed/);
-    assertError(await request(t.http).get('/users').set(bearer(await sign({ tenant_id: 'initech' }))), 404, /Tenant 'initech' does not exist/);
+    assertError(
+      await request(t.http)
+        .get('/users')
+        .set(bearer(await sign({ tenant_id: 'ACME' }))),
+      400,
+      /claim of a bearer token is malformed/,
+    );
+    assertError(
+      await request(t.http)
+        .get('/users')
+        .set(bearer(await sign({ tenant_id: "acme' OR '1'='1" }))),
+      400,
+      /malformed/,
+    );
+    assertError(
+      await request(t.http)
+        .get('/users')
+        .set(bearer(await sign({ tenant_id: 'initech' }))),
+      404,
+      /Tenant 'initech' does not exist/,
+    );
   });
 
   it('a bad signature, an expired token, alg "none" and a malformed Authorization header are 401', async () => {
     const valid = await sign({ tenant_id: 'acme' });
     const [header, , signature] = valid.split('.');
-    const forgedPayload = Buffer.from(JSON.stringify({ tenant_id: 'widget', exp: Math.floor(Date.now() / 1000) + 300 })).toString('base64url');
+    const forgedPayload = Buffer.from(JSON.stringify({ tenant_id: 'widget', exp: Math.floor(Date.now() / 1000) + 300 })).toString(
+      'base64url',
+    );
     const refused = [
       await sign({ tenant_id: 'acme' }, { secret: OTHER_SECRET }),
       `${header}.${forgedPayload}.${signature}`,
@@ -176,8 +221,21 @@ describe('tenant resolution (JWT not authoritative)', () => {
         assert.equal(res.body.error, 'Unauthorized');
       }
     }
-    for (const authorization of ['Bearer', 'Bearer not-a-jwt', `Bearer ${valid} extra`, `Bearer ${valid}.x`, 'Basic dXNlcjpwYXNz', `Token ${valid}`, valid, 'Bearer a.b']) {
-      assertError(await request(t.http).get('/users').set('Authorization', authorization).set('X-Tenant-ID', 'acme'), 401, /bearer token is invalid/);
+    for (const authorization of [
+      'Bearer',
+      'Bearer not-a-jwt',
+      `Bearer ${valid} extra`,
+      `Bearer ${valid}.x`,
+      'Basic dXNlcjpwYXNz',
+      `Token ${valid}`,
+      valid,
+      'Bearer a.b',
+    ]) {
+      assertError(
+        await request(t.http).get('/users').set('Authorization', authorization).set('X-Tenant-ID', 'acme'),
+        401,
+        /bearer token is invalid/,
+      );
     }
     // Nothing was written by the refused POSTs.
     const list = await request(t.http).get('/users').query({ q: 'forged' }).set('X-Tenant-ID', 'acme');
@@ -221,7 +279,10 @@ describe('tenant resolution (JWT not authoritative)', () => {
     try {
       await catalog.setStatus('widget', 'moving');
       assert.equal(await servedAs(request(t.http).get('/users').set('X-Tenant-ID', 'widget')), 'widget');
-      const write = await request(t.http).post('/users').set('X-Tenant-ID', 'widget').send({ email: 'while-moving@example.com', name: 'Moving' });
+      const write = await request(t.http)
+        .post('/users')
+        .set('X-Tenant-ID', 'widget')
+        .send({ email: 'while-moving@example.com', name: 'Moving' });
       assertError(write, 503, /being moved/);
       assert.equal(write.headers['retry-after'], '2');
     } finally {
@@ -290,12 +351,22 @@ describe('tenant resolution with the JWT authoritative (NODE_ENV=production)', (
         }
       }
       // A token without the tenant claim does not open the header's tenant either.
-      assertError(await request(t.http).get('/users').set(bearer(await sign({ sub: 'user-1' }))).set('X-Tenant-ID', 'acme'), 401, /needs a bearer token/);
+      assertError(
+        await request(t.http)
+          .get('/users')
+          .set(bearer(await sign({ sub: 'user-1' })))
+          .set('X-Tenant-ID', 'acme'),
+        401,
+        /needs a bearer token/,
+      );
     } finally {
       await catalog.setStatus('gadget', 'active');
     }
     assert.equal(bodies.size, 1, `one body for every tenant: ${[...bodies].join(' / ')}`);
-    const list = await request(t.http).get('/users').query({ q: 'tokenless' }).set(bearer(await sign({ tenant_id: 'acme' })));
+    const list = await request(t.http)
+      .get('/users')
+      .query({ q: 'tokenless' })
+      .set(bearer(await sign({ tenant_id: 'acme' })));
     assert.equal(list.status, 200);
     assert.deepEqual(list.body.items, []);
   });
@@ -306,7 +377,12 @@ describe('tenant resolution with the JWT authoritative (NODE_ENV=production)', (
       () => request(t.http).get(`/users/${users.widget}`).set(bearer(token)).set('X-Tenant-ID', 'widget'),
       () => request(t.http).get('/users').set(bearer(token)).set('Host', 'widget.localhost:3000'),
       () => request(t.http).get('/t/widget/users').set(bearer(token)),
-      () => request(t.http).post('/users').set(bearer(token)).set('X-Tenant-ID', 'gadget').send({ email: 'conflict@example.com', name: 'Conflict' }),
+      () =>
+        request(t.http)
+          .post('/users')
+          .set(bearer(token))
+          .set('X-Tenant-ID', 'gadget')
+          .send({ email: 'conflict@example.com', name: 'Conflict' }),
       () => request(t.http).post('/t/gadget/users').set(bearer(token)).send({ email: 'conflict@example.com', name: 'Conflict' }),
       // Even when the other source comes first in the chain's reading of the request.
       () => request(t.http).get('/t/acme/users').set(bearer(token)).set('X-Tenant-ID', 'widget'),
@@ -316,7 +392,10 @@ describe('tenant resolution with the JWT authoritative (NODE_ENV=production)', (
       assert.equal(res.body.error, 'Forbidden');
     }
     for (const tenant of ['acme', 'gadget']) {
-      const list = await request(t.http).get('/users').query({ q: 'conflict' }).set(bearer(await sign({ tenant_id: tenant })));
+      const list = await request(t.http)
+        .get('/users')
+        .query({ q: 'conflict' })
+        .set(bearer(await sign({ tenant_id: tenant })));
       assert.equal(list.status, 200);
       assert.deepEqual(list.body.items, []);
     }
@@ -326,9 +405,18 @@ describe('tenant resolution with the JWT authoritative (NODE_ENV=production)', (
     const token = await sign({ tenant_id: 'acme' });
     const sameHeader = await request(t.http).get(`/users/${users.acme}`).set(bearer(token)).set('X-Tenant-ID', 'acme');
     assert.equal(sameHeader.status, 200, sameHeader.text);
-    const allSame = await request(t.http).get(`/t/acme/users/${users.acme}`).set(bearer(token)).set('X-Tenant-ID', 'acme').set('Host', 'acme.localhost:3000');
+    const allSame = await request(t.http)
+      .get(`/t/acme/users/${users.acme}`)
+      .set(bearer(token))
+      .set('X-Tenant-ID', 'acme')
+      .set('Host', 'acme.localhost:3000');
     assert.equal(allSame.status, 200, allSame.text);
-    await request(t.http).post('/users').set(bearer(token)).set('X-Tenant-ID', 'acme').send({ email: 'agreed@example.com', name: 'Agreed' }).expect(201);
+    await request(t.http)
+      .post('/users')
+      .set(bearer(token))
+      .set('X-Tenant-ID', 'acme')
+      .send({ email: 'agreed@example.com', name: 'Agreed' })
+      .expect(201);
   });
 
   it('a bad token is still 401, whatever the other sources say', async () => {

@@ -35,7 +35,12 @@ describe('shutdown', () => {
         ],
       }),
     );
-    env = childProcessEnv({ DATABASE_URL: urlFor(controlDatabase), TENANCY_CONFIG: tenantsFile, TENANCY_DATABASE_PREFIX: prefix, NODE_ENV: 'test' });
+    env = childProcessEnv({
+      DATABASE_URL: urlFor(controlDatabase),
+      TENANCY_CONFIG: tenantsFile,
+      TENANCY_DATABASE_PREFIX: prefix,
+      NODE_ENV: 'test',
+    });
   });
 
   after(async () => {
@@ -97,7 +102,12 @@ describe('shutdown', () => {
     chmodSync(cwd, 0o755);
     try {
       const withoutDatabase = Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'DATABASE_URL'));
-      const { code, output } = await run('main', [], { when: /is running at/, signal: 'SIGINT', group: true }, { env: withoutDatabase, cwd });
+      const { code, output } = await run(
+        'main',
+        [],
+        { when: /is running at/, signal: 'SIGINT', group: true },
+        { env: withoutDatabase, cwd },
+      );
       assert.match(output, /No DATABASE_URL: starting an embedded PostgreSQL/);
       assert.match(output, /SIGINT: closing pools and stopping/);
       assert.equal(code, 0, output);
@@ -111,7 +121,11 @@ describe('shutdown', () => {
     port = await freePort();
     const base = () => `http://127.0.0.1:${port}`;
     const statuses = new Map<number, number>();
-    const acknowledged = new Map<string, string[]>([['acme', []], ['widget', []], ['gadget', []]]);
+    const acknowledged = new Map<string, string[]>([
+      ['acme', []],
+      ['widget', []],
+      ['gadget', []],
+    ]);
     let running = true;
     let signalledAt = 0;
     const load = async (worker: number) => {
@@ -135,7 +149,13 @@ describe('shutdown', () => {
       }
     };
     const stopped = run('main', [], { when: /is running at/, signal: 'SIGTERM' });
-    while (!(await fetch(`${base()}/health/ready`).then((r) => r.ok, () => false))) await new Promise((r) => setTimeout(r, 100));
+    while (
+      !(await fetch(`${base()}/health/ready`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    )
+      await new Promise((r) => setTimeout(r, 100));
     const workers = Array.from({ length: 12 }, (_, w) => load(w));
     const { code, output } = await stopped;
     signalledAt = Date.now();
@@ -144,19 +164,31 @@ describe('shutdown', () => {
     assert.equal(code, 0, output);
     assert.doesNotMatch(output, /\bWARN\b|\bERROR\b|Driver not Connected|Connection terminated/, output);
     assert.ok((statuses.get(201) ?? 0) > 0, `no write was served before the stop: ${JSON.stringify([...statuses])}`);
-    assert.deepEqual([...statuses.keys()].filter((s) => s !== 201 && s !== 503), [], `answers other than 201 and 503: ${JSON.stringify([...statuses])}`);
+    assert.deepEqual(
+      [...statuses.keys()].filter((s) => s !== 201 && s !== 503),
+      [],
+      `answers other than 201 and 503: ${JSON.stringify([...statuses])}`,
+    );
 
     // Every acknowledged write is there after a restart.
     port = await freePort();
     let checked!: () => void;
     const again = run('main', [], { when: /is running at/, signal: 'SIGINT', after: new Promise<void>((ok) => (checked = ok)) });
-    while (!(await fetch(`${base()}/health/ready`).then((r) => r.ok, () => false))) await new Promise((r) => setTimeout(r, 100));
+    while (
+      !(await fetch(`${base()}/health/ready`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    )
+      await new Promise((r) => setTimeout(r, 100));
     try {
       for (const [tenant, emails] of acknowledged) {
         const stored = new Set<string>();
         let cursor: string | null = null;
         do {
-          const res = await fetch(`${base()}/users?limit=100&q=stop-${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { headers: { 'x-tenant-id': tenant } });
+          const res = await fetch(`${base()}/users?limit=100&q=stop-${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, {
+            headers: { 'x-tenant-id': tenant },
+          });
           assert.equal(res.status, 200);
           const page = (await res.json()) as { items: { email: string }[]; nextCursor: string | null };
           for (const u of page.items) stored.add(u.email);

@@ -15,9 +15,11 @@ describe('transaction limits', () => {
 
   before(async () => {
     t = await startTestApp({
-      tiers: { ...DEFAULT_TIERS, // The idle limit stays well above the lock limit: the lock test's holder idles while the
-      // waiter times out, and must not be ended itself on a loaded machine.
-      strict: { strategy: 'schema', limits: { statementMillis: 300, lockMillis: 200, idleInTransactionMillis: 1_000 } } },
+      tiers: {
+        ...DEFAULT_TIERS, // The idle limit stays well above the lock limit: the lock test's holder idles while the
+        // waiter times out, and must not be ended itself on a loaded machine.
+        strict: { strategy: 'schema', limits: { statementMillis: 300, lockMillis: 200, idleInTransactionMillis: 1_000 } },
+      },
       tenants: [
         { id: 'strict', name: 'Strict', tier: 'strict' },
         { id: 'lenient', name: 'Lenient', tier: 'pro' },
@@ -32,11 +34,19 @@ describe('transaction limits', () => {
     await t?.close();
   });
 
-  const failure = (p: Promise<unknown>) => p.then(() => 'ok', (err: unknown) => pgErrorCode(err) ?? (err as Error).message);
+  const failure = (p: Promise<unknown>) =>
+    p.then(
+      () => 'ok',
+      (err: unknown) => pgErrorCode(err) ?? (err as Error).message,
+    );
 
   it('applies the tier’s limits, and the module’s to a tier without its own', async () => {
     const show = (id: string) =>
-      tenancy.run(id, () => tds.query<{ s: string; l: string; i: string }[]>(`SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l, current_setting('idle_in_transaction_session_timeout') AS i`));
+      tenancy.run(id, () =>
+        tds.query<{ s: string; l: string; i: string }[]>(
+          `SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l, current_setting('idle_in_transaction_session_timeout') AS i`,
+        ),
+      );
     assert.deepEqual(await show('strict'), [{ s: '300ms', l: '200ms', i: '1s' }]);
     assert.deepEqual(await show('lenient'), [{ s: '2s', l: '2s', i: '10s' }]);
   });
@@ -47,7 +57,9 @@ describe('transaction limits', () => {
   });
 
   it('lock_timeout ends a wait for a row lock (55P03)', async () => {
-    const created = await tenancy.run('strict', () => tds.query<{ id: string }[]>(`INSERT INTO users (email, name) VALUES ('lock@x.test', 'L') RETURNING id`));
+    const created = await tenancy.run('strict', () =>
+      tds.query<{ id: string }[]>(`INSERT INTO users (email, name) VALUES ('lock@x.test', 'L') RETURNING id`),
+    );
     const id = created[0].id;
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));

@@ -107,7 +107,8 @@ function audit(records: LogRecord[], role: string, ownerOf: Map<string, string>)
       if (n && /^INSERT/i.test(sql)) current.tx.inserts.push(Number(n));
     }
     for (const [id, tenant] of ownerOf) {
-      if (all.includes(id) && tenant !== current.tx.tenant) violations.push(`id of '${tenant}' in a transaction of '${current.tx.tenant}', ${where}`);
+      if (all.includes(id) && tenant !== current.tx.tenant)
+        violations.push(`id of '${tenant}' in a transaction of '${current.tx.tenant}', ${where}`);
     }
   }
   for (const [session, { tx }] of open) violations.push(`session ${session} left a transaction of '${tx.tenant}' open`);
@@ -193,7 +194,7 @@ describe('no query of an ended unit of work reaches a connection', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('every statement of the runtime role runs in its own request\'s transaction; no rolled-back row exists', async () => {
+  it("every statement of the runtime role runs in its own request's transaction; no rolled-back row exists", async () => {
     const port = await listen(t.http);
     const ownerOf = new Map<string, string>();
     const users = new Map<string, string[]>();
@@ -205,9 +206,15 @@ describe('no query of an ended unit of work reaches a connection', () => {
       return res!.body.id as string;
     };
     for (const { id } of TENANTS) {
-      const u = [await post(id, '/users', { email: `seed1.${id}@x.test`, name: `seed ${id}` }), await post(id, '/users', { email: `seed2.${id}@x.test`, name: `seed ${id}` })];
+      const u = [
+        await post(id, '/users', { email: `seed1.${id}@x.test`, name: `seed ${id}` }),
+        await post(id, '/users', { email: `seed2.${id}@x.test`, name: `seed ${id}` }),
+      ];
       users.set(id, u);
-      projects.set(id, [await post(id, '/projects', { name: `seed ${id}`, createdById: u[0] }), await post(id, '/projects', { name: `seed ${id}`, createdById: u[1] })]);
+      projects.set(id, [
+        await post(id, '/projects', { name: `seed ${id}`, createdById: u[0] }),
+        await post(id, '/projects', { name: `seed ${id}`, createdById: u[1] }),
+      ]);
     }
 
     // The load starts here in the log (the DataSources' own start-up queries come before it).
@@ -243,7 +250,8 @@ describe('no query of an ended unit of work reaches a connection', () => {
       await Promise.all(TENANTS.flatMap(({ id }) => [one(id), one(id)]));
     }
     // Every unit has ended once each pool of one connection has served one more request after them.
-    for (const { id } of TENANTS) assert.equal((await sendAndMaybeAbort(port, `GET /users?limit=1 HTTP/1.1\r\nX-Tenant-ID: ${id}`, ''))?.status, 200);
+    for (const { id } of TENANTS)
+      assert.equal((await sendAndMaybeAbort(port, `GET /users?limit=1 HTTP/1.1\r\nX-Tenant-ID: ${id}`, ''))?.status, 200);
     await new Promise((ok) => setTimeout(ok, 300));
     const endMarker = await mark(server.url, 'end');
     await waitFor(() => log.includes(endMarker), 'the statement log');
@@ -287,7 +295,17 @@ describe('no query of an ended unit of work reaches a connection', () => {
     for (const [r, tenant] of acknowledged) assert.equal(written.get(r), tenant, `request ${r} got a 201, yet its row is missing`);
 
     // The load did what it is meant to: many aborted units, some after their first query.
-    const figures = { requests: n, statements, transactions: transactions.length, rolledBack: transactions.filter((x) => x.outcome === 'ROLLBACK').length, rolledBackWrites: rolledBack.length, rolledBackAfterAQuery: transactions.filter((x) => x.outcome === 'ROLLBACK' && x.statements > 0).length, acknowledged: acknowledged.size, written: written.size, posted: posted.size };
+    const figures = {
+      requests: n,
+      statements,
+      transactions: transactions.length,
+      rolledBack: transactions.filter((x) => x.outcome === 'ROLLBACK').length,
+      rolledBackWrites: rolledBack.length,
+      rolledBackAfterAQuery: transactions.filter((x) => x.outcome === 'ROLLBACK' && x.statements > 0).length,
+      acknowledged: acknowledged.size,
+      written: written.size,
+      posted: posted.size,
+    };
     console.log(`figures: ${JSON.stringify(figures)}`);
     assert.ok(figures.rolledBack >= 20, `only ${figures.rolledBack} units were rolled back`);
     assert.ok(figures.rolledBackAfterAQuery >= 10, `only ${figures.rolledBackAfterAQuery} units were rolled back after a query`);

@@ -3,13 +3,7 @@
 // a move's freeze, a switch to another model) is never ignored by a transaction that starts late.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import {
-  TenancyService,
-  TenantCatalog,
-  TenantDataSource,
-  TenantMovingError,
-  TenantSuspendedError,
-} from '../libs/tenancy/src';
+import { TenancyService, TenantCatalog, TenantDataSource, TenantMovingError, TenantSuspendedError } from '../libs/tenancy/src';
 import { startTestApp, TestApp } from './support/test-app';
 
 describe('the tenant is re-checked when a unit of work begins', () => {

@@ -1,4 +1,18 @@
-import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Logger, Param, PipeTransform, Post, Query, Res, UseGuards } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Logger,
+  Param,
+  PipeTransform,
+  Post,
+  Query,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Readable } from 'node:stream';
@@ -73,7 +87,8 @@ export class AdminController {
   @HttpCode(202)
   async move(@Param('id', TenantIdPipe) id: string, @Body() dto: MoveTenantDto) {
     const tenant = this.lifecycle.require(id);
-    if (tenant.status !== 'active') throw new BadRequestException(`Tenant '${id}' is ${tenant.status}; only an active tenant can be moved.`);
+    if (tenant.status !== 'active')
+      throw new BadRequestException(`Tenant '${id}' is ${tenant.status}; only an active tenant can be moved.`);
     // What would make the move fail at once is answered now, not after a 202.
     await this.mover.check(id, dto);
     void this.mover.move(id, dto).then(

@@ -2,7 +2,10 @@ import { SingleBar } from 'cli-progress';
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { TenantMigrations } from '../../libs/tenancy/src';
 
-@Command({ name: 'migrate', description: 'apply pending migrations to every tenant (skips current ones, goes on past failures, resumable)' })
+@Command({
+  name: 'migrate',
+  description: 'apply pending migrations to every tenant (skips current ones, goes on past failures, resumable)',
+})
 export class MigrateCommand extends CommandRunner {
   constructor(private readonly migrations: TenantMigrations) {
     super();
@@ -13,13 +16,17 @@ export class MigrateCommand extends CommandRunner {
       const rows = await this.migrations.status();
       const counts = new Map<string, number>();
       for (const r of rows) {
-        console.log(`${r.target.padEnd(42)} ${r.model.padEnd(9)} ${r.status.padEnd(8)} ${r.version ?? '-'}${r.error ? `  (${r.error})` : ''}`);
+        console.log(
+          `${r.target.padEnd(42)} ${r.model.padEnd(9)} ${r.status.padEnd(8)} ${r.version ?? '-'}${r.error ? `  (${r.error})` : ''}`,
+        );
         counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
       }
       console.log(`latest: ${this.migrations.latest ?? '-'}; ${[...counts].map(([k, v]) => `${v} ${k}`).join(', ')}`);
       return;
     }
-    const bar = process.stderr.isTTY ? new SingleBar({ format: 'migrating [{bar}] {value}/{total} {target}', clearOnComplete: true }) : undefined;
+    const bar = process.stderr.isTTY
+      ? new SingleBar({ format: 'migrating [{bar}] {value}/{total} {target}', clearOnComplete: true })
+      : undefined;
     let started = false;
     const report = await this.migrations.run({
       concurrency: options.concurrency ?? 4,
@@ -33,7 +40,9 @@ export class MigrateCommand extends CommandRunner {
       },
     });
     bar?.stop();
-    console.log(`${report.outcomes.length} targets: ${report.applied} migrated, ${report.skipped} skipped, ${report.failed} failed, ${report.millis} ms`);
+    console.log(
+      `${report.outcomes.length} targets: ${report.applied} migrated, ${report.skipped} skipped, ${report.failed} failed, ${report.millis} ms`,
+    );
     if (report.failed) process.exitCode = 1;
   }
 

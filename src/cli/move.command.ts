@@ -1,7 +1,11 @@
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { ISOLATION_MODELS, IsolationModel, TenantMover } from '../../libs/tenancy/src';
 
-@Command({ name: 'move', arguments: '<id>', description: 'move a tenant to another model (or server), keeping ids; writes pause only for the final catch-up' })
+@Command({
+  name: 'move',
+  arguments: '<id>',
+  description: 'move a tenant to another model (or server), keeping ids; writes pause only for the final catch-up',
+})
 export class MoveCommand extends CommandRunner {
   constructor(private readonly mover: TenantMover) {
     super();
@@ -12,8 +16,12 @@ export class MoveCommand extends CommandRunner {
     const report = await this.mover.move(id, { strategy: options.strategy, server: options.server }, (phase, detail) =>
       console.error(`${new Date().toISOString()} ${phase}${detail ? ` ${detail}` : ''}`),
     );
-    const rows = Object.entries(report.rows).map(([t, n]) => `${t} ${n}`).join(', ');
-    console.log(`${id}: ${report.from.strategy} -> ${report.to.strategy} (${rows}); writes paused ${report.freezeMillis} ms, total ${report.totalMillis} ms`);
+    const rows = Object.entries(report.rows)
+      .map(([t, n]) => `${t} ${n}`)
+      .join(', ');
+    console.log(
+      `${id}: ${report.from.strategy} -> ${report.to.strategy} (${rows}); writes paused ${report.freezeMillis} ms, total ${report.totalMillis} ms`,
+    );
   }
 
   @Option({ flags: '-s, --strategy <strategy>', description: 'target model: shared, schema or database' })

@@ -2,13 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command, CommandRunner, Option } from 'nest-commander';
-import {
-  IsolationModel,
-  TenantExporter,
-  TenantInspector,
-  TenantLifecycle,
-  TenantProvisioner,
-} from '../../libs/tenancy/src';
+import { IsolationModel, TenantExporter, TenantInspector, TenantLifecycle, TenantProvisioner } from '../../libs/tenancy/src';
 
 const bytes = (n: number | null) => (n === null ? '-' : n > 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`);
 
@@ -22,13 +16,19 @@ export class ListCommand extends CommandRunner {
     const rows = await this.inspector.list();
     console.log(`${'id'.padEnd(40)} ${'model'.padEnd(9)} ${'tier'.padEnd(12)} ${'status'.padEnd(12)} ${'size'.padStart(10)}  version`);
     for (const t of rows) {
-      console.log(`${t.id.padEnd(40)} ${t.strategy.padEnd(9)} ${(t.tier ?? '-').padEnd(12)} ${t.status.padEnd(12)} ${bytes(t.sizeBytes).padStart(10)}  ${t.version ?? '-'}`);
+      console.log(
+        `${t.id.padEnd(40)} ${t.strategy.padEnd(9)} ${(t.tier ?? '-').padEnd(12)} ${t.status.padEnd(12)} ${bytes(t.sizeBytes).padStart(10)}  ${t.version ?? '-'}`,
+      );
     }
     console.log(`${rows.length} tenants`);
   }
 }
 
-@Command({ name: 'provision', arguments: '<id>', description: 'create a tenant (schema or database), apply every migration, record it; safe to re-run' })
+@Command({
+  name: 'provision',
+  arguments: '<id>',
+  description: 'create a tenant (schema or database), apply every migration, record it; safe to re-run',
+})
 export class ProvisionCommand extends CommandRunner {
   constructor(private readonly provisioner: TenantProvisioner) {
     super();
@@ -36,8 +36,16 @@ export class ProvisionCommand extends CommandRunner {
 
   async run([id]: string[], options: { name?: string; tier?: string; strategy?: IsolationModel; server?: string }): Promise<void> {
     const started = Date.now();
-    const tenant = await this.provisioner.provision({ id, name: options.name ?? id, tier: options.tier, strategy: options.strategy, server: options.server });
-    console.log(`${tenant.id} ready (${tenant.strategy}${tenant.strategy === 'database' ? ` on ${tenant.server}` : ''}, ${tenant.status}) in ${Date.now() - started} ms`);
+    const tenant = await this.provisioner.provision({
+      id,
+      name: options.name ?? id,
+      tier: options.tier,
+      strategy: options.strategy,
+      server: options.server,
+    });
+    console.log(
+      `${tenant.id} ready (${tenant.strategy}${tenant.strategy === 'database' ? ` on ${tenant.server}` : ''}, ${tenant.status}) in ${Date.now() - started} ms`,
+    );
   }
 
   @Option({ flags: '-n, --name <name>', description: 'display name (default: the id)' })
@@ -61,7 +69,7 @@ export class ProvisionCommand extends CommandRunner {
   }
 }
 
-@Command({ name: 'suspend', arguments: '<id>', description: 'refuse the tenant\'s requests with 403 on every instance' })
+@Command({ name: 'suspend', arguments: '<id>', description: "refuse the tenant's requests with 403 on every instance" })
 export class SuspendCommand extends CommandRunner {
   constructor(private readonly lifecycle: TenantLifecycle) {
     super();
@@ -106,7 +114,11 @@ export class ExportCommand extends CommandRunner {
   }
 }
 
-@Command({ name: 'delete', arguments: '<id>', description: 'drop every row of the tenant and remove it from the catalog (export first, or --force)' })
+@Command({
+  name: 'delete',
+  arguments: '<id>',
+  description: 'drop every row of the tenant and remove it from the catalog (export first, or --force)',
+})
 export class DeleteCommand extends CommandRunner {
   constructor(private readonly lifecycle: TenantLifecycle) {
     super();

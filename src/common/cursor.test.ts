@@ -67,14 +67,26 @@ describe('toPage', () => {
   });
 
   it('has no next page when no more rows came back', () => {
-    assert.deepEqual(toPage(rows(3), 3, (r) => r.n), { items: [0, 1, 2], nextCursor: null });
-    assert.deepEqual(toPage(rows(1), 3, (r) => r.n), { items: [0], nextCursor: null });
-    assert.deepEqual(toPage([], 3, (r: { id: string }) => r.id), { items: [], nextCursor: null });
+    assert.deepEqual(
+      toPage(rows(3), 3, (r) => r.n),
+      { items: [0, 1, 2], nextCursor: null },
+    );
+    assert.deepEqual(
+      toPage(rows(1), 3, (r) => r.n),
+      { items: [0], nextCursor: null },
+    );
+    assert.deepEqual(
+      toPage([], 3, (r: { id: string }) => r.id),
+      { items: [], nextCursor: null },
+    );
   });
 
   it('maps each item', () => {
     const page = toPage(rows(2), 5, (r) => ({ id: r.id, label: `#${r.n}` }));
-    assert.deepEqual(page.items.map((i) => i.label), ['#0', '#1']);
+    assert.deepEqual(
+      page.items.map((i) => i.label),
+      ['#0', '#1'],
+    );
   });
 });
 

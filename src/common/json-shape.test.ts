@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { assertJsonShape, JsonBodyTooComplexError } from './json-shape';
 
-const check = (text: string, limits = { maxDepth: 3, maxEntries: 5 }) => () => assertJsonShape(Buffer.from(text), limits);
+const check =
+  (text: string, limits = { maxDepth: 3, maxEntries: 5 }) =>
+  () =>
+    assertJsonShape(Buffer.from(text), limits);
 
 describe('assertJsonShape', () => {
   it('accepts documents within the limits, strings with brackets and escaped quotes included', () => {
@@ -15,7 +18,10 @@ describe('assertJsonShape', () => {
   });
 
   it('refuses nesting deeper than maxDepth, arrays and objects alike', () => {
-    assert.throws(check('[[[[1]]]]'), (e) => e instanceof JsonBodyTooComplexError && /at most 3 levels/.test(e.message) && e.getStatus() === 400);
+    assert.throws(
+      check('[[[[1]]]]'),
+      (e) => e instanceof JsonBodyTooComplexError && /at most 3 levels/.test(e.message) && e.getStatus() === 400,
+    );
     assert.throws(check('{"a":{"b":{"c":{"d":1}}}}'), JsonBodyTooComplexError);
   });
 

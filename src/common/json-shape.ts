@@ -50,13 +50,17 @@ export function assertJsonShape(body: Buffer, limits: JsonShapeLimits = DEFAULT_
     if (c === QUOTE) inString = true;
     else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
       if (++depth > limits.maxDepth) {
-        throw new JsonBodyTooComplexError(`The request body is nested too deeply: at most ${limits.maxDepth} levels of arrays and objects.`);
+        throw new JsonBodyTooComplexError(
+          `The request body is nested too deeply: at most ${limits.maxDepth} levels of arrays and objects.`,
+        );
       }
       justOpened = true;
     } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) depth--;
     else if (c === COMMA) entries++;
     if (entries > limits.maxEntries) {
-      throw new JsonBodyTooComplexError(`The request body holds too many values: at most ${limits.maxEntries} array elements and object keys in all.`);
+      throw new JsonBodyTooComplexError(
+        `The request body holds too many values: at most ${limits.maxEntries} array elements and object keys in all.`,
+      );
     }
   }
 }

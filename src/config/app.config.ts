@@ -4,7 +4,11 @@ import { IsIn, IsInt, IsNumber, IsOptional, IsString, IsUrl, Matches, Max, Min, 
 import type { ConfigNames } from '../../libs/tenancy/src';
 
 /** How the tenancy library's configuration messages name the environment variables this app reads. */
-export const TENANCY_CONFIG_NAMES: ConfigNames = { tenantsFile: 'TENANCY_CONFIG', servers: 'TENANT_DB_SERVERS', defaultServer: 'DATABASE_URL' };
+export const TENANCY_CONFIG_NAMES: ConfigNames = {
+  tenantsFile: 'TENANCY_CONFIG',
+  servers: 'TENANT_DB_SERVERS',
+  defaultServer: 'DATABASE_URL',
+};
 
 /** The environment the service reads, validated at start. */
 class Environment {
@@ -12,7 +16,9 @@ class Environment {
   DATABASE_URL!: string;
 
   @IsOptional()
-  @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_DIRECT_URL must be a postgres:// URL of the same database as DATABASE_URL, not through a pooler' })
+  @Matches(/^postgres(ql)?:\/\/.+/, {
+    message: 'DATABASE_DIRECT_URL must be a postgres:// URL of the same database as DATABASE_URL, not through a pooler',
+  })
   DATABASE_DIRECT_URL?: string;
 
   @IsOptional() @IsString() TENANT_DB_SERVERS?: string;
@@ -29,7 +35,9 @@ class Environment {
 
   @IsOptional() @Matches(/^[a-z_][a-z0-9_]{0,40}$/) TENANCY_RUNTIME_ROLE?: string;
 
-  @IsOptional() @Matches(/^[a-z0-9]{1,10}$/, { message: 'TENANCY_DEPLOYMENT_KEY must be 1 to 10 characters of a-z and 0-9' }) TENANCY_DEPLOYMENT_KEY?: string;
+  @IsOptional()
+  @Matches(/^[a-z0-9]{1,10}$/, { message: 'TENANCY_DEPLOYMENT_KEY must be 1 to 10 characters of a-z and 0-9' })
+  TENANCY_DEPLOYMENT_KEY?: string;
 
   @IsOptional() @Matches(/^[a-z_][a-z0-9_]{0,15}$/) TENANCY_DATABASE_PREFIX?: string;
 
@@ -101,29 +109,26 @@ export interface AppConfig {
   tenantRate?: number;
 }
 
-export const appConfig = registerAs(
-  'app',
-  (): AppConfig => ({
-    databaseUrl: process.env.DATABASE_URL!,
-    directUrl: process.env.DATABASE_DIRECT_URL || undefined,
-    port: Number(process.env.PORT ?? 3000),
-    tenantsFile: process.env.TENANCY_CONFIG ?? 'config/tenants.yaml',
-    tenantDbServers: process.env.TENANT_DB_SERVERS,
-    jwtSecret: process.env.JWT_SECRET,
-    jwksUrl: process.env.JWKS_URL,
-    runtimeRole: process.env.TENANCY_RUNTIME_ROLE,
-    deploymentKey: process.env.TENANCY_DEPLOYMENT_KEY,
-    databasePrefix: process.env.TENANCY_DATABASE_PREFIX,
-    baseDomain: process.env.TENANCY_BASE_DOMAIN,
-    poolMax: optionalNumber(process.env.TENANCY_POOL_MAX),
-    serverConnectionBudget: optionalNumber(process.env.TENANCY_SERVER_CONNECTION_BUDGET),
-    poolIdleMillis: optionalNumber(process.env.TENANCY_POOL_IDLE_MILLIS),
-    acquireTimeoutMillis: optionalNumber(process.env.TENANCY_ACQUIRE_TIMEOUT_MILLIS),
-    statementTimeoutMillis: optionalNumber(process.env.TENANCY_STATEMENT_TIMEOUT_MILLIS),
-    tenantConcurrency: optionalNumber(process.env.TENANCY_TENANT_CONCURRENCY),
-    tenantRate: optionalNumber(process.env.TENANCY_TENANT_RATE),
-  }),
-);
+export const appConfig = registerAs('app', (): AppConfig => ({
+  databaseUrl: process.env.DATABASE_URL!,
+  directUrl: process.env.DATABASE_DIRECT_URL || undefined,
+  port: Number(process.env.PORT ?? 3000),
+  tenantsFile: process.env.TENANCY_CONFIG ?? 'config/tenants.yaml',
+  tenantDbServers: process.env.TENANT_DB_SERVERS,
+  jwtSecret: process.env.JWT_SECRET,
+  jwksUrl: process.env.JWKS_URL,
+  runtimeRole: process.env.TENANCY_RUNTIME_ROLE,
+  deploymentKey: process.env.TENANCY_DEPLOYMENT_KEY,
+  databasePrefix: process.env.TENANCY_DATABASE_PREFIX,
+  baseDomain: process.env.TENANCY_BASE_DOMAIN,
+  poolMax: optionalNumber(process.env.TENANCY_POOL_MAX),
+  serverConnectionBudget: optionalNumber(process.env.TENANCY_SERVER_CONNECTION_BUDGET),
+  poolIdleMillis: optionalNumber(process.env.TENANCY_POOL_IDLE_MILLIS),
+  acquireTimeoutMillis: optionalNumber(process.env.TENANCY_ACQUIRE_TIMEOUT_MILLIS),
+  statementTimeoutMillis: optionalNumber(process.env.TENANCY_STATEMENT_TIMEOUT_MILLIS),
+  tenantConcurrency: optionalNumber(process.env.TENANCY_TENANT_CONCURRENCY),
+  tenantRate: optionalNumber(process.env.TENANCY_TENANT_RATE),
+}));
 
 function optionalNumber(value: string | undefined): number | undefined {
   return value === undefined || value === '' ? undefined : Number(value);

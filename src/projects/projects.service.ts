@@ -21,9 +21,7 @@ export class ProjectNotFoundError extends NotFoundException {
 
 @Injectable()
 export class ProjectsService {
-  constructor(
-    @InjectTenantRepository(Project) private readonly projects: Repository<Project>,
-  ) {}
+  constructor(@InjectTenantRepository(Project) private readonly projects: Repository<Project>) {}
 
   async create(dto: CreateProjectDto): Promise<ProjectView> {
     const createdById = dto.createdById.toLowerCase();

@@ -51,7 +51,10 @@ export class UsersService {
 
   async list(query: ListUsersQueryDto): Promise<Page<UserView>> {
     const after = decodeCursor(query.cursor);
-    const qb = this.users.createQueryBuilder('u').orderBy('u.id', 'ASC').limit(query.limit + 1);
+    const qb = this.users
+      .createQueryBuilder('u')
+      .orderBy('u.id', 'ASC')
+      .limit(query.limit + 1);
     if (after) qb.andWhere('u.id > :after', { after });
     if (query.q) qb.andWhere('(u.email ILIKE :q OR u.name ILIKE :q)', { q: likePattern(query.q) });
     return toPage(await qb.getMany(), query.limit, view);

@@ -64,12 +64,19 @@ describe('moves behind PgBouncer in transaction mode', () => {
   let admin: string;
 
   before(async () => {
-    t = await startTestApp({ tenants: ROUTES.map(([id, strategy]) => ({ id, name: id, strategy })), env: { JWT_SECRET: SECRET }, pooler: 'requests' });
+    t = await startTestApp({
+      tenants: ROUTES.map(([id, strategy]) => ({ id, name: id, strategy })),
+      env: { JWT_SECRET: SECRET },
+      pooler: 'requests',
+    });
     stale = await startTestApp({ join: t, pooler: 'both' });
     for (const app of [t, stale]) await new Promise<void>((ok) => app.http.listen(0, '127.0.0.1', ok));
     base = `http://127.0.0.1:${(t.http.address() as AddressInfo).port}`;
     staleBase = `http://127.0.0.1:${(stale.http.address() as AddressInfo).port}`;
-    admin = await new SignJWT({ role: 'super_admin' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(new TextEncoder().encode(SECRET));
+    admin = await new SignJWT({ role: 'super_admin' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('10m')
+      .sign(new TextEncoder().encode(SECRET));
   });
   after(async () => {
     await stale?.close();
@@ -92,16 +99,29 @@ describe('moves behind PgBouncer in transaction mode', () => {
         await new Promise((r) => setTimeout(r, 400));
         report = await t.app.get(TenantMover).move(id, { strategy: to });
         const switched = Date.now();
-        staleSawSwitchAfter = await waitFor('the stale instance to see the switch', () => stale.app.get(TenantCatalog).get(id)?.strategy === to, 10_000, 5);
+        staleSawSwitchAfter = await waitFor(
+          'the stale instance to see the switch',
+          () => stale.app.get(TenantCatalog).get(id)?.strategy === to,
+          10_000,
+          5,
+        );
         void switched;
         await new Promise((r) => setTimeout(r, 400));
       } finally {
         await Promise.all(writers.map((w) => w.stop()));
       }
-      assert.deepEqual(writers.flatMap((w) => w.unexpected), [], 'only 201 and 503 (with Retry-After)');
+      assert.deepEqual(
+        writers.flatMap((w) => w.unexpected),
+        [],
+        'only 201 and 503 (with Retry-After)',
+      );
       const acknowledged = new Set(writers.flatMap((w) => [...w.created]));
       const users = rowsOfTable(await tenantFootprint(t.controlDatabase, t.databasePrefix, id), 'users');
-      assert.deepEqual(users.map((l) => l.location), [placeOf(t, id, to)], 'rows only at the new place');
+      assert.deepEqual(
+        users.map((l) => l.location),
+        [placeOf(t, id, to)],
+        'rows only at the new place',
+      );
       const there = new Set(users[0].rows.map((r) => r.id as string));
       const lost = [...acknowledged].filter((u) => !there.has(u));
       const refused = writers.reduce((n, w) => n + (w.statuses[503] ?? 0), 0);
@@ -121,11 +141,23 @@ describe('moves behind PgBouncer in transaction mode', () => {
     const started = Date.now();
     const res = await fetch(`${base}/admin/tenants/${id}/suspend`, { method: 'POST', headers: { authorization: `Bearer ${admin}` } });
     assert.equal(res.status, 200, await res.text());
-    const shown = await waitFor('the suspend through the stale instance', async () => (await fetch(`${staleBase}/users`, { headers: { 'x-tenant-id': id } })).status === 403, 10_000, 20);
+    const shown = await waitFor(
+      'the suspend through the stale instance',
+      async () => (await fetch(`${staleBase}/users`, { headers: { 'x-tenant-id': id } })).status === 403,
+      10_000,
+      20,
+    );
     const resumed = await fetch(`${base}/admin/tenants/${id}/resume`, { method: 'POST', headers: { authorization: `Bearer ${admin}` } });
     assert.equal(resumed.status, 200);
-    const resumeShown = await waitFor('the resume through the stale instance', async () => (await fetch(`${staleBase}/users`, { headers: { 'x-tenant-id': id } })).status === 200, 10_000, 20);
-    console.log(`# pooler: a suspend showed through the stale instance after ${shown} ms (${Date.now() - started} ms in all), the resume after ${resumeShown} ms`);
+    const resumeShown = await waitFor(
+      'the resume through the stale instance',
+      async () => (await fetch(`${staleBase}/users`, { headers: { 'x-tenant-id': id } })).status === 200,
+      10_000,
+      20,
+    );
+    console.log(
+      `# pooler: a suspend showed through the stale instance after ${shown} ms (${Date.now() - started} ms in all), the resume after ${resumeShown} ms`,
+    );
     assert.ok(shown < 2_500, `suspend took ${shown} ms`);
     assert.ok(resumeShown < 2_500, `resume took ${resumeShown} ms`);
   });

@@ -11,7 +11,10 @@ const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 export async function snapshotData(controlDatabase: string, databasePrefix: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const databases: string[] = await withOwnerClient(undefined, async (c) => {
-    const { rows } = await c.query(`SELECT datname FROM pg_database WHERE datname = $1 OR starts_with(datname, $2) ORDER BY 1`, [controlDatabase, databasePrefix]);
+    const { rows } = await c.query(`SELECT datname FROM pg_database WHERE datname = $1 OR starts_with(datname, $2) ORDER BY 1`, [
+      controlDatabase,
+      databasePrefix,
+    ]);
     return rows.map((r) => r.datname);
   });
   out.databases = databases.join(',');

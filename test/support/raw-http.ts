@@ -20,7 +20,12 @@ export async function listen(server: Server): Promise<number> {
  * raw UTF-8 in a header, an unencoded byte or a dot segment in the path). `head` is the request line
  * and headers without the final blank line; `Connection: close` is added.
  */
-export function rawRequest(port: number, head: string | Buffer, body: Buffer = Buffer.alloc(0), options: { halfClose?: boolean } = {}): Promise<RawResponse> {
+export function rawRequest(
+  port: number,
+  head: string | Buffer,
+  body: Buffer = Buffer.alloc(0),
+  options: { halfClose?: boolean } = {},
+): Promise<RawResponse> {
   const bytes = Buffer.concat([
     typeof head === 'string' ? Buffer.from(head, 'latin1') : head,
     Buffer.from(`\r\nConnection: close${body.length ? `\r\nContent-Length: ${body.length}` : ''}\r\n\r\n`, 'latin1'),

@@ -16,7 +16,10 @@ export interface TenantFootprint {
 /** The suite's databases: its control database and every database with its prefix. */
 export async function suiteDatabases(controlDatabase: string, databasePrefix: string): Promise<string[]> {
   return withOwnerClient(undefined, async (c) => {
-    const { rows } = await c.query(`SELECT datname FROM pg_database WHERE datname = $1 OR starts_with(datname, $2) ORDER BY 1`, [controlDatabase, databasePrefix]);
+    const { rows } = await c.query(`SELECT datname FROM pg_database WHERE datname = $1 OR starts_with(datname, $2) ORDER BY 1`, [
+      controlDatabase,
+      databasePrefix,
+    ]);
     return rows.map((r) => r.datname as string);
   });
 }
@@ -29,7 +32,10 @@ export async function tenantFootprint(controlDatabase: string, databasePrefix: s
   const safe = tenantId.replace(/-/g, '_');
   const databases = await suiteDatabases(controlDatabase, databasePrefix);
   // A tenant database is <prefix><deployment key>_<tenant>; a key is 1 to 10 of a-z and 0-9.
-  const named = (d: string) => d.startsWith(databasePrefix) && /^[a-z0-9]{1,10}_/.test(d.slice(databasePrefix.length)) && d.slice(databasePrefix.length).replace(/^[a-z0-9]{1,10}_/, '') === safe;
+  const named = (d: string) =>
+    d.startsWith(databasePrefix) &&
+    /^[a-z0-9]{1,10}_/.test(d.slice(databasePrefix.length)) &&
+    d.slice(databasePrefix.length).replace(/^[a-z0-9]{1,10}_/, '') === safe;
   const out: TenantFootprint = { rows: {}, schemas: [], databases: databases.filter(named) };
   for (const database of databases) {
     await withOwnerClient(database, async (c) => {
@@ -44,7 +50,9 @@ export async function tenantFootprint(controlDatabase: string, databasePrefix: s
           ORDER BY 1, 2`,
       );
       for (const { schema, table } of tables) {
-        const { rows } = await c.query(`SELECT * FROM ${quote(schema)}.${quote(table)} x WHERE tenant_id = $1 ORDER BY x::text`, [tenantId]);
+        const { rows } = await c.query(`SELECT * FROM ${quote(schema)}.${quote(table)} x WHERE tenant_id = $1 ORDER BY x::text`, [
+          tenantId,
+        ]);
         if (rows.length) out.rows[`${database}.${schema}.${table}`] = rows;
       }
     });
@@ -60,7 +68,12 @@ export function rowsOfTable(footprint: TenantFootprint, table: string): { locati
 }
 
 /** Polls `probe` until it returns true; the elapsed milliseconds, or throws after `timeoutMillis`. */
-export async function waitFor(what: string, probe: () => boolean | Promise<boolean>, timeoutMillis = 10_000, everyMillis = 10): Promise<number> {
+export async function waitFor(
+  what: string,
+  probe: () => boolean | Promise<boolean>,
+  timeoutMillis = 10_000,
+  everyMillis = 10,
+): Promise<number> {
   const started = Date.now();
   for (;;) {
     if (await probe()) return Date.now() - started;

@@ -145,7 +145,10 @@ export function poolerServerUrl(): string | undefined {
 /** Drops a suite's control database, every database with its prefix, and its runtime role. */
 export async function dropEverything(controlDatabase: string, prefix: string, role: string): Promise<void> {
   await withOwnerClient(undefined, async (c) => {
-    const { rows } = await c.query(`SELECT datname FROM pg_database WHERE datname = $1 OR starts_with(datname, $2)`, [controlDatabase, prefix]);
+    const { rows } = await c.query(`SELECT datname FROM pg_database WHERE datname = $1 OR starts_with(datname, $2)`, [
+      controlDatabase,
+      prefix,
+    ]);
     for (const { datname } of rows) await c.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
     await c.query(`DROP ROLE IF EXISTS "${role}"`);
   });

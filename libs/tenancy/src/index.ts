@@ -26,11 +26,11 @@ export { TenancyExceptionFilter } from './errors/tenancy-exception.filter';
 // Feature code: the tenant's unit of work, repositories, request-scoped tenant, caching.
 export { TenancyService } from './context/tenancy.service';
 export { CurrentTenant, CURRENT_TENANT, InjectCurrentTenant } from './context/current-tenant';
-export { TenantDataSource } from './data-source/tenant-data-source';
-export { InjectTenantRepository, getTenantRepositoryToken } from './data-source/tenant-repository';
+export { TenantDataSource } from './context/tenant-data-source';
+export { InjectTenantRepository, getTenantRepositoryToken } from './context/tenant-repository';
 export { TenantCacheable, type TenantCacheableOptions } from './resolution/tenant-cacheable';
 export { VERIFIED_JWT } from './resolution/jwt.source';
-export { isValidTenantId, TENANT_ID_PATTERN } from './resolution/tenant-id';
+export { isValidTenantId, TENANT_ID_PATTERN } from './core/tenant-id';
 
 // Tenant migrations: tables that isolate tenants in every model.
 export { tenantTable, createTenantTable, TenantTableSpec, TenantForeignKey, TENANT_SETTING_EXPRESSION } from './migrations/tenant-table';
@@ -38,16 +38,22 @@ export type { UnsafeTenantObject } from './migrations/tenant-table-audit';
 
 // Operators: the catalog, the tenant lifecycle, readiness and pool figures, the admin guard.
 export { TenantCatalog } from './catalog/tenant-catalog';
-export type { TenantRecord, TenantStatus } from './catalog/tenant-record';
-export type { TenantLocation } from './catalog/tenant-location';
+export type { TenantRecord, TenantStatus } from './core/tenant-record';
+export type { TenantLocation } from './core/tenant-location';
 export type { IsolationStrategy } from './strategies/isolation-strategy';
 export { TenantProvisioner } from './lifecycle/tenant-provisioner';
-export { TenantMigrations, MigrationOutcome, MigrationRunReport, MigrationStatusRow, MigrationRunOptions } from './lifecycle/tenant-migrations';
+export {
+  TenantMigrations,
+  MigrationOutcome,
+  MigrationRunReport,
+  MigrationStatusRow,
+  MigrationRunOptions,
+} from './lifecycle/tenant-migrations';
 export { SHARED_TARGET } from './migrations/migration-ledger';
 export { TenantLifecycle } from './lifecycle/tenant-lifecycle';
 export { TenantInspector, TenantSummary, TenantDetails } from './lifecycle/tenant-inspector';
 export { TenantExporter } from './lifecycle/tenant-exporter';
 export { TenantMover, MoveReport, MoveState, MovePhase, MoveVerificationError } from './lifecycle/move/tenant-mover';
-export { TenancyReadiness } from './data-source/tenancy-readiness';
-export { PoolRegistry, PoolRegistryStats } from './data-source/pool-registry';
+export { TenancyReadiness } from './pools/tenancy-readiness';
+export { PoolRegistry, PoolRegistryStats } from './pools/pool-registry';
 export { SuperAdminGuard, SUPER_ADMIN_ROLE } from './resolution/super-admin.guard';

@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ClsModule } from 'nestjs-cls';
 import { TenantContext } from './context/tenant-context';
-import { FeatureEntities } from './data-source/feature-entities';
+import { FeatureEntities } from './connections/feature-entities';
 
 /**
  * What `TenancyModule.forFeature` modules reach, global whatever `isGlobal` says: the entity

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { OwnerConnections } from '../data-source/owner-connections';
+import { OwnerConnections } from '../connections/owner-connections';
 import { pgErrorCode } from '../errors/pg-error-code';
-import { quoteIdent, TenantNaming } from './tenant-naming';
+import { TenantNaming } from './tenant-naming';
+import { quoteIdent } from '../core/sql';
 
 /** SQLSTATE lock_not_available: what `FOR UPDATE NOWAIT` raises when another session holds the row. */
 const LOCK_NOT_AVAILABLE = '55P03';

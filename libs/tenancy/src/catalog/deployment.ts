@@ -2,10 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
-import { OwnerConnections } from '../data-source/owner-connections';
+import { OwnerConnections } from '../connections/owner-connections';
 import { DeploymentOwnershipError, TenancyConfigError } from '../errors/tenancy.errors';
 import { pgErrorCode } from '../errors/pg-error-code';
-import { quoteIdent, quoteLiteral, TenantNaming } from './tenant-naming';
+import { TenantNaming } from './tenant-naming';
+import { quoteIdent, quoteLiteral } from '../core/sql';
 
 /** The settings row that says an upgrade from unkeyed names is still to be done. */
 export const UPGRADE_PENDING_KEY = 'upgrade:deployment-key';
@@ -91,12 +92,10 @@ export class Deployment {
         id = randomUUID();
         const [tenants] = await m.query(`SELECT EXISTS (SELECT 1 FROM ${quoteIdent(this.naming.controlSchema)}.tenants) AS any`);
         const legacy = tenants.any || rows.some((r) => r.key.startsWith('runtime_password:'));
-        await m.query(`INSERT INTO ${settings} (key, value) VALUES ('deployment_id', $1), ('deployment_key', $2), ($3, $4) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [
-          id,
-          this.key,
-          LAYOUT_KEY,
-          String(legacy ? 0 : KIT_LAYOUT),
-        ]);
+        await m.query(
+          `INSERT INTO ${settings} (key, value) VALUES ('deployment_id', $1), ('deployment_key', $2), ($3, $4) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
+          [id, this.key, LAYOUT_KEY, String(legacy ? 0 : KIT_LAYOUT)],
+        );
         this.layout = legacy ? 0 : KIT_LAYOUT;
         if (legacy) await m.query(`INSERT INTO ${settings} (key, value) VALUES ($1, 'pending')`, [UPGRADE_PENDING_KEY]);
         this.upgradePending = legacy;
@@ -110,7 +109,9 @@ export class Deployment {
         this.upgradePending = get(UPGRADE_PENDING_KEY) === 'pending';
         this.layout = Number(get(LAYOUT_KEY) ?? 0);
       }
-      this.legacyRoles = new Set(rows.filter((r) => r.key.startsWith('runtime_password:')).map((r) => r.key.slice('runtime_password:'.length)));
+      this.legacyRoles = new Set(
+        rows.filter((r) => r.key.startsWith('runtime_password:')).map((r) => r.key.slice('runtime_password:'.length)),
+      );
       this.deploymentId = id;
     });
   }
@@ -123,10 +124,10 @@ export class Deployment {
   /** Records that every location has the current layout. */
   async layoutDone(): Promise<void> {
     const ds = await this.owner.controlDataSource();
-    await ds.query(`INSERT INTO ${quoteIdent(this.naming.controlSchema)}.settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2`, [
-      LAYOUT_KEY,
-      String(KIT_LAYOUT),
-    ]);
+    await ds.query(
+      `INSERT INTO ${quoteIdent(this.naming.controlSchema)}.settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2`,
+      [LAYOUT_KEY, String(KIT_LAYOUT)],
+    );
     this.layout = KIT_LAYOUT;
   }
 
@@ -154,7 +155,8 @@ export class Deployment {
   /** Whose a database, schema or role is, by its mark, as the end of a sentence. */
   describe(mark: string | null): string {
     if (!mark) return 'has no nest-tenancy mark (no nest-tenancy deployment created it)';
-    if (mark.startsWith(OWNED_BY)) return `is owned by the role "${mark.slice(OWNED_BY.length)}", not by this deployment's owner, whatever its comment says`;
+    if (mark.startsWith(OWNED_BY))
+      return `is owned by the role "${mark.slice(OWNED_BY.length)}", not by this deployment's owner, whatever its comment says`;
     if (mark.startsWith(MARK_PREFIX)) return `belongs to the nest-tenancy deployment ${mark.slice(MARK_PREFIX.length)}`;
     return `carries the comment "${mark.slice(0, 80)}" instead of this deployment's mark`;
   }

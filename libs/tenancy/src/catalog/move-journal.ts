@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { IsolationModel } from '../config/tenancy-options';
-import { OwnerConnections } from '../data-source/owner-connections';
-import { quoteIdent, TenantNaming } from './tenant-naming';
+import { OwnerConnections } from '../connections/owner-connections';
+import { TenantNaming } from './tenant-naming';
+import { quoteIdent } from '../core/sql';
 
 export type MovePhase = 'provisioning' | 'copying' | 'freezing' | 'switched' | 'cleanup' | 'failed';
 

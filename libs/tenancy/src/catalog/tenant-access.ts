@@ -1,8 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { MalformedTenantIdError, TenantMovingError, TenantNotReadyError, TenantSuspendedError, UnknownTenantError } from '../errors/tenancy.errors';
-import { isValidTenantId } from '../resolution/tenant-id';
+import {
+  MalformedTenantIdError,
+  TenantMovingError,
+  TenantNotReadyError,
+  TenantSuspendedError,
+  UnknownTenantError,
+} from '../errors/tenancy.errors';
+import { isValidTenantId } from '../core/tenant-id';
 import { TenantCatalog } from './tenant-catalog';
-import { TenantRecord } from './tenant-record';
+import { TenantRecord } from '../core/tenant-record';
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 

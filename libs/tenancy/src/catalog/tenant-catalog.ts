@@ -3,10 +3,11 @@ import { EventEmitter } from 'node:events';
 import { Client } from 'pg';
 import type { EntityManager } from 'typeorm';
 import { IsolationModel, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
-import { OwnerConnections } from '../data-source/owner-connections';
-import { isValidTenantId } from '../resolution/tenant-id';
-import { quoteIdent, TenantNaming } from './tenant-naming';
-import { TenantRecord, TenantStatus } from './tenant-record';
+import { OwnerConnections } from '../connections/owner-connections';
+import { isValidTenantId } from '../core/tenant-id';
+import { TenantNaming } from './tenant-naming';
+import { quoteIdent } from '../core/sql';
+import { TenantRecord, TenantStatus } from '../core/tenant-record';
 
 const COLUMNS = `id, name, tier, strategy, server, status, exported_at AS "exportedAt", created_at AS "createdAt", updated_at AS "updatedAt"`;
 
@@ -142,10 +143,13 @@ export class TenantCatalog implements BeforeApplicationShutdown, OnApplicationSh
   /** Records a tenant as `provisioning` unless it exists; returns the stored row either way. */
   async insertIfMissing(tenant: NewTenant): Promise<TenantRecord> {
     const ds = await this.owner.controlDataSource();
-    await ds.query(
-      `INSERT INTO ${this.table} (id, name, tier, strategy, server) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
-      [tenant.id, tenant.name, tenant.tier, tenant.strategy, tenant.server],
-    );
+    await ds.query(`INSERT INTO ${this.table} (id, name, tier, strategy, server) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`, [
+      tenant.id,
+      tenant.name,
+      tenant.tier,
+      tenant.strategy,
+      tenant.server,
+    ]);
     return (await this.refresh(tenant.id))!;
   }
 
@@ -190,10 +194,18 @@ export class TenantCatalog implements BeforeApplicationShutdown, OnApplicationSh
    * (the move journal's switch), so both commit or neither does. Every instance hears it through
    * NOTIFY; this one re-reads the row at once.
    */
-  async switchPlace(id: string, place: Pick<TenantRecord, 'strategy' | 'server'>, also?: (m: EntityManager) => Promise<void>): Promise<TenantRecord | undefined> {
+  async switchPlace(
+    id: string,
+    place: Pick<TenantRecord, 'strategy' | 'server'>,
+    also?: (m: EntityManager) => Promise<void>,
+  ): Promise<TenantRecord | undefined> {
     const ds = await this.owner.controlDataSource();
     await ds.transaction(async (m) => {
-      await m.query(`UPDATE ${this.table} SET strategy = $2, server = $3, status = 'active', updated_at = now() WHERE id = $1`, [id, place.strategy, place.server]);
+      await m.query(`UPDATE ${this.table} SET strategy = $2, server = $3, status = 'active', updated_at = now() WHERE id = $1`, [
+        id,
+        place.strategy,
+        place.server,
+      ]);
       await also?.(m);
     });
     return this.refresh(id);

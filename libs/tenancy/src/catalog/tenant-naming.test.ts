@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEPLOYMENT_KEY_PATTERN, deriveDeploymentKey, resolveTenancyOptions, TenancyModuleOptions } from '../config/tenancy-options';
 import { TenancyConfigError } from '../errors/tenancy.errors';
-import { isValidTenantId } from '../resolution/tenant-id';
-import { quoteIdent, quoteLiteral, TenantNaming } from './tenant-naming';
+import { isValidTenantId } from '../core/tenant-id';
+import { TenantNaming } from './tenant-naming';
+import { quoteIdent, quoteLiteral } from '../core/sql';
 
 function naming(overrides: Partial<TenancyModuleOptions> = {}): TenantNaming {
   return new TenantNaming(
@@ -88,7 +89,9 @@ describe('TenantNaming', () => {
   it('refuses a prefix that would let a name be truncated (and so collide)', () => {
     assert.throws(
       () => naming({ naming: { databasePrefix: 'p'.repeat(16) } }),
-      (err: Error) => err instanceof TenancyConfigError && /naming\.databasePrefix: "p{16}" must be 1 to 15 characters .*deploymentKey "control"/.test(err.message),
+      (err: Error) =>
+        err instanceof TenancyConfigError &&
+        /naming\.databasePrefix: "p{16}" must be 1 to 15 characters .*deploymentKey "control"/.test(err.message),
     );
     assert.equal(naming({ naming: { databasePrefix: 'p'.repeat(15) } }).databaseFor('x'), `${'p'.repeat(15)}control_x`);
     assert.throws(() => naming({ naming: { schemaPrefix: 'p'.repeat(24) } }), /naming\.schemaPrefix/);
@@ -105,7 +108,8 @@ describe('TenantNaming', () => {
     // With prefix "tenan", tenant "cy" would live in "tenancy", the control schema.
     assert.throws(
       () => naming({ naming: { schemaPrefix: 'tenan' } }),
-      (err: Error) => /naming\.controlSchema: "tenancy" could be the schema of a tenant/.test(err.message) && /naming\.sharedSchema/.test(err.message),
+      (err: Error) =>
+        /naming\.controlSchema: "tenancy" could be the schema of a tenant/.test(err.message) && /naming\.sharedSchema/.test(err.message),
     );
     assert.throws(() => naming({ naming: { schemaPrefix: 'app_', sharedSchema: 'app_shared' } }), /naming\.sharedSchema: "app_shared"/);
     // A control schema the prefix cannot produce is fine.
@@ -131,7 +135,10 @@ describe('TenantNaming', () => {
   });
 
   it('never lets the id in its error message run long', () => {
-    assert.throws(() => naming().schemaFor('X'.repeat(10_000)), (err: Error) => err.message.length < 120);
+    assert.throws(
+      () => naming().schemaFor('X'.repeat(10_000)),
+      (err: Error) => err.message.length < 120,
+    );
   });
 });
 
@@ -145,7 +152,7 @@ describe('quoteIdent', () => {
   });
 
   it('leaves no unpaired quote inside', () => {
-    for (const name of ['a"', '"a', '""', 'a""b"', '\'"\'']) {
+    for (const name of ['a"', '"a', '""', 'a""b"', "'\"'"]) {
       const inner = quoteIdent(name).slice(1, -1);
       assert.equal(inner.replace(/""/g, ''), name.replace(/"/g, ''));
       assert.doesNotMatch(inner.replace(/""/g, ''), /"/);
@@ -175,8 +182,18 @@ describe('quoteLiteral', () => {
     const b = naming({ databaseUrl: 'postgres://o@h/ctl_b' });
     assert.notEqual(a.deploymentKey, b.deploymentKey);
     assert.notEqual(a.databaseFor('acme'), b.databaseFor('acme'));
-    const roleA = resolveTenancyOptions({ databaseUrl: 'postgres://o@h/ctl_a', catalog: { tiers: {}, tenants: [] }, entities: [], migrations: [] }).runtimeRole;
-    const roleB = resolveTenancyOptions({ databaseUrl: 'postgres://o@h/ctl_b', catalog: { tiers: {}, tenants: [] }, entities: [], migrations: [] }).runtimeRole;
+    const roleA = resolveTenancyOptions({
+      databaseUrl: 'postgres://o@h/ctl_a',
+      catalog: { tiers: {}, tenants: [] },
+      entities: [],
+      migrations: [],
+    }).runtimeRole;
+    const roleB = resolveTenancyOptions({
+      databaseUrl: 'postgres://o@h/ctl_b',
+      catalog: { tiers: {}, tenants: [] },
+      entities: [],
+      migrations: [],
+    }).runtimeRole;
     assert.equal(roleA, `tenancy_app_${a.deploymentKey}`);
     assert.notEqual(roleA, roleB);
   });

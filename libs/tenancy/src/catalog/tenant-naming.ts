@@ -1,25 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DEPLOYMENT_KEY_PATTERN, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
-import { databaseOf } from '../data-source/connection-url';
+import { databaseOf } from '../core/connection-url';
 import { TenancyConfigError } from '../errors/tenancy.errors';
-import { isValidTenantId } from '../resolution/tenant-id';
+import { isValidTenantId } from '../core/tenant-id';
 
 /** PostgreSQL truncates identifiers to 63 bytes; a tenant id takes up to 40 of them. */
 const MAX_IDENTIFIER_BYTES = 63;
 const MAX_TENANT_ID_LENGTH = 40;
 const MAX_PREFIX_BYTES = MAX_IDENTIFIER_BYTES - MAX_TENANT_ID_LENGTH;
 const PREFIX_PATTERN = /^[a-z_][a-z0-9_]*$/;
-
-/** Quotes an identifier for SQL. Every schema, database and role name goes through here. */
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-/** Quotes a literal for SQL (standard_conforming_strings is on in every supported version). */
-export function quoteLiteral(value: string): string {
-  if (value.includes('\0')) throw new Error('a SQL literal cannot hold a NUL byte');
-  return `'${value.replace(/'/g, "''")}'`;
-}
 
 /**
  * Where a tenant's rows live, by name. Tenant databases carry the deployment key, so two
@@ -42,10 +31,13 @@ export class TenantNaming {
       const prefix = naming[name];
       if (!PREFIX_PATTERN.test(prefix) || Buffer.byteLength(prefix) > budget[name]) {
         const why = name === 'databasePrefix' ? ` (with deploymentKey "${key}")` : '';
-        problems.push(`naming.${name}: "${prefix}" must be 1 to ${budget[name]} characters of a-z, 0-9 and "_", not starting with a digit${why}`);
+        problems.push(
+          `naming.${name}: "${prefix}" must be 1 to ${budget[name]} characters of a-z, 0-9 and "_", not starting with a digit${why}`,
+        );
       }
     }
-    const taken = (name: string, prefix: string) => name.startsWith(prefix) && isValidTenantId(name.slice(prefix.length).replace(/_/g, '-'));
+    const taken = (name: string, prefix: string) =>
+      name.startsWith(prefix) && isValidTenantId(name.slice(prefix.length).replace(/_/g, '-'));
     for (const key of ['controlSchema', 'sharedSchema'] as const) {
       if (taken(naming[key], naming.schemaPrefix)) {
         problems.push(`naming.${key}: "${naming[key]}" could be the schema of a tenant under naming.schemaPrefix "${naming.schemaPrefix}"`);
@@ -54,7 +46,9 @@ export class TenantNaming {
     for (const [server, url] of Object.entries(options.servers ?? {})) {
       const home = databaseOf(url);
       if (taken(home, this.databaseStem)) {
-        problems.push(`naming.databasePrefix: "${naming.databasePrefix}" with deploymentKey "${key}" could name a tenant database "${home}", the home database of server "${server}"`);
+        problems.push(
+          `naming.databasePrefix: "${naming.databasePrefix}" with deploymentKey "${key}" could name a tenant database "${home}", the home database of server "${server}"`,
+        );
       }
     }
     if (problems.length) throw new TenancyConfigError('tenancy naming options', problems);

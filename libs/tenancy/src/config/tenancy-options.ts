@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Type } from '@nestjs/common';
 import type { MigrationInterface } from 'typeorm';
-import { databaseOf } from '../data-source/connection-url';
+import { databaseOf } from '../core/connection-url';
 import type { ResolverName, TenantSource } from './tenant-source';
 
 /** The three isolation models, by the names used in configuration. */
-export type IsolationModel = 'shared' | 'schema' | 'database';
-export const ISOLATION_MODELS: readonly IsolationModel[] = ['shared', 'schema', 'database'];
+export { ISOLATION_MODELS, type IsolationModel } from '../core/isolation-model';
+import type { IsolationModel } from '../core/isolation-model';
 
 export type { ResolverName };
 
@@ -279,7 +279,10 @@ export const DEPLOYMENT_KEY_PATTERN = /^[a-z0-9]{1,10}$/;
  */
 export function deriveDeploymentKey(controlDatabase: string): string {
   if (DEPLOYMENT_KEY_PATTERN.test(controlDatabase)) return controlDatabase;
-  const readable = controlDatabase.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 4);
+  const readable = controlDatabase
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '')
+    .slice(0, 4);
   return readable + createHash('sha256').update(controlDatabase).digest('hex').slice(0, 6);
 }
 /** The options as given (forRoot) or computed (forRootAsync), before `resolveTenancyOptions`. */
@@ -307,7 +310,12 @@ export function resolveTenancyOptions(options: TenancyModuleOptions): ResolvedTe
       exclude: options.resolution?.exclude ?? ['/health', '/docs'],
       onConflict: options.resolution?.onConflict ?? 'reject',
       jwt: hasJwt
-        ? { ...jwt, claim: jwt?.claim ?? 'tenant_id', authoritative: jwt?.authoritative ?? production, required: jwt?.required ?? production }
+        ? {
+            ...jwt,
+            claim: jwt?.claim ?? 'tenant_id',
+            authoritative: jwt?.authoritative ?? production,
+            required: jwt?.required ?? production,
+          }
         : undefined,
     },
     runtimeRole: options.runtimeRole ?? `tenancy_app_${deploymentKey}`,
@@ -357,7 +365,10 @@ export function limitsFor(options: ResolvedTenancyOptions, tier: string | null |
  * The admission limits of a tenant of `tier`, each the tier's own, else the module's: the most units
  * of work in flight, and the rate (with its burst filled in), if any.
  */
-export function admissionFor(options: ResolvedTenancyOptions, tier: string | null | undefined): { concurrency: number; rate?: Required<RateLimit> } {
+export function admissionFor(
+  options: ResolvedTenancyOptions,
+  tier: string | null | undefined,
+): { concurrency: number; rate?: Required<RateLimit> } {
   const own = tier && Object.hasOwn(options.catalog.tiers, tier) ? options.catalog.tiers[tier] : undefined;
   const rate = own?.rate ?? options.rate;
   return {

@@ -35,7 +35,10 @@ function problemsOf(fn: () => unknown): string[] {
   } catch (err) {
     caught = err;
   }
-  assert.ok(caught instanceof TenancyConfigError, `expected a TenancyConfigError, got ${caught === undefined ? 'no error' : String(caught)}`);
+  assert.ok(
+    caught instanceof TenancyConfigError,
+    `expected a TenancyConfigError, got ${caught === undefined ? 'no error' : String(caught)}`,
+  );
   assert.ok(caught.problems.length > 0);
   // The message carries every problem, so a start-up log shows them all.
   for (const p of caught.problems) assert.ok(caught.message.includes(p));
@@ -99,8 +102,14 @@ describe('validateTenantsDefinition', () => {
       const raw = good();
       raw.tiers = tiers;
       const problems = problemsOf(() => validateTenantsDefinition(raw, 'f', SERVERS));
-      assert.ok(problems.some((p) => p.startsWith('tiers:')), problems.join('\n'));
-      assert.ok(problems.some((p) => p.startsWith('tenants.0.tier:') && p.includes('(tenant "acme")')), problems.join('\n'));
+      assert.ok(
+        problems.some((p) => p.startsWith('tiers:')),
+        problems.join('\n'),
+      );
+      assert.ok(
+        problems.some((p) => p.startsWith('tenants.0.tier:') && p.includes('(tenant "acme")')),
+        problems.join('\n'),
+      );
     }
   });
 
@@ -108,7 +117,10 @@ describe('validateTenantsDefinition', () => {
     const onTier = good();
     onTier.tiers.pro.strategy = 'bridge';
     const tierProblems = problemsOf(() => validateTenantsDefinition(onTier, 'f', SERVERS));
-    assert.ok(tierProblems.some((p) => /^tiers\.pro\.strategy: .*shared, schema, database/.test(p)), tierProblems.join('\n'));
+    assert.ok(
+      tierProblems.some((p) => /^tiers\.pro\.strategy: .*shared, schema, database/.test(p)),
+      tierProblems.join('\n'),
+    );
 
     const onTenant = good();
     onTenant.tenants[3].strategy = 'silo';
@@ -132,7 +144,10 @@ describe('validateTenantsDefinition', () => {
     const raw = good();
     raw.tenants[0].id = 42;
     const problems = problemsOf(() => validateTenantsDefinition(raw, 'f', SERVERS));
-    assert.ok(problems.some((p) => p.startsWith('tenants.0.id')), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => p.startsWith('tenants.0.id')),
+      problems.join('\n'),
+    );
   });
 
   it('refuses a duplicate id on the later entry', () => {
@@ -152,11 +167,21 @@ describe('validateTenantsDefinition', () => {
   it('refuses a server on a tenant that is not in the database model, by tier or by strategy', () => {
     const byTier = good();
     byTier.tenants[1].server = 'default';
-    assertOneProblem(problemsOf(() => validateTenantsDefinition(byTier, 'f', SERVERS)), 'tenants.1.server', 'widget', /only the database model/);
+    assertOneProblem(
+      problemsOf(() => validateTenantsDefinition(byTier, 'f', SERVERS)),
+      'tenants.1.server',
+      'widget',
+      /only the database model/,
+    );
 
     const byStrategy = good();
     byStrategy.tenants[3].strategy = 'schema';
-    assertOneProblem(problemsOf(() => validateTenantsDefinition(byStrategy, 'f', SERVERS)), 'tenants.3.server', 'eu-corp', /only the database model/);
+    assertOneProblem(
+      problemsOf(() => validateTenantsDefinition(byStrategy, 'f', SERVERS)),
+      'tenants.3.server',
+      'eu-corp',
+      /only the database model/,
+    );
 
     // A tenant's own strategy overrides its tier's: database over a shared tier takes a server.
     const overridden = good();
@@ -180,19 +205,39 @@ describe('validateTenantsDefinition', () => {
   it('refuses unknown keys at every level', () => {
     const top = good();
     top.tennants = [];
-    assertOneProblem(problemsOf(() => validateTenantsDefinition(top, 'f', SERVERS)), 'tennants', undefined, /should not exist/);
+    assertOneProblem(
+      problemsOf(() => validateTenantsDefinition(top, 'f', SERVERS)),
+      'tennants',
+      undefined,
+      /should not exist/,
+    );
 
     const tenant = good();
     tenant.tenants[1].teir = 'pro';
-    assertOneProblem(problemsOf(() => validateTenantsDefinition(tenant, 'f', SERVERS)), 'tenants.1.teir', 'widget', /should not exist/);
+    assertOneProblem(
+      problemsOf(() => validateTenantsDefinition(tenant, 'f', SERVERS)),
+      'tenants.1.teir',
+      'widget',
+      /should not exist/,
+    );
 
     const tier = good();
     tier.tiers.enterprise.pools = { max: 2 };
-    assertOneProblem(problemsOf(() => validateTenantsDefinition(tier, 'f', SERVERS)), 'tiers.enterprise.pools', undefined, /should not exist/);
+    assertOneProblem(
+      problemsOf(() => validateTenantsDefinition(tier, 'f', SERVERS)),
+      'tiers.enterprise.pools',
+      undefined,
+      /should not exist/,
+    );
 
     const pool = good();
     pool.tiers.enterprise.pool.min = 1;
-    assertOneProblem(problemsOf(() => validateTenantsDefinition(pool, 'f', SERVERS)), 'tiers.enterprise.pool.min', undefined, /should not exist/);
+    assertOneProblem(
+      problemsOf(() => validateTenantsDefinition(pool, 'f', SERVERS)),
+      'tiers.enterprise.pool.min',
+      undefined,
+      /should not exist/,
+    );
   });
 
   it('refuses pool.max out of range or not an integer', () => {
@@ -201,7 +246,10 @@ describe('validateTenantsDefinition', () => {
       raw.tiers.enterprise.pool.max = max;
       const problems = problemsOf(() => validateTenantsDefinition(raw, 'f', SERVERS));
       assert.ok(problems.length >= 1);
-      assert.ok(problems.every((p) => p.startsWith('tiers.enterprise.pool.max:')), problems.join('\n'));
+      assert.ok(
+        problems.every((p) => p.startsWith('tiers.enterprise.pool.max:')),
+        problems.join('\n'),
+      );
     }
     for (const max of [1, 100]) {
       const raw = good();
@@ -215,7 +263,10 @@ describe('validateTenantsDefinition', () => {
       const raw = good();
       raw.tiers.pro.concurrency = concurrency;
       const problems = problemsOf(() => validateTenantsDefinition(raw, 'f', SERVERS));
-      assert.ok(problems.every((p) => p.startsWith('tiers.pro.concurrency:')), problems.join('\n'));
+      assert.ok(
+        problems.every((p) => p.startsWith('tiers.pro.concurrency:')),
+        problems.join('\n'),
+      );
     }
     const raw = good();
     raw.tiers.pro.concurrency = 20;
@@ -225,11 +276,23 @@ describe('validateTenantsDefinition', () => {
   });
 
   it('keeps a tier rate and refuses one without perSecond, out of range, or with unknown keys', () => {
-    for (const rate of [{}, { perSecond: 0 }, { perSecond: -1 }, { perSecond: '5' }, { perSecond: 5, burst: 0 }, { perSecond: 5, burst: 1.5 }, { perSecond: 5, every: 2 }, 5]) {
+    for (const rate of [
+      {},
+      { perSecond: 0 },
+      { perSecond: -1 },
+      { perSecond: '5' },
+      { perSecond: 5, burst: 0 },
+      { perSecond: 5, burst: 1.5 },
+      { perSecond: 5, every: 2 },
+      5,
+    ]) {
       const raw = good();
       raw.tiers.pro.rate = rate;
       const problems = problemsOf(() => validateTenantsDefinition(raw, 'f', SERVERS));
-      assert.ok(problems.every((p) => p.startsWith('tiers.pro.rate')), problems.join('\n'));
+      assert.ok(
+        problems.every((p) => p.startsWith('tiers.pro.rate')),
+        problems.join('\n'),
+      );
     }
     const raw = good();
     raw.tiers.pro.rate = { perSecond: 0.5, burst: 4 };
@@ -269,10 +332,13 @@ describe('validateTenantsDefinition', () => {
   it('names the file in the message', () => {
     const raw = good();
     raw.tenants[0].tier = 'gold';
-    assert.throws(() => validateTenantsDefinition(raw, '/etc/app/tenants.yaml', SERVERS), (err: Error) => {
-      assert.match(err.message, /^Invalid tenancy configuration in \/etc\/app\/tenants\.yaml:\n {2}- tenants\.0\.tier: /);
-      return true;
-    });
+    assert.throws(
+      () => validateTenantsDefinition(raw, '/etc/app/tenants.yaml', SERVERS),
+      (err: Error) => {
+        assert.match(err.message, /^Invalid tenancy configuration in \/etc\/app\/tenants\.yaml:\n {2}- tenants\.0\.tier: /);
+        return true;
+      },
+    );
   });
 });
 
@@ -299,13 +365,19 @@ describe('loadTenantsFile', () => {
       ].join('\n'),
     );
     const def = loadTenantsFile(path);
-    assert.deepEqual(def.tenants.map((t) => t.id), ['acme', 'gadget', 'solo']);
+    assert.deepEqual(
+      def.tenants.map((t) => t.id),
+      ['acme', 'gadget', 'solo'],
+    );
     assert.equal(def.tiers.enterprise.pool?.max, 4);
     assert.equal(def.tenants[2].strategy, 'schema');
   });
 
   it('names the key and the tenant of a mistake in the file', () => {
-    const path = file('bad-tier.yaml', 'tiers:\n  free: { strategy: shared }\ntenants:\n  - { id: acme, name: Acme, tier: free }\n  - { id: beta, name: Beta, tier: gold }\n');
+    const path = file(
+      'bad-tier.yaml',
+      'tiers:\n  free: { strategy: shared }\ntenants:\n  - { id: acme, name: Acme, tier: free }\n  - { id: beta, name: Beta, tier: gold }\n',
+    );
     assert.throws(
       () => loadTenantsFile(path),
       (err: Error) => {
@@ -332,16 +404,28 @@ describe('loadTenantsFile', () => {
   });
 
   it('refuses an empty file and a YAML list', () => {
-    assert.deepEqual(problemsOf(() => loadTenantsFile(file('empty.yaml', ''))), ['the file must hold a mapping with keys "tiers" and "tenants"']);
-    assert.deepEqual(problemsOf(() => loadTenantsFile(file('list.yaml', '- acme\n- widget\n'))), ['the file must hold a mapping with keys "tiers" and "tenants"']);
+    assert.deepEqual(
+      problemsOf(() => loadTenantsFile(file('empty.yaml', ''))),
+      ['the file must hold a mapping with keys "tiers" and "tenants"'],
+    );
+    assert.deepEqual(
+      problemsOf(() => loadTenantsFile(file('list.yaml', '- acme\n- widget\n'))),
+      ['the file must hold a mapping with keys "tiers" and "tenants"'],
+    );
   });
 
   it('refuses a missing file and says how to point at one', () => {
     const path = join(dir, 'nope.yaml');
     const problems = problemsOf(() => loadTenantsFile(path));
     assert.deepEqual(problems, ['cannot read the file (ENOENT); give loadTenantsFile the path of a readable file']);
-    assert.deepEqual(problemsOf(() => loadTenantsFile(path, undefined, { tenantsFile: 'TENANCY_CONFIG' })), ['cannot read the file (ENOENT); set TENANCY_CONFIG to its path']);
-    assert.throws(() => loadTenantsFile(path), (err: TenancyConfigError) => err.file === path && err.message.includes(path));
+    assert.deepEqual(
+      problemsOf(() => loadTenantsFile(path, undefined, { tenantsFile: 'TENANCY_CONFIG' })),
+      ['cannot read the file (ENOENT); set TENANCY_CONFIG to its path'],
+    );
+    assert.throws(
+      () => loadTenantsFile(path),
+      (err: TenancyConfigError) => err.file === path && err.message.includes(path),
+    );
   });
 });
 
@@ -360,21 +444,39 @@ describe('parseServerList', () => {
   });
 
   it('refuses malformed entries without echoing the URL (it holds a password)', () => {
-    for (const value of ['eu', '=postgres://u:secret@h/db', 'EU=postgres://u:secret@h/db', 'eu=mysql://u:secret@h/db', 'e u=postgres://u:secret@h/db']) {
+    for (const value of [
+      'eu',
+      '=postgres://u:secret@h/db',
+      'EU=postgres://u:secret@h/db',
+      'eu=mysql://u:secret@h/db',
+      'e u=postgres://u:secret@h/db',
+    ]) {
       const problems = problemsOf(() => parseServerList(value));
       assert.equal(problems.length, 1);
       assert.match(problems[0], /must read name=postgres:\/\/user:password@host:port\/database/);
       assert.doesNotMatch(problems[0], /secret/);
     }
-    assert.throws(() => parseServerList('eu=postgres://h/db,bad'), (err: TenancyConfigError) => err.file === 'servers' && /entry "bad"/.test(err.message));
+    assert.throws(
+      () => parseServerList('eu=postgres://h/db,bad'),
+      (err: TenancyConfigError) => err.file === 'servers' && /entry "bad"/.test(err.message),
+    );
     const names = { servers: 'TENANT_DB_SERVERS' };
-    assert.throws(() => parseServerList('bad', names), (err: TenancyConfigError) => err.file === 'TENANT_DB_SERVERS' && /entry "bad"/.test(err.message));
+    assert.throws(
+      () => parseServerList('bad', names),
+      (err: TenancyConfigError) => err.file === 'TENANT_DB_SERVERS' && /entry "bad"/.test(err.message),
+    );
   });
 
   it('refuses a server named twice and the reserved name "default"', () => {
     assert.throws(() => parseServerList('eu=postgres://a/db,eu=postgres://b/db'), /in servers:[\s\S]*server "eu" is named twice/);
-    assert.throws(() => parseServerList('default=postgres://a/db'), /in servers:[\s\S]*"default" is reserved: the default server is databaseUrl/);
+    assert.throws(
+      () => parseServerList('default=postgres://a/db'),
+      /in servers:[\s\S]*"default" is reserved: the default server is databaseUrl/,
+    );
     const names = { servers: 'TENANT_DB_SERVERS', defaultServer: 'DATABASE_URL' };
-    assert.throws(() => parseServerList('default=postgres://a/db', names), /TENANT_DB_SERVERS[\s\S]*"default" is reserved: the default server is DATABASE_URL/);
+    assert.throws(
+      () => parseServerList('default=postgres://a/db', names),
+      /TENANT_DB_SERVERS[\s\S]*"default" is reserved: the default server is DATABASE_URL/,
+    );
   });
 });

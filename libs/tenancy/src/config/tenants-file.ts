@@ -19,7 +19,7 @@ import {
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { TenancyConfigError } from '../errors/tenancy.errors';
-import { TENANT_ID_PATTERN } from '../resolution/tenant-id';
+import { TENANT_ID_PATTERN } from '../core/tenant-id';
 import { ISOLATION_MODELS, IsolationModel, TenantsDefinition } from './tenancy-options';
 
 class PoolSection {
@@ -91,7 +91,12 @@ export interface ConfigNames {
  * `servers`: the server names a tenant may name (default `['default']`).
  * @throws TenancyConfigError naming every problem, each with its key and tenant.
  */
-export function validateTenantsDefinition(raw: unknown, file = 'tenants file', servers: string[] = ['default'], names: ConfigNames = {}): TenantsDefinition {
+export function validateTenantsDefinition(
+  raw: unknown,
+  file = 'tenants file',
+  servers: string[] = ['default'],
+  names: ConfigNames = {},
+): TenantsDefinition {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new TenancyConfigError(file, ['the file must hold a mapping with keys "tiers" and "tenants"']);
   }
@@ -112,7 +117,8 @@ export function validateTenantsDefinition(raw: unknown, file = 'tenants file', s
         tiers[name] = { strategy: tier.strategy, pool: tier.pool ? { max: tier.pool.max } : undefined };
         if (tier.limits) tiers[name].limits = { ...tier.limits };
         if (tier.concurrency !== undefined) tiers[name].concurrency = tier.concurrency;
-        if (tier.rate) tiers[name].rate = { perSecond: tier.rate.perSecond, ...(tier.rate.burst !== undefined ? { burst: tier.rate.burst } : {}) };
+        if (tier.rate)
+          tiers[name].rate = { perSecond: tier.rate.perSecond, ...(tier.rate.burst !== undefined ? { burst: tier.rate.burst } : {}) };
       }
     }
   }
@@ -132,7 +138,9 @@ export function validateTenantsDefinition(raw: unknown, file = 'tenants file', s
     const model = t.strategy ?? (t.tier && Object.hasOwn(tiers, t.tier) ? tiers[t.tier].strategy : undefined);
     if (t.server && model !== 'database') problems.push(`${key}.server: only the database model takes a server ${who}`);
     if (t.server && !servers.includes(t.server)) {
-      problems.push(`${key}.server: unknown server "${t.server}" ${who}; known servers: ${servers.join(', ')} (extra servers come from ${names.servers ?? 'servers'})`);
+      problems.push(
+        `${key}.server: unknown server "${t.server}" ${who}; known servers: ${servers.join(', ')} (extra servers come from ${names.servers ?? 'servers'})`,
+      );
     }
   });
   if (problems.length) throw new TenancyConfigError(file, problems);
@@ -173,7 +181,10 @@ export function loadTenantsFile(file: string, servers?: string[], names: ConfigN
 export function parseServerList(value: string | undefined, names: ConfigNames = {}): Record<string, string> {
   const list = names.servers ?? 'servers';
   const servers: Record<string, string> = {};
-  for (const part of (value ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const at = part.indexOf('=');
     const name = part.slice(0, at).trim();
     const url = part.slice(at + 1).trim();
@@ -181,7 +192,8 @@ export function parseServerList(value: string | undefined, names: ConfigNames = 
       throw new TenancyConfigError(list, [`entry "${part.split('=')[0]}" must read name=postgres://user:password@host:port/database`]);
     }
     // `default` is databaseUrl, and a repeated name would silently replace the first URL.
-    if (name === 'default') throw new TenancyConfigError(list, [`entry "default" is reserved: the default server is ${names.defaultServer ?? 'databaseUrl'}`]);
+    if (name === 'default')
+      throw new TenancyConfigError(list, [`entry "default" is reserved: the default server is ${names.defaultServer ?? 'databaseUrl'}`]);
     if (Object.hasOwn(servers, name)) throw new TenancyConfigError(list, [`server "${name}" is named twice`]);
     servers[name] = url;
   }

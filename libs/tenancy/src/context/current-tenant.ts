@@ -1,7 +1,7 @@
 import { Inject, Provider, Scope } from '@nestjs/common';
 import { REQUEST } from '@nestjs/core';
 import { TenantCatalog } from '../catalog/tenant-catalog';
-import type { TenantRecord } from '../catalog/tenant-record';
+import type { TenantRecord } from '../core/tenant-record';
 import type { TenantDurablePayload } from './tenant-context-id.strategy';
 
 export const CURRENT_TENANT = Symbol('nest-tenancy:current-tenant');

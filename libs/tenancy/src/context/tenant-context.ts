@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ClsService } from 'nestjs-cls';
-import type { TenantRecord } from '../catalog/tenant-record';
+import type { TenantRecord } from '../core/tenant-record';
 import type { UnitOfWork } from '../data-source/unit-of-work';
 import { NoTenantContextError } from '../errors/tenancy.errors';
 

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import { ClsService } from 'nestjs-cls';
 import { lastValueFrom, of, throwError } from 'rxjs';
-import type { TenantRecord } from '../catalog/tenant-record';
+import type { TenantRecord } from '../core/tenant-record';
 import type { UnitOfWork } from '../data-source/unit-of-work';
 import type { UnitOfWorkFactory } from '../data-source/unit-of-work-factory';
 import { TenantMovingError } from '../errors/tenancy.errors';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ClsService } from 'nestjs-cls';
 import { catchError, concatMap, from, Observable, throwError } from 'rxjs';
-import type { TenantRecord } from '../catalog/tenant-record';
+import type { TenantRecord } from '../core/tenant-record';
 import type { UnitOfWork } from '../data-source/unit-of-work';
 import { UnitOfWorkFactory } from '../data-source/unit-of-work-factory';
 import { pgErrorCode, READ_ONLY_TRANSACTION } from '../errors/pg-error-code';

@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
-import type { TenantRecord } from '../catalog/tenant-record';
-import { admissionFor, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
+import type { TenantRecord } from '../core/tenant-record';
+import { admissionFor, clientQueryTimeout, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { ServiceStoppingError, TenantBusyError, TenantRateLimitedError } from '../errors/tenancy.errors';
 
 type Tenant = Pick<TenantRecord, 'id' | 'tier'>;
@@ -21,8 +21,8 @@ interface Bucket {
  * The counts are this process's: with N instances behind a balancer a tenant gets up to N times
  * its limits (as with any in-process limiter; put a shared limiter at the edge for a global one).
  *
- * At shutdown it starts no more units (503, `ServiceStoppingError`) and lets the connection owners
- * wait for the units in flight to end (`whenIdle`) before they close their pools.
+ * At shutdown it starts no more units (503, `ServiceStoppingError`) and waits for the units in flight
+ * to end before the pools close.
  */
 @Injectable()
 export class TenantAdmission implements BeforeApplicationShutdown {
@@ -58,9 +58,14 @@ export class TenantAdmission implements BeforeApplicationShutdown {
     };
   }
 
-  /** From now on no unit of work starts: each gets `ServiceStoppingError` (503) instead. */
-  beforeApplicationShutdown(): void {
+  /**
+   * From now on no unit of work starts (each gets `ServiceStoppingError`, 503); resolves once the
+   * units in flight have ended, or after the longest a statement may take plus 1 s. It runs before
+   * any provider's `onApplicationShutdown`, so the pools close only after the units are done.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
+    await this.whenIdle(clientQueryTimeout(this.options));
   }
 
   /**

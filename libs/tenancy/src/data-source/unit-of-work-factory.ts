@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { TenantAccess } from '../catalog/tenant-access';
 import { TenantCatalog } from '../catalog/tenant-catalog';
-import type { TenantRecord } from '../catalog/tenant-record';
+import type { TenantRecord } from '../core/tenant-record';
 import { limitsFor, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { TenantMovingError } from '../errors/tenancy.errors';
 import { IsolationStrategies } from '../strategies/isolation-strategies';

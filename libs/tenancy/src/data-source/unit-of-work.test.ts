@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { QueryRunner } from 'typeorm';
-import type { TenantRecord } from '../catalog/tenant-record';
+import type { TenantRecord } from '../core/tenant-record';
 import { TenantSuspendedError, UnitOfWorkAbortedError, UnitOfWorkEndedError, UnitOfWorkNotStartedError } from '../errors/tenancy.errors';
-import type { DataSourceLease } from './runtime-data-source';
+import type { DataSourceLease } from '../connections/runtime-data-source';
 import { scratchDatabase, type ScratchDatabase } from './scratch-database.test-support';
 import { UnitOfWork, type UnitOfWorkSource } from './unit-of-work';
 

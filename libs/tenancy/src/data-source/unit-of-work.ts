@@ -1,8 +1,8 @@
 import type { EntityManager, QueryRunner } from 'typeorm';
-import type { TenantRecord } from '../catalog/tenant-record';
+import type { TenantRecord } from '../core/tenant-record';
 import { TenancyError, UnitOfWorkAbortedError, UnitOfWorkEndedError, UnitOfWorkNotStartedError } from '../errors/tenancy.errors';
 import { ConnectionGate, type DriverClient } from './connection-gate';
-import type { DataSourceLease } from './runtime-data-source';
+import type { DataSourceLease } from '../connections/runtime-data-source';
 
 type PatchedRunner = { -readonly [K in keyof QueryRunner]: QueryRunner[K] } & {
   transactionDepth: number;
@@ -186,7 +186,9 @@ export class UnitOfWork {
           .catch((err: unknown) => this.beginFailed(err))
           .then(async (taken: unknown) => {
             const connection = taken as Client;
-            const results = (await (connection.query(this.preamble) as Promise<unknown>).catch((err: unknown) => this.beginFailed(err))) as { rows?: { fenced?: boolean }[] }[];
+            const results = (await (connection.query(this.preamble) as Promise<unknown>).catch((err: unknown) =>
+              this.beginFailed(err),
+            )) as { rows?: { fenced?: boolean }[] }[];
             if (Array.isArray(results) && results[results.length - 1]?.rows?.[0]?.fenced === true) this.onFenced();
             const gate = new ConnectionGate(connection, () => this.endedError());
             runner.databaseConnection = gate.client;

@@ -45,8 +45,6 @@ const DATABASE_ERRORS: Record<string, [number, string]> = {
 
 const DATA_EXCEPTION: [number, string] = [400, 'A value is not valid.'];
 
-
-
 /**
  * Turns every error into `{statusCode, error, message}`: HTTP exceptions as they are, request-body
  * parser errors and known PostgreSQL errors into 4xx, anything else into a bare 500 (logged here,
@@ -87,7 +85,12 @@ export class TenancyExceptionFilter implements ExceptionFilter {
     // body-parser's errors: typed ones, and untyped http-errors client errors such as a
     // Content-Encoding: gzip body that does not inflate (a zlib error given status 400).
     const clientHttpError = parser?.expose === true && typeof parserStatus === 'number' && parserStatus >= 400 && parserStatus < 500;
-    if (typeof parser?.type === 'string' && parser.type.startsWith('entity.') || parser?.type === 'charset.unsupported' || parser?.type === 'encoding.unsupported' || clientHttpError) {
+    if (
+      (typeof parser?.type === 'string' && parser.type.startsWith('entity.')) ||
+      parser?.type === 'charset.unsupported' ||
+      parser?.type === 'encoding.unsupported' ||
+      clientHttpError
+    ) {
       const status = parserStatus ?? 400;
       const message =
         parser.type === 'entity.parse.failed'
@@ -103,7 +106,11 @@ export class TenancyExceptionFilter implements ExceptionFilter {
     if (known) return { statusCode: known[0], error: REASONS[known[0]], message: known[1] };
     if (isDatabaseUnavailable(exception)) {
       this.logger.warn(`the database is unavailable: ${(exception as Error)?.message ?? String(exception)}`);
-      return { statusCode: HttpStatus.SERVICE_UNAVAILABLE, error: REASONS[503], message: 'The database cannot be reached right now; retry in a moment.' };
+      return {
+        statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+        error: REASONS[503],
+        message: 'The database cannot be reached right now; retry in a moment.',
+      };
     }
     this.logger.error((exception as Error)?.stack ?? String(exception));
     return { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, error: 'Internal Server Error', message: 'Internal server error' };

@@ -14,11 +14,7 @@ export abstract class TenancyError extends HttpException {
 
 export class TenantMissingError extends TenancyError {
   constructor(sources: string[]) {
-    super(
-      `No tenant given. Name the tenant with ${sources.join(', ')}.`,
-      HttpStatus.BAD_REQUEST,
-      'Bad Request',
-    );
+    super(`No tenant given. Name the tenant with ${sources.join(', ')}.`, HttpStatus.BAD_REQUEST, 'Bad Request');
   }
 }
 
@@ -40,21 +36,13 @@ export class UnknownTenantError extends TenancyError {
 
 export class TenantSuspendedError extends TenancyError {
   constructor(id: string) {
-    super(
-      `Tenant '${id}' is suspended. Ask the operator to resume it.`,
-      HttpStatus.FORBIDDEN,
-      'Forbidden',
-    );
+    super(`Tenant '${id}' is suspended. Ask the operator to resume it.`, HttpStatus.FORBIDDEN, 'Forbidden');
   }
 }
 
 export class TenantNotReadyError extends TenancyError {
   constructor(id: string, status: string) {
-    super(
-      `Tenant '${id}' is not ready (${status}). Try again shortly.`,
-      HttpStatus.SERVICE_UNAVAILABLE,
-      'Service Unavailable',
-    );
+    super(`Tenant '${id}' is not ready (${status}). Try again shortly.`, HttpStatus.SERVICE_UNAVAILABLE, 'Service Unavailable');
   }
 }
 
@@ -82,11 +70,7 @@ export class TenantConflictError extends TenancyError {
 
 export class InvalidTenantTokenError extends TenancyError {
   constructor() {
-    super(
-      'The bearer token is invalid or expired. Sign in again to get a new token.',
-      HttpStatus.UNAUTHORIZED,
-      'Unauthorized',
-    );
+    super('The bearer token is invalid or expired. Sign in again to get a new token.', HttpStatus.UNAUTHORIZED, 'Unauthorized');
   }
 }
 

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Deployment } from '../catalog/deployment';
 import { TenantCatalog } from '../catalog/tenant-catalog';
-import { RuntimeRole } from '../data-source/runtime-role';
+import { RuntimeRole } from '../catalog/runtime-role';
 import { TenantMigrator } from '../migrations/tenant-migrator';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
 
@@ -37,13 +37,16 @@ export class DeploymentUpgrade {
     }
     const tenants = this.catalog.list();
     let renamed = 0;
-    for (const strategy of this.strategies.all()) renamed += await strategy.adoptUnkeyed(tenants.filter((t) => t.strategy === strategy.model));
+    for (const strategy of this.strategies.all())
+      renamed += await strategy.adoptUnkeyed(tenants.filter((t) => t.strategy === strategy.model));
     await this.relayout();
     const unused = this.deployment.previousRoles.filter((r) => r !== this.role.name);
     await this.deployment.upgradeDone();
     this.logger.log(
       `upgraded to deployment key "${this.deployment.key}": ${renamed} tenant databases renamed, runtime role "${this.role.name}"` +
-        (unused.length ? `; this deployment no longer uses the role ${unused.map((r) => `"${r}"`).join(', ')}: drop it once no other deployment does` : ''),
+        (unused.length
+          ? `; this deployment no longer uses the role ${unused.map((r) => `"${r}"`).join(', ')}: drop it once no other deployment does`
+          : ''),
     );
   }
 

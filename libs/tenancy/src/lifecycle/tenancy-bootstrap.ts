@@ -3,12 +3,13 @@ import { ControlLocks } from '../catalog/control-locks';
 import { CONTROL_MIGRATIONS } from '../catalog/control-migrations';
 import { Deployment } from '../catalog/deployment';
 import { TenantCatalog } from '../catalog/tenant-catalog';
-import { quoteIdent, TenantNaming } from '../catalog/tenant-naming';
+import { TenantNaming } from '../catalog/tenant-naming';
+import { quoteIdent } from '../core/sql';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { TenancyConfigError } from '../errors/tenancy.errors';
-import { HomeDataSource } from '../data-source/home-data-source';
-import { OwnerConnections } from '../data-source/owner-connections';
-import { RuntimeRole } from '../data-source/runtime-role';
+import { HomeDataSource } from '../pools/home-data-source';
+import { OwnerConnections } from '../connections/owner-connections';
+import { RuntimeRole } from '../catalog/runtime-role';
 import { DeploymentUpgrade } from './deployment-upgrade';
 import { MigrationRunner } from '../migrations/migration-runner';
 import { TenantProvisioner } from './tenant-provisioner';
@@ -50,7 +51,9 @@ export class TenancyBootstrap implements OnModuleInit {
     );
     if (!row.open || !row.may) return;
     await ds.query(`REVOKE CONNECT ON DATABASE ${database} FROM PUBLIC`);
-    this.logger.log(`the control database now admits only its owner and the runtime role; grant CONNECT to any other role that needs it (option restrictControlDatabase)`);
+    this.logger.log(
+      `the control database now admits only its owner and the runtime role; grant CONNECT to any other role that needs it (option restrictControlDatabase)`,
+    );
   }
 
   /**
@@ -61,7 +64,10 @@ export class TenancyBootstrap implements OnModuleInit {
   private async checkSameDatabase(): Promise<void> {
     // The server by its start time (any role may read it; addresses differ through a pooler).
     const sql = `SELECT current_database() AS name, pg_postmaster_start_time()::text AS server`;
-    const [[viaRequests], [direct]] = await Promise.all([this.home.dataSource.query(sql), (await this.owner.controlDataSource()).query(sql)]);
+    const [[viaRequests], [direct]] = await Promise.all([
+      this.home.dataSource.query(sql),
+      (await this.owner.controlDataSource()).query(sql),
+    ]);
     if (viaRequests.name !== direct.name || viaRequests.server !== direct.server) {
       throw new TenancyConfigError('tenancy options', [
         `databaseUrl reaches database "${viaRequests.name}" but directUrl reaches "${direct.name}"${viaRequests.server !== direct.server ? ' on another server' : ''}: both must name the same database (directUrl bypasses the pooler only)`,
@@ -73,7 +79,8 @@ export class TenancyBootstrap implements OnModuleInit {
   private async migrateControl(): Promise<void> {
     const ds = await this.owner.controlDataSource();
     const [row] = await ds.query(`SELECT to_regclass($1) IS NOT NULL AS locks`, [`${quoteIdent(this.naming.controlSchema)}.locks`]);
-    const apply = (lockedByCaller: boolean) => this.runner.apply(ds, this.naming.controlSchema, CONTROL_MIGRATIONS, undefined, undefined, lockedByCaller);
+    const apply = (lockedByCaller: boolean) =>
+      this.runner.apply(ds, this.naming.controlSchema, CONTROL_MIGRATIONS, undefined, undefined, lockedByCaller);
     if (row.locks) await this.locks.withLock('migrate:control', () => apply(true));
     else await apply(false);
   }
@@ -90,7 +97,9 @@ export class TenancyBootstrap implements OnModuleInit {
     await this.checkSameDatabase();
     if (this.options.seedOnStart) {
       const tenants = await this.provisioner.seed();
-      this.logger.log(`${tenants.length} tenants ready (${tenants.map((t) => `${t.id}:${t.strategy}`).join(', ')}) in ${Date.now() - started} ms`);
+      this.logger.log(
+        `${tenants.length} tenants ready (${tenants.map((t) => `${t.id}:${t.strategy}`).join(', ')}) in ${Date.now() - started} ms`,
+      );
     }
   }
 }

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import QueryStream from 'pg-query-stream';
-import { quoteIdent } from '../catalog/tenant-naming';
+import { quoteIdent } from '../core/sql';
 import { TenantCatalog } from '../catalog/tenant-catalog';
-import { TenantRecord } from '../catalog/tenant-record';
-import { OwnerConnections } from '../data-source/owner-connections';
+import { TenantRecord } from '../core/tenant-record';
+import { OwnerConnections } from '../connections/owner-connections';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
 import { tenantTables } from '../migrations/tenant-tables';
 

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { TenantCatalog } from '../catalog/tenant-catalog';
-import { quoteIdent } from '../catalog/tenant-naming';
-import { TenantRecord } from '../catalog/tenant-record';
-import { OwnerConnections } from '../data-source/owner-connections';
+import { quoteIdent } from '../core/sql';
+import { TenantRecord } from '../core/tenant-record';
+import { OwnerConnections } from '../connections/owner-connections';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
 import { MigrationLedger } from '../migrations/migration-ledger';
 import { tenantTables } from '../migrations/tenant-tables';
@@ -62,7 +62,10 @@ export class TenantInspector {
       await m.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenantId]);
       const out: Record<string, number> = {};
       for (const table of await tenantTables(m, schema)) {
-        const [row] = await m.query(`SELECT count(*)::bigint AS n FROM ${quoteIdent(schema)}.${quoteIdent(table.name)} WHERE tenant_id = $1`, [tenantId]);
+        const [row] = await m.query(
+          `SELECT count(*)::bigint AS n FROM ${quoteIdent(schema)}.${quoteIdent(table.name)} WHERE tenant_id = $1`,
+          [tenantId],
+        );
         out[table.name] = Number(row.n);
       }
       return out;

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { TenantCatalog } from '../catalog/tenant-catalog';
-import { TenantRecord } from '../catalog/tenant-record';
+import { TenantRecord } from '../core/tenant-record';
 import { ControlLocks } from '../catalog/control-locks';
 import { MoveJournal } from '../catalog/move-journal';
 import { TenantStateError, UnknownTenantError } from '../errors/tenancy.errors';
@@ -30,13 +30,15 @@ export class TenantLifecycle {
   /** Every instance answers the tenant's requests with 403 from the moment its catalog hears of it. */
   async suspend(id: string): Promise<TenantRecord> {
     const tenant = this.require(id);
-    if (tenant.status !== 'active' && tenant.status !== 'suspended') throw new TenantStateError(`Tenant '${id}' is ${tenant.status}; only an active tenant can be suspended.`);
+    if (tenant.status !== 'active' && tenant.status !== 'suspended')
+      throw new TenantStateError(`Tenant '${id}' is ${tenant.status}; only an active tenant can be suspended.`);
     return (await this.catalog.setStatus(id, 'suspended'))!;
   }
 
   async resume(id: string): Promise<TenantRecord> {
     const tenant = this.require(id);
-    if (tenant.status !== 'suspended' && tenant.status !== 'active') throw new TenantStateError(`Tenant '${id}' is ${tenant.status}; only a suspended tenant can be resumed.`);
+    if (tenant.status !== 'suspended' && tenant.status !== 'active')
+      throw new TenantStateError(`Tenant '${id}' is ${tenant.status}; only a suspended tenant can be resumed.`);
     return (await this.catalog.setStatus(id, 'active'))!;
   }
 
@@ -60,7 +62,8 @@ export class TenantLifecycle {
         // A move that did not finish (its mover killed, or its verification failed) may have left
         // the tenant's rows at its other end: they go too.
         for (const end of await this.journal.ends(id)) {
-          if (end.strategy !== tenant.strategy || end.server !== tenant.server) await this.strategies.for(end.strategy).drop({ id, server: end.server });
+          if (end.strategy !== tenant.strategy || end.server !== tenant.server)
+            await this.strategies.for(end.strategy).drop({ id, server: end.server });
         }
         // A move out of a place other tenants share leaves the tenant fenced there: that row goes too.
         for (const strategy of this.strategies.all().filter((s) => s.commonPlace())) await strategy.unfence({ id, server: 'default' });

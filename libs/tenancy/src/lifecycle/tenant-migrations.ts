@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { TenantCatalog } from '../catalog/tenant-catalog';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
-import type { TenantLocation } from '../catalog/tenant-location';
+import type { TenantLocation } from '../core/tenant-location';
 import { MigrationLedger } from '../migrations/migration-ledger';
 import { TenantMigrator } from '../migrations/tenant-migrator';
 

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { TenantCatalog } from '../catalog/tenant-catalog';
-import { TenantRecord } from '../catalog/tenant-record';
+import { TenantRecord } from '../core/tenant-record';
 import { IsolationModel, ResolvedTenancyOptions, TenantDefinition, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { DeploymentOwnershipError, InvalidTenantDefinitionError } from '../errors/tenancy.errors';
-import { isValidTenantId } from '../resolution/tenant-id';
+import { isValidTenantId } from '../core/tenant-id';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
 import { MigrationLedger } from '../migrations/migration-ledger';
 import { TenantMigrations } from './tenant-migrations';
@@ -27,7 +27,9 @@ export class TenantProvisioner {
 
   modelOf(def: Pick<TenantDefinition, 'tier' | 'strategy' | 'id'>): IsolationModel {
     if (def.tier && !this.options.catalog.tiers[def.tier]) {
-      throw new InvalidTenantDefinitionError(`Unknown tier '${def.tier}'; known tiers: ${Object.keys(this.options.catalog.tiers).join(', ')}.`);
+      throw new InvalidTenantDefinitionError(
+        `Unknown tier '${def.tier}'; known tiers: ${Object.keys(this.options.catalog.tiers).join(', ')}.`,
+      );
     }
     const model = def.strategy ?? (def.tier ? this.options.catalog.tiers[def.tier].strategy : undefined);
     if (!model) throw new InvalidTenantDefinitionError(`Tenant '${def.id}' names neither a tier nor a strategy.`);
@@ -35,12 +37,17 @@ export class TenantProvisioner {
   }
 
   async provision(def: TenantDefinition): Promise<TenantRecord> {
-    if (!isValidTenantId(def.id)) throw new InvalidTenantDefinitionError(`Tenant id '${String(def.id).slice(0, 60)}' is malformed: use 1 to 40 characters of a-z, 0-9 and '-'.`);
+    if (!isValidTenantId(def.id))
+      throw new InvalidTenantDefinitionError(
+        `Tenant id '${String(def.id).slice(0, 60)}' is malformed: use 1 to 40 characters of a-z, 0-9 and '-'.`,
+      );
     const model = this.modelOf(def);
     const place = this.strategies.placeOf({ strategy: model, server: def.server || undefined });
     const record = await this.catalog.insertIfMissing({ id: def.id, name: def.name, tier: def.tier ?? null, ...place });
     if (record.strategy !== model) {
-      this.logger.warn(`tenant ${record.id} is served by the ${record.strategy} model, its definition says ${model}: moving a tenant is an explicit operation`);
+      this.logger.warn(
+        `tenant ${record.id} is served by the ${record.strategy} model, its definition says ${model}: moving a tenant is an explicit operation`,
+      );
     }
     const strategy = this.strategies.for(record.strategy);
     try {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { quoteIdent, TenantNaming } from '../catalog/tenant-naming';
-import { OwnerConnections } from '../data-source/owner-connections';
+import { TenantNaming } from '../catalog/tenant-naming';
+import { quoteIdent } from '../core/sql';
+import { OwnerConnections } from '../connections/owner-connections';
 
 /** The ledger's name for the shared tables: not a valid tenant id, so it can never collide with one. */
 export const SHARED_TARGET = '@shared';

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
-import { quoteIdent, quoteLiteral } from '../catalog/tenant-naming';
+import { quoteIdent, quoteLiteral } from '../core/sql';
 import { DeploymentOwnershipError, TenancyConfigError, UnsafeTenantTableError } from '../errors/tenancy.errors';
-import { isValidTenantId } from '../resolution/tenant-id';
+import { isValidTenantId } from '../core/tenant-id';
 import { AUDIT_EXEMPT_TABLES, auditOutsideSchema, auditTenantTarget, catalogHighWater } from './tenant-table-audit';
 
 export type MigrationClass = new () => MigrationInterface;

@@ -2,10 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { ControlLocks } from '../catalog/control-locks';
 import { Deployment, type Ownership } from '../catalog/deployment';
-import { OwnerConnections } from '../data-source/owner-connections';
+import { OwnerConnections } from '../connections/owner-connections';
 import { TenantStateError } from '../errors/tenancy.errors';
-import { RuntimeRole } from '../data-source/runtime-role';
-import type { TenantLocation } from '../catalog/tenant-location';
+import { RuntimeRole } from '../catalog/runtime-role';
+import type { TenantLocation } from '../core/tenant-location';
 import { MigrationRunner } from './migration-runner';
 
 /** Applies the tenant migration set to one location (a schema of a database of a server). */

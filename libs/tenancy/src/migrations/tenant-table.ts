@@ -1,5 +1,5 @@
 import type { QueryRunner } from 'typeorm';
-import { quoteIdent } from '../catalog/tenant-naming';
+import { quoteIdent } from '../core/sql';
 
 /** The tenant setting every policy compares against: no setting (or `''`) matches no row. */
 export const TENANT_SETTING_EXPRESSION = `nullif(current_setting('app.tenant_id', true), '')`;

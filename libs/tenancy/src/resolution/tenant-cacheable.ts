@@ -33,12 +33,17 @@ export class TenantCacheInterceptor implements NestInterceptor {
     private readonly context: TenantContext,
   ) {
     const { order, header, jwt } = options.resolution;
-    const names = order.map((s) => (s === 'jwt' ? (jwt ? 'Authorization' : undefined) : s === 'header' ? header : s === 'subdomain' ? 'Host' : undefined));
+    const names = order.map((s) =>
+      s === 'jwt' ? (jwt ? 'Authorization' : undefined) : s === 'header' ? header : s === 'subdomain' ? 'Host' : undefined,
+    );
     this.vary = names.filter((n): n is string => !!n).join(', ');
   }
 
   intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const cacheable = this.reflector.getAllAndOverride<TenantCacheableOptions | undefined>(TENANT_CACHEABLE, [ctx.getHandler(), ctx.getClass()]);
+    const cacheable = this.reflector.getAllAndOverride<TenantCacheableOptions | undefined>(TENANT_CACHEABLE, [
+      ctx.getHandler(),
+      ctx.getClass(),
+    ]);
     if (!cacheable || ctx.getType() !== 'http' || !this.context.unitOfWork) return next.handle();
     const res = ctx.switchToHttp().getResponse<ServerResponse>();
     return next.handle().pipe(

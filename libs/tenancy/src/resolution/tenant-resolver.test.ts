@@ -35,7 +35,11 @@ function req(url = '/users', headers: Record<string, string | string[]> = {}): T
 }
 
 function token(claims: Record<string, unknown>, secret = SECRET): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode(secret));
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(new TextEncoder().encode(secret));
 }
 
 async function rejectsWith(promise: Promise<unknown>, type: Function, status: number, message?: RegExp): Promise<Error> {
@@ -63,7 +67,11 @@ describe('TenantResolver: sources and order', () => {
 
   it("with onConflict 'first', the first source of the default order (jwt, header, subdomain, path) wins", async () => {
     const r = resolver({ onConflict: 'first', jwt: { secret: SECRET, authoritative: false } });
-    const all = { authorization: `Bearer ${await token({ tenant_id: 'from-jwt' })}`, 'x-tenant-id': 'from-header', host: 'from-host.localhost' };
+    const all = {
+      authorization: `Bearer ${await token({ tenant_id: 'from-jwt' })}`,
+      'x-tenant-id': 'from-header',
+      host: 'from-host.localhost',
+    };
     assert.equal((await r.resolve(req('/t/from-path/users', all))).id, 'from-jwt');
     const { authorization: _a, ...noJwt } = all;
     assert.deepEqual(await r.resolve(req('/t/from-path/users', noJwt)), { id: 'from-header', source: 'header' });
@@ -93,7 +101,10 @@ describe('TenantResolver: sources and order', () => {
   it('leaves out the JWT when no secret or JWKS is configured', async () => {
     const r = resolver({ order: ['jwt', 'header'] });
     const jwt = await token({ tenant_id: 'from-jwt' });
-    assert.deepEqual(await r.resolve(req('/users', { authorization: `Bearer ${jwt}`, 'x-tenant-id': 'acme' })), { id: 'acme', source: 'header' });
+    assert.deepEqual(await r.resolve(req('/users', { authorization: `Bearer ${jwt}`, 'x-tenant-id': 'acme' })), {
+      id: 'acme',
+      source: 'header',
+    });
   });
 
   it('uses a configured header name, case-insensitively', async () => {
@@ -111,8 +122,16 @@ describe('TenantResolver: sources and order', () => {
   it('an authoritative JWT wins over earlier sources and refuses a disagreeing one with 403', async () => {
     const r = resolver({ order: ['header', 'jwt', 'path'], jwt: { secret: SECRET, authoritative: true } });
     const jwt = await token({ tenant_id: 'acme' });
-    assert.deepEqual(await r.resolve(req('/users', { authorization: `Bearer ${jwt}`, 'x-tenant-id': 'acme' })), { id: 'acme', source: 'jwt' });
-    await rejectsWith(r.resolve(req('/users', { authorization: `Bearer ${jwt}`, 'x-tenant-id': 'widget' })), TenantConflictError, 403, /header names a different tenant/);
+    assert.deepEqual(await r.resolve(req('/users', { authorization: `Bearer ${jwt}`, 'x-tenant-id': 'acme' })), {
+      id: 'acme',
+      source: 'jwt',
+    });
+    await rejectsWith(
+      r.resolve(req('/users', { authorization: `Bearer ${jwt}`, 'x-tenant-id': 'widget' })),
+      TenantConflictError,
+      403,
+      /header names a different tenant/,
+    );
     await rejectsWith(r.resolve(req('/t/widget/users', { authorization: `Bearer ${jwt}` })), TenantConflictError, 403);
   });
 
@@ -176,7 +195,12 @@ describe('TenantResolver: malformed and missing', () => {
 
   it('refuses a malformed header, naming the header', async () => {
     for (const id of BAD) {
-      await rejectsWith(resolver().resolve(req('/users', { 'x-tenant-id': id })), MalformedTenantIdError, 400, /the x-tenant-id header is malformed/);
+      await rejectsWith(
+        resolver().resolve(req('/users', { 'x-tenant-id': id })),
+        MalformedTenantIdError,
+        400,
+        /the x-tenant-id header is malformed/,
+      );
     }
   });
 
@@ -186,7 +210,12 @@ describe('TenantResolver: malformed and missing', () => {
 
   it('refuses a malformed path segment, naming the path', async () => {
     for (const id of BAD.filter((b) => b !== '')) {
-      await rejectsWith(resolver().resolve(req(`/t/${encodeURIComponent(id)}/users`)), MalformedTenantIdError, 400, /path prefix \/t\/<tenant>\//);
+      await rejectsWith(
+        resolver().resolve(req(`/t/${encodeURIComponent(id)}/users`)),
+        MalformedTenantIdError,
+        400,
+        /path prefix \/t\/<tenant>\//,
+      );
     }
     await rejectsWith(resolver().resolve(req('/t//users')), MalformedTenantIdError, 400);
   });
@@ -210,8 +239,15 @@ describe('TenantResolver: malformed and missing', () => {
   });
 
   it('with no source, says which sources it tried', async () => {
-    const err = await rejectsWith(resolver({ jwt: { secret: SECRET } }).resolve(req('/users', { host: 'localhost:3000' })), TenantMissingError, 400);
-    assert.match(err.message, /"tenant_id" claim of a bearer token, the x-tenant-id header, a subdomain of localhost, a path prefix \/t\/<tenant>\//);
+    const err = await rejectsWith(
+      resolver({ jwt: { secret: SECRET } }).resolve(req('/users', { host: 'localhost:3000' })),
+      TenantMissingError,
+      400,
+    );
+    assert.match(
+      err.message,
+      /"tenant_id" claim of a bearer token, the x-tenant-id header, a subdomain of localhost, a path prefix \/t\/<tenant>\//,
+    );
   });
 });
 
@@ -270,7 +306,12 @@ describe('TenantResolver: hostile sources', () => {
     const r = resolver({ jwt: { secret: SECRET, authoritative: false } });
     for (const claim of [null, 42, ['acme'], true, { id: 'acme' }]) {
       const jwt = await token({ tenant_id: claim });
-      await rejectsWith(r.resolve(req('/users', { authorization: `Bearer ${jwt}` })), InvalidTenantClaimError, 401, /"tenant_id" claim .* is not a string/);
+      await rejectsWith(
+        r.resolve(req('/users', { authorization: `Bearer ${jwt}` })),
+        InvalidTenantClaimError,
+        401,
+        /"tenant_id" claim .* is not a string/,
+      );
       // Not even in favour of another source.
       await rejectsWith(r.resolve(req('/users', { authorization: `Bearer ${jwt}`, 'x-tenant-id': 'acme' })), InvalidTenantClaimError, 401);
     }
@@ -281,9 +322,17 @@ describe('TenantResolver: hostile sources', () => {
     const err = await rejectsWith(r.resolve(req('/t/gadget/users', { 'x-tenant-id': 'widget' })), TenantSourcesConflictError, 400);
     assert.match(err.message, /x-tenant-id header names tenant 'widget' but a path prefix \/t\/<tenant>\/ names tenant 'gadget'/);
     const jwt = await token({ tenant_id: 'acme' });
-    await rejectsWith(r.resolve(req('/users', { authorization: `Bearer ${jwt}`, host: 'gadget.localhost' })), TenantSourcesConflictError, 400, /claim of a bearer token names tenant 'acme' but a subdomain of localhost names tenant 'gadget'/);
+    await rejectsWith(
+      r.resolve(req('/users', { authorization: `Bearer ${jwt}`, host: 'gadget.localhost' })),
+      TenantSourcesConflictError,
+      400,
+      /claim of a bearer token names tenant 'acme' but a subdomain of localhost names tenant 'gadget'/,
+    );
     // Sources that agree are fine.
-    assert.deepEqual(await r.resolve(req('/t/acme/users', { authorization: `Bearer ${jwt}`, 'x-tenant-id': 'acme', host: 'acme.localhost' })), { id: 'acme', source: 'jwt' });
+    assert.deepEqual(
+      await r.resolve(req('/t/acme/users', { authorization: `Bearer ${jwt}`, 'x-tenant-id': 'acme', host: 'acme.localhost' })),
+      { id: 'acme', source: 'jwt' },
+    );
   });
 
   it('an authoritative JWT keeps its 403 for a disagreeing source, whatever onConflict says', async () => {
@@ -296,11 +345,18 @@ describe('TenantResolver: hostile sources', () => {
 
   it('with tokens required, no token (or one without the claim) is 401 before any other source is read', async () => {
     const r = resolver({ jwt: { secret: SECRET, required: true } });
-    for (const headers of [{ 'x-tenant-id': 'acme' }, { 'x-tenant-id': 'NOT VALID' }, { host: 'widget.localhost' }, {}] as Record<string, string>[]) {
+    for (const headers of [{ 'x-tenant-id': 'acme' }, { 'x-tenant-id': 'NOT VALID' }, { host: 'widget.localhost' }, {}] as Record<
+      string,
+      string
+    >[]) {
       await rejectsWith(r.resolve(req('/t/gadget/users', headers)), TenantTokenRequiredError, 401, /needs a bearer token/);
     }
     const claimless = await token({ sub: 'user-1' });
-    await rejectsWith(r.resolve(req('/users', { authorization: `Bearer ${claimless}`, 'x-tenant-id': 'acme' })), TenantTokenRequiredError, 401);
+    await rejectsWith(
+      r.resolve(req('/users', { authorization: `Bearer ${claimless}`, 'x-tenant-id': 'acme' })),
+      TenantTokenRequiredError,
+      401,
+    );
     const jwt = await token({ tenant_id: 'acme' });
     assert.deepEqual(await r.resolve(req('/users', { authorization: `Bearer ${jwt}` })), { id: 'acme', source: 'jwt' });
   });
@@ -311,7 +367,10 @@ describe('TenantResolver: hostile sources', () => {
       process.env.NODE_ENV = 'production';
       const base = { databaseUrl: 'postgres://o@localhost/c', catalog: { tiers: {}, tenants: [] }, entities: [], migrations: [] };
       assert.equal(resolveTenancyOptions({ ...base, resolution: { jwt: { secret: SECRET } } }).resolution.jwt?.required, true);
-      assert.equal(resolveTenancyOptions({ ...base, resolution: { jwt: { secret: SECRET, required: false } } }).resolution.jwt?.required, false);
+      assert.equal(
+        resolveTenancyOptions({ ...base, resolution: { jwt: { secret: SECRET, required: false } } }).resolution.jwt?.required,
+        false,
+      );
       assert.equal(resolveTenancyOptions({ ...base, resolution: {} }).resolution.jwt, undefined);
       process.env.NODE_ENV = 'development';
       assert.equal(resolveTenancyOptions({ ...base, resolution: { jwt: { secret: SECRET } } }).resolution.jwt?.required, false);

@@ -13,7 +13,7 @@ import { HeaderTenantSource } from './header.source';
 import { JwtTenantSource } from './jwt.source';
 import { PathTenantSource } from './path.source';
 import { SubdomainTenantSource } from './subdomain.source';
-import { isValidTenantId } from './tenant-id';
+import { isValidTenantId } from '../core/tenant-id';
 import type { TenantRequest, TenantSource } from '../config/tenant-source';
 
 export interface ResolvedTenantId {
@@ -76,7 +76,8 @@ export class TenantResolver implements OnModuleInit {
     for (const source of builtIn) if (source !== this.jwt) this.peekable.add(source);
     const problems: string[] = [];
     for (const source of own) {
-      if (byName.has(source.name) || source.name === 'jwt') problems.push(`source name "${source.name}" is taken; give the source another name`);
+      if (byName.has(source.name) || source.name === 'jwt')
+        problems.push(`source name "${source.name}" is taken; give the source another name`);
       byName.set(source.name, source);
     }
     for (const name of resolution.order) {
@@ -124,7 +125,9 @@ export class TenantResolver implements OnModuleInit {
     const winner = jwt && jwtOptions?.authoritative ? jwt : found[0];
     const other = found.find((f) => f.id !== winner.id);
     if (other && winner === jwt && jwtOptions?.authoritative) {
-      throw new TenantConflictError(`The ${other.source} names a different tenant than your token; remove it or use a token for that tenant.`);
+      throw new TenantConflictError(
+        `The ${other.source} names a different tenant than your token; remove it or use a token for that tenant.`,
+      );
     }
     if (other && onConflict !== 'first') throw new TenantSourcesConflictError(winner, other);
     return { id: winner.id, source: winner.source };

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { TenantRecord } from '../catalog/tenant-record';
+import type { TenantRecord } from '../core/tenant-record';
 import { IsolationModel, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { InvalidTenantDefinitionError } from '../errors/tenancy.errors';
 import { DatabaseStrategy } from './database.strategy';

@@ -1,8 +1,8 @@
 import type { DataSource } from 'typeorm';
-import type { TenantLocation } from '../catalog/tenant-location';
-import type { TenantRecord } from '../catalog/tenant-record';
+import type { TenantLocation } from '../core/tenant-location';
+import type { TenantRecord } from '../core/tenant-record';
 import type { IsolationModel, TransactionLimits } from '../config/tenancy-options';
-import type { DataSourceLease } from '../data-source/runtime-data-source';
+import type { DataSourceLease } from '../connections/runtime-data-source';
 
 /** A tenant's identity and server: all a strategy needs to place it. */
 export type PlacedTenant = Pick<TenantRecord, 'id' | 'server'>;

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { quoteIdent } from '../catalog/tenant-naming';
-import { OwnerConnections } from '../data-source/owner-connections';
+import { quoteIdent } from '../core/sql';
+import { OwnerConnections } from '../connections/owner-connections';
 import { pgErrorCode } from '../errors/pg-error-code';
 import { FENCE_TABLE } from '../migrations/migration-runner';
-import type { TenantLocation } from '../catalog/tenant-location';
+import type { TenantLocation } from '../core/tenant-location';
 
 /** The location (its schema or database) no longer exists: there is nothing left to unfence. */
 const GONE = new Set(['42P01', '3F000', '3D000']);

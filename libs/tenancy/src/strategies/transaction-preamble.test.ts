@@ -67,7 +67,10 @@ describe('transactionPreamble', () => {
 
   it('names pg_temp last, so a temporary table can never shadow the tenant’s tables', () => {
     const [, [, path]] = setConfigCalls(transactionPreamble('acme', 'tenant_acme'));
-    const entries = path.slice(1, -1).split(',').map((e) => e.trim());
+    const entries = path
+      .slice(1, -1)
+      .split(',')
+      .map((e) => e.trim());
     assert.deepEqual(entries, ['"tenant_acme"', 'pg_temp']);
   });
 

@@ -1,7 +1,7 @@
-import { quoteIdent, quoteLiteral } from '../catalog/tenant-naming';
+import { quoteIdent, quoteLiteral } from '../core/sql';
 import { FENCE_CHECK } from '../migrations/migration-runner';
 import type { TransactionLimits } from '../config/tenancy-options';
-import { isValidTenantId } from '../resolution/tenant-id';
+import { isValidTenantId } from '../core/tenant-id';
 import { transactionLimits } from './transaction-limits';
 
 /**

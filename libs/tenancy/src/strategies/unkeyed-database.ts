@@ -1,9 +1,10 @@
 import { Logger } from '@nestjs/common';
 import { Deployment } from '../catalog/deployment';
-import { quoteIdent, TenantNaming } from '../catalog/tenant-naming';
-import type { TenantRecord } from '../catalog/tenant-record';
-import { OwnerConnections } from '../data-source/owner-connections';
-import { RuntimeRole } from '../data-source/runtime-role';
+import { TenantNaming } from '../catalog/tenant-naming';
+import { quoteIdent } from '../core/sql';
+import type { TenantRecord } from '../core/tenant-record';
+import { OwnerConnections } from '../connections/owner-connections';
+import { RuntimeRole } from '../catalog/runtime-role';
 import { pgErrorCode } from '../errors/pg-error-code';
 
 /** SQLSTATE object_in_use: a database with sessions cannot be renamed. */

@@ -1,8 +1,8 @@
 import type { PoolClient } from 'pg';
 import type { QueryRunner } from 'typeorm';
-import type { TenantLocation } from '../../catalog/tenant-location';
-import { quoteIdent } from '../../catalog/tenant-naming';
-import { OwnerConnections } from '../../data-source/owner-connections';
+import type { TenantLocation } from '../../core/tenant-location';
+import { quoteIdent } from '../../core/sql';
+import { OwnerConnections } from '../../connections/owner-connections';
 import type { TenantTable } from '../../migrations/tenant-tables';
 
 /** One end of a move, as the mover holds it: one owner session on the location's database. */

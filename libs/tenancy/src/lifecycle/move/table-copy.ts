@@ -1,6 +1,6 @@
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
-import { quoteIdent, quoteLiteral } from '../../catalog/tenant-naming';
+import { quoteIdent, quoteLiteral } from '../../core/sql';
 import type { TenantTable } from '../../migrations/tenant-tables';
 import { keyExpr, type MoveSide, qualified } from './move-side';
 

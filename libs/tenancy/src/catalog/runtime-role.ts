@@ -1,11 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { ControlLocks } from '../catalog/control-locks';
-import { Deployment } from '../catalog/deployment';
-import { quoteIdent, quoteLiteral, TenantNaming } from '../catalog/tenant-naming';
+import { ControlLocks } from './control-locks';
+import { Deployment } from './deployment';
+import { TenantNaming } from './tenant-naming';
+import { quoteIdent, quoteLiteral } from '../core/sql';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { DeploymentOwnershipError } from '../errors/tenancy.errors';
-import { OwnerConnections } from './owner-connections';
+import { OwnerConnections } from '../connections/owner-connections';
 
 export interface RoleCredentials {
   user: string;
@@ -64,7 +65,10 @@ export class RuntimeRole {
     const ds = await this.owner.controlDataSource();
     const table = `${quoteIdent(this.naming.controlSchema)}.settings`;
     const key = `runtime_password:${this.name}`;
-    await ds.query(`INSERT INTO ${table} (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, [key, randomBytes(24).toString('hex')]);
+    await ds.query(`INSERT INTO ${table} (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, [
+      key,
+      randomBytes(24).toString('hex'),
+    ]);
     const [row] = await ds.query(`SELECT value FROM ${table} WHERE key = $1`, [key]);
     return { user: this.name, password: row.value };
   }

@@ -4,14 +4,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Column, Entity, PrimaryColumn, Repository } from 'typeorm';
-import type { TenantRecord } from '../catalog/tenant-record';
-import type { TenantContext } from '../context/tenant-context';
+import type { TenantRecord } from '../core/tenant-record';
+import type { TenantContext } from './tenant-context';
 import { NoTenantContextError } from '../errors/tenancy.errors';
-import type { FeatureEntities } from './feature-entities';
-import { scratchDatabase, type ScratchDatabase } from './scratch-database.test-support';
+import type { FeatureEntities } from '../connections/feature-entities';
+import { scratchDatabase, type ScratchDatabase } from '../data-source/scratch-database.test-support';
 import { TenantDataSource } from './tenant-data-source';
 import { createTenantRepository, getTenantRepositoryToken, tenantRepositoryProviders } from './tenant-repository';
-import { UnitOfWork } from './unit-of-work';
+import { UnitOfWork } from '../data-source/unit-of-work';
 
 @Entity('notes')
 class Note {

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Client } from 'pg';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
-import { withDatabase } from './connection-url';
-import { OwnerConnections } from './owner-connections';
-import { RuntimeRole } from './runtime-role';
+import { withDatabase } from '../core/connection-url';
+import { OwnerConnections } from '../connections/owner-connections';
+import { RuntimeRole } from '../catalog/runtime-role';
 
 /**
  * What a readiness probe needs to know: the control database answers the owner, and the runtime
@@ -58,7 +58,12 @@ export class TenancyReadiness {
 
 /** Opens a new connection with `url`, runs `SELECT 1` and closes it, all within `timeoutMillis`. */
 async function signsIn(url: string, timeoutMillis: number): Promise<boolean> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: timeoutMillis, query_timeout: timeoutMillis, application_name: 'nest-tenancy:readiness' });
+  const client = new Client({
+    connectionString: url,
+    connectionTimeoutMillis: timeoutMillis,
+    query_timeout: timeoutMillis,
+    application_name: 'nest-tenancy:readiness',
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();

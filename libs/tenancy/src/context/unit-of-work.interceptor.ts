@@ -1,6 +1,6 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import type { Observable } from 'rxjs';
-import { UnitOfWorkScope } from '../context/unit-of-work-scope';
+import { UnitOfWorkScope } from './unit-of-work-scope';
 
 /**
  * Starts the request's unit of work once the body has arrived (interceptors run after every

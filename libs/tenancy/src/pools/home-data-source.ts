@@ -1,12 +1,11 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { clientQueryTimeout, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
-import { withDatabase } from './connection-url';
-import { FeatureEntities } from './feature-entities';
-import { OwnerConnections } from './owner-connections';
-import { createRuntimeDataSource, DataSourceLease } from './runtime-data-source';
-import { RuntimeRole } from './runtime-role';
-import { TenantAdmission } from './tenant-admission';
+import { withDatabase } from '../core/connection-url';
+import { FeatureEntities } from '../connections/feature-entities';
+import { OwnerConnections } from '../connections/owner-connections';
+import { createRuntimeDataSource, DataSourceLease } from '../connections/runtime-data-source';
+import { RuntimeRole } from '../catalog/runtime-role';
 
 /** The runtime pool on the home database, shared by every tenant of the shared and schema models. */
 @Injectable()
@@ -19,12 +18,11 @@ export class HomeDataSource implements OnApplicationShutdown {
     private readonly owner: OwnerConnections,
     private readonly role: RuntimeRole,
     private readonly entities: FeatureEntities,
-    private readonly admission: TenantAdmission,
   ) {
-    const home = this;
+    const current = () => this.dataSource;
     this.lease = {
       get dataSource() {
-        return home.dataSource;
+        return current();
       },
       release: () => undefined,
     };
@@ -34,7 +32,11 @@ export class HomeDataSource implements OnApplicationShutdown {
     if (this.ds) return;
     const credentials = await this.role.getCredentials();
     const url = withDatabase(this.options.databaseUrl, this.owner.homeDatabase(), credentials);
-    const pool = { ...this.options.pool, acquireMillis: this.options.timeouts.acquireMillis, queryTimeoutMillis: clientQueryTimeout(this.options) };
+    const pool = {
+      ...this.options.pool,
+      acquireMillis: this.options.timeouts.acquireMillis,
+      queryTimeoutMillis: clientQueryTimeout(this.options),
+    };
     this.ds = await createRuntimeDataSource(url, this.entities.all(), pool, 'nest-tenancy').initialize();
   }
 
@@ -49,8 +51,6 @@ export class HomeDataSource implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    // Requests still in flight (their clients gone, the HTTP server closed) end first.
-    await this.admission.whenIdle(clientQueryTimeout(this.options));
     const ds = this.ds;
     this.ds = undefined;
     if (ds?.isInitialized) await ds.destroy();

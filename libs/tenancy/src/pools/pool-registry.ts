@@ -1,15 +1,14 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { TenantNaming } from '../catalog/tenant-naming';
-import { TenantRecord } from '../catalog/tenant-record';
+import { TenantRecord } from '../core/tenant-record';
 import { clientQueryTimeout, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
-import { ConnectionBudget } from './connection-budget';
-import { withDatabase } from './connection-url';
-import { FeatureEntities } from './feature-entities';
-import { OwnerConnections } from './owner-connections';
-import { createRuntimeDataSource, DataSourceLease } from './runtime-data-source';
-import { RuntimeRole } from './runtime-role';
-import { TenantAdmission } from './tenant-admission';
+import { ConnectionBudget } from '../connections/connection-budget';
+import { withDatabase } from '../core/connection-url';
+import { FeatureEntities } from '../connections/feature-entities';
+import { OwnerConnections } from '../connections/owner-connections';
+import { createRuntimeDataSource, DataSourceLease } from '../connections/runtime-data-source';
+import { RuntimeRole } from '../catalog/runtime-role';
 
 interface PoolEntry {
   tenantId: string;
@@ -63,7 +62,6 @@ export class PoolRegistry implements OnApplicationShutdown {
     private readonly role: RuntimeRole,
     private readonly naming: TenantNaming,
     private readonly entities: FeatureEntities,
-    private readonly admission: TenantAdmission,
   ) {
     const every = Math.max(250, Math.min(this.options.databasePools.idleMillis / 2, 10_000));
     this.sweeper = setInterval(() => this.evictIdle(), every);
@@ -139,7 +137,15 @@ export class PoolRegistry implements OnApplicationShutdown {
   private create(tenant: TenantRecord, database: string): PoolEntry {
     const tierMax = tenant.tier ? this.options.catalog.tiers[tenant.tier]?.pool?.max : undefined;
     const max = Math.min(tierMax ?? this.options.databasePools.defaultMax, this.options.databasePools.budgetPerServer);
-    const entry: PoolEntry = { tenantId: tenant.id, server: tenant.server, database, max, refs: 0, lastUsed: Date.now(), ready: undefined as never };
+    const entry: PoolEntry = {
+      tenantId: tenant.id,
+      server: tenant.server,
+      database,
+      max,
+      refs: 0,
+      lastUsed: Date.now(),
+      ready: undefined as never,
+    };
     entry.ready = this.open(entry);
     entry.ready.catch(() => {
       if (this.entries.get(entry.tenantId) === entry) this.entries.delete(entry.tenantId);
@@ -203,7 +209,13 @@ export class PoolRegistry implements OnApplicationShutdown {
       } else {
         // pg's Pool has no "close one idle client": check one out (an idle one is handed out
         // first) and give it back destroyed.
-        for (let n = Math.min(excess, spare); n > 0; n--, excess--) closing.push(pool.connect().then((c) => c.release(true), () => undefined));
+        for (let n = Math.min(excess, spare); n > 0; n--, excess--)
+          closing.push(
+            pool.connect().then(
+              (c) => c.release(true),
+              () => undefined,
+            ),
+          );
       }
     }
     await Promise.all(closing);
@@ -238,7 +250,6 @@ export class PoolRegistry implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.sweeper);
-    await this.admission.whenIdle(clientQueryTimeout(this.options));
     const all = [...this.entries.values()];
     this.entries.clear();
     await Promise.all(all.map((e) => this.close(e)));

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import { DataSource } from 'typeorm';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { TenancyConfigError } from '../errors/tenancy.errors';
-import { databaseOf, withDatabase } from './connection-url';
+import { databaseOf, withDatabase } from '../core/connection-url';
 
 /**
  * Owner connections: migrations, DDL and provisioning, never a request's queries. One small pool on

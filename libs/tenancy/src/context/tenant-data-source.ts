@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager, EntityTarget, ObjectLiteral, QueryRunner, Repository, SelectQueryBuilder } from 'typeorm';
-import type { TenantRecord } from '../catalog/tenant-record';
-import { TenantContext } from '../context/tenant-context';
+import type { TenantRecord } from '../core/tenant-record';
+import { TenantContext } from './tenant-context';
 
 /**
  * The tenant-aware DataSource feature code injects. A singleton: each call reaches the unit of

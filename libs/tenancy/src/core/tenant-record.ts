@@ -1,4 +1,4 @@
-import type { IsolationModel } from '../config/tenancy-options';
+import type { IsolationModel } from './isolation-model';
 
 export type TenantStatus = 'provisioning' | 'active' | 'suspended' | 'moving' | 'deleting';
 

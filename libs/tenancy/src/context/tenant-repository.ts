@@ -1,7 +1,7 @@
 import { Inject, Provider } from '@nestjs/common';
 import { EntityTarget, ObjectLiteral, Repository } from 'typeorm';
-import { TenantContext } from '../context/tenant-context';
-import { FeatureEntities } from './feature-entities';
+import { TenantContext } from './tenant-context';
+import { FeatureEntities } from '../connections/feature-entities';
 import { TenantDataSource } from './tenant-data-source';
 
 const TOKENS = new Map<unknown, string>();
