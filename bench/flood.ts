@@ -4,7 +4,7 @@
  * machines are noisy).
  *
  * The service runs as a child process (`node dist/src/main.js`) on a throwaway embedded PostgreSQL
- * with a connection budget of 12 per server. Three quiet database-model tenants get a steady
+ * with a connection budget of `BENCH_BUDGET` (50, the library's default) per server. Three quiet database-model tenants get a steady
  * `QUIET_RATE` requests/s of `GET /users?limit=20`; the flooding tenant (tier `flood`: pool max 5,
  * concurrency `FLOOD_CONCURRENCY` 8, rate `FLOOD_TENANT_RATE` 50 requests/s) gets as much as
  * `FLOOD_CONNECTIONS` connections can send, unbounded, and then at each of `FLOOD_RATES` (300,1500)
@@ -25,6 +25,8 @@ const FLOOD_RATES = (process.env.FLOOD_RATES ?? '300,1500').split(',').map(Numbe
 const FLOOD_CONCURRENCY = Number(process.env.FLOOD_CONCURRENCY ?? 8);
 const FLOOD_TENANT_RATE = Number(process.env.FLOOD_TENANT_RATE ?? 50);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Connections all tenant pools may open on the server: the library's default, 50, unless set. */
+const BUDGET = process.env.BENCH_BUDGET ?? '50';
 const QUIET = ['quiet-1', 'quiet-2', 'quiet-3'];
 
 function median(values: number[]): number {
@@ -98,7 +100,7 @@ async function main(): Promise<void> {
     TENANCY_CONFIG: configFile,
     PORT: String(port),
     NODE_ENV: 'production',
-    TENANCY_SERVER_CONNECTION_BUDGET: '12',
+    TENANCY_SERVER_CONNECTION_BUDGET: BUDGET,
   };
   const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const base = `http://127.0.0.1:${port}`;
@@ -151,7 +153,7 @@ async function main(): Promise<void> {
     });
     console.log(
       `
-flood tier: concurrency ${FLOOD_CONCURRENCY}, rate ${FLOOD_TENANT_RATE} req/s; flood ${FLOOD_CONNECTIONS} connections; ${ROUNDS} alternated rounds of ${SECONDS} s;
+connection budget ${BUDGET}; flood tier: concurrency ${FLOOD_CONCURRENCY}, rate ${FLOOD_TENANT_RATE} req/s; flood ${FLOOD_CONNECTIONS} connections; ${ROUNDS} alternated rounds of ${SECONDS} s;
 quiet tenants (${QUIET.length}, ${QUIET_RATE} req/s in all); p99 per round, then the median:
   alone:`.padEnd(0) +
         ''.padEnd(28) +
