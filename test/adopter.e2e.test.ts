@@ -264,3 +264,42 @@ describe('forFeature registering its entities only there', () => {
     }
   });
 });
+
+// --- invalid options -------------------------------------------------------------------------------
+
+// forRoot's docstring: "@throws TenancyConfigError (at start) when an option is invalid". An app
+// that reads its options from the environment meets these first (an unset variable, a typo).
+const INVALID: [string, () => TenancyModuleOptions, RegExp][] = [
+  ['databaseUrl unset', () => ({ ...options(), databaseUrl: undefined as unknown as string }), /databaseUrl/],
+  ['databaseUrl not a URL', () => ({ ...options(), databaseUrl: 'localhost:5432/app' }), /databaseUrl/],
+  ['migrations unset', () => ({ ...options(), migrations: undefined as never }), /migrations/],
+  [
+    'a tier strategy that is no model',
+    () => ({
+      ...options(),
+      catalog: { tiers: { free: { strategy: 'shard' as never } }, tenants: [{ id: 'ad-x', name: 'X', tier: 'free' }] },
+    }),
+    /shard/,
+  ],
+  ['pool.max of 0', () => ({ ...options(), pool: { max: 0 } }), /pool\.max/],
+  ['timeouts.statementMillis below 0', () => ({ ...options(), timeouts: { statementMillis: -5 } }), /statementMillis/],
+  ['concurrency of 0', () => ({ ...options(), concurrency: 0 }), /concurrency/],
+];
+
+describe('invalid options fail at start with a TenancyConfigError naming the option', () => {
+  for (const [what, bad, names] of INVALID) {
+    it(what, async () => {
+      let app: INestApplication | undefined;
+      try {
+        app = await boot([TenancyModule.forRoot(bad())]);
+      } catch (err) {
+        assert.equal((err as Error).name, 'TenancyConfigError', String(err));
+        assert.match((err as Error).message, names);
+        return;
+      } finally {
+        await app?.close();
+      }
+      assert.fail(`${what}: the module started`);
+    });
+  }
+});
