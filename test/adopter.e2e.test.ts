@@ -279,7 +279,8 @@ const INVALID: [string, () => TenancyModuleOptions, RegExp][] = [
       ...options(),
       catalog: { tiers: { free: { strategy: 'shard' as never } }, tenants: [{ id: 'ad-x', name: 'X', tier: 'free' }] },
     }),
-    /shard/,
+    // The option's key and the models allowed (the value itself is not echoed).
+    /catalog\):\n {2}- tiers\.free\.strategy: .*shared, schema, database/,
   ],
   ['pool.max of 0', () => ({ ...options(), pool: { max: 0 } }), /pool\.max/],
   ['timeouts.statementMillis below 0', () => ({ ...options(), timeouts: { statementMillis: -5 } }), /statementMillis/],

@@ -1,5 +1,6 @@
 import { DynamicModule, Inject, MiddlewareConsumer, Module, ModuleMetadata, NestModule, OnModuleInit, Provider } from '@nestjs/common';
 import { APP_INTERCEPTOR, ContextIdFactory } from '@nestjs/core';
+import { checkTenancyOptions } from './config/check-options';
 import { ClsMiddleware, ClsModule } from 'nestjs-cls';
 import type { EntityTarget, ObjectLiteral } from 'typeorm';
 import { ControlLocks } from './catalog/control-locks';
@@ -106,6 +107,10 @@ const PROVIDERS: Provider[] = [
   { provide: APP_INTERCEPTOR, useClass: UnitOfWorkInterceptor },
 ];
 
+/**
+ * What the app may inject: the public API of index.ts, and the options (a symbol index.ts does not
+ * export) that SuperAdminGuard needs wherever a module uses it.
+ */
 const EXPORTS = [
   TENANCY_OPTIONS,
   TenancyReadiness,
@@ -119,10 +124,7 @@ const EXPORTS = [
   TenantExporter,
   TenantMover,
   SuperAdminGuard,
-  TenantNaming,
-  IsolationStrategies,
   PoolRegistry,
-  OwnerConnections,
   CURRENT_TENANT,
 ];
 
@@ -183,7 +185,11 @@ export class TenancyModule implements NestModule, OnModuleInit {
         { provide: TENANCY_REGISTRATION, useValue: { ...registration, cls } },
         ...extraProviders,
         ...optionProviders,
-        { provide: TENANCY_OPTIONS, inject: [TENANCY_MODULE_OPTIONS], useFactory: resolveTenancyOptions },
+        {
+          provide: TENANCY_OPTIONS,
+          inject: [TENANCY_MODULE_OPTIONS],
+          useFactory: (o: TenancyModuleOptions) => resolveTenancyOptions(checkTenancyOptions(o)),
+        },
         ...PROVIDERS,
       ],
       exports: EXPORTS,

@@ -22,8 +22,10 @@ export interface TenancyModuleRegistration {
    *   options and mounts nestjs-cls's middleware on every route (`middleware: { mount: true }`);
    *   the module neither configures nestjs-cls nor mounts its middleware again, and tenant
    *   resolution runs inside the app's context (values the app's `setup` puts there stay
-   *   visible). A request that reaches tenant resolution outside any nestjs-cls context is
-   *   answered with 500 `ClsContextMissingError`, which says what to mount.
+   *   visible). When tenant resolution runs first (Nest sets up a global module's middleware
+   *   before the app's, whatever the order of `imports`), it opens the context and the app's
+   *   middleware, running nested, inherits it; without the app's middleware the request is still
+   *   served, only the app's own `setup` does not run.
    */
   cls?: 'own' | 'app';
 }

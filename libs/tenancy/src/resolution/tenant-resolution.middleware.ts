@@ -1,4 +1,5 @@
 import { Inject, Injectable, NestMiddleware } from '@nestjs/common';
+import { ClsService } from 'nestjs-cls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TenantAccess } from '../catalog/tenant-access';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
@@ -26,9 +27,14 @@ export class TenantResolutionMiddleware implements NestMiddleware {
     private readonly resolver: TenantResolver,
     private readonly access: TenantAccess,
     private readonly scope: UnitOfWorkScope,
+    private readonly cls: ClsService,
   ) {}
 
   async use(req: Request, res: ServerResponse, next: (err?: unknown) => void): Promise<void> {
+    // cls: 'app' with the app's nestjs-cls middleware mounted after this one (Nest sets up a global
+    // module's middleware first): open the context here; the app's middleware then runs nested and
+    // inherits it (nestjs-cls's default `ifNested: 'inherit'`), so the order of imports is free.
+    if (!this.cls.isActive()) return this.cls.run(() => this.use(req, res, next));
     toOriginForm(req);
     if (isExcludedPath(this.options, req)) return next();
     // Every answer to a tenant-scoped request, errors included, is the caller's own: no shared
