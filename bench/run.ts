@@ -9,30 +9,18 @@
  *    a bare runtime-role pg pool: the cost of the tenancy layer (BEGIN + set_config + COMMIT).
  */
 import autocannon from 'autocannon';
-import { ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort, startEmbeddedPostgres } from '../src/database/embedded-postgres';
+import { waitForHttp } from './wait-for-http';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const MODELS = ['shared', 'schema', 'database'] as const;
 const tenantsOf = (model: string) => [1, 2, 3].map((i) => `${model}-${i}`);
-
-async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('the service did not start within 60 s');
-}
 
 function load(title: string, url: string, opts: Partial<autocannon.Options>): Promise<autocannon.Result> {
   return autocannon({ url, connections: CONNECTIONS, duration: SECONDS, title, ...opts });
