@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort, startEmbeddedPostgres } from '../src/database/embedded-postgres';
+import { waitForHttp } from './wait-for-http';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const QUIET_RATE = Number(process.env.QUIET_RATE ?? 150);
@@ -105,18 +106,7 @@ async function main(): Promise<void> {
   const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const base = `http://127.0.0.1:${port}`;
   try {
-    for (let i = 0; ; i++) {
-      if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}`);
-      if (
-        await fetch(`${base}/health/ready`).then(
-          (r) => r.ok,
-          () => false,
-        )
-      )
-        break;
-      if (i > 600) throw new Error('the service did not start within 60 s');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitForHttp(`${base}/health/ready`, child);
     for (const tenant of [...QUIET, 'flood']) {
       for (let i = 0; i < 50; i++) {
         const res = await fetch(`${base}/users`, {
