@@ -220,7 +220,8 @@ export class TenancyModule implements NestModule, OnModuleInit {
   configure(consumer: MiddlewareConsumer): void {
     // A tenant past its limits is shed first, before anything else runs; then the run-based
     // nestjs-cls middleware (never enterWith), and tenant resolution inside it. With cls: 'app',
-    // the app's nestjs-cls middleware (mounted by its ClsModule) opens the context instead.
+    // the app's nestjs-cls middleware opens the context; when Nest runs it after ours, tenant
+    // resolution opens one and the app's inherits it.
     if (this.registration.cls === 'own') consumer.apply(TenantSheddingMiddleware, ClsMiddleware, TenantResolutionMiddleware).forRoutes('/');
     else consumer.apply(TenantSheddingMiddleware, TenantResolutionMiddleware).forRoutes('/');
   }
