@@ -28,6 +28,7 @@ interface Bucket {
 export class TenantAdmission implements BeforeApplicationShutdown {
   private readonly inFlight = new Map<string, number>();
   private readonly buckets = new Map<string, Bucket>();
+  private readonly limits = new Map<string, ReturnType<typeof admissionFor>>();
   private total = 0;
   private stopping = false;
   private idleWaiters: (() => void)[] = [];
@@ -43,7 +44,7 @@ export class TenantAdmission implements BeforeApplicationShutdown {
   enter(tenant: Tenant): () => void {
     if (this.stopping) throw new ServiceStoppingError();
     this.check(tenant);
-    const rate = admissionFor(this.options, tenant.tier).rate;
+    const rate = this.limitsOf(tenant.tier).rate;
     if (rate) this.buckets.get(tenant.id)!.tokens -= 1;
     this.inFlight.set(tenant.id, (this.inFlight.get(tenant.id) ?? 0) + 1);
     this.total++;
@@ -99,7 +100,7 @@ export class TenantAdmission implements BeforeApplicationShutdown {
    * needs a yes/no, or writes the answer itself, pays nothing for an Error's stack), or undefined.
    */
   refusal(tenant: Tenant): (() => TenantBusyError | TenantRateLimitedError) | undefined {
-    const { concurrency, rate } = admissionFor(this.options, tenant.tier);
+    const { concurrency, rate } = this.limitsOf(tenant.tier);
     if ((this.inFlight.get(tenant.id) ?? 0) >= concurrency) return () => new TenantBusyError(tenant.id, concurrency);
     if (!rate) return undefined;
     const now = this.now();
@@ -110,6 +111,14 @@ export class TenantAdmission implements BeforeApplicationShutdown {
     if (bucket.tokens >= 1) return undefined;
     const retryAfterSeconds = Math.max(1, Math.ceil((1 - bucket.tokens) / rate.perSecond));
     return () => new TenantRateLimitedError(tenant.id, rate.perSecond, retryAfterSeconds);
+  }
+
+  /** The limits of a tier, worked out once (the options never change): no allocation per request. */
+  private limitsOf(tier: string | null | undefined): ReturnType<typeof admissionFor> {
+    const key = tier ?? '';
+    let limits = this.limits.get(key);
+    if (!limits) this.limits.set(key, (limits = admissionFor(this.options, tier)));
+    return limits;
   }
 
   /** The clock of the rate buckets, in milliseconds (monotonic). */
