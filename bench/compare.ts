@@ -14,12 +14,12 @@
  */
 import autocannon from 'autocannon';
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { stringify } from 'yaml';
 import { freePort, startEmbeddedPostgres } from '../src/database/embedded-postgres';
+import { startKit, stopChild } from './kit-service';
 import { waitForHttp } from './wait-for-http';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -122,12 +122,6 @@ function start(script: string, env: NodeJS.ProcessEnv): ChildProcess {
   });
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
-}
-
 function run(endpoint: Endpoint, service: Service, target: Target, seconds: number): Promise<autocannon.Result> {
   return autocannon({ connections: CONNECTIONS, duration: seconds, ...endpoint.options(service, target) } as autocannon.Options);
 }
@@ -162,27 +156,21 @@ async function main(): Promise<void> {
   await admin.query('CREATE DATABASE bench_plain');
   const plainUrl = new URL(pg.url);
   plainUrl.pathname = '/bench_plain';
-  const configFile = join(dir, 'tenants.yaml');
   const tierOf = { shared: 'free', schema: 'pro', database: 'enterprise' };
-  writeFileSync(
-    configFile,
-    stringify({
+  const started = Date.now();
+  const kit = await startKit({
+    dir,
+    databaseUrl: pg.url,
+    tenants: {
       tiers: { free: { strategy: 'shared' }, pro: { strategy: 'schema' }, enterprise: { strategy: 'database', pool: { max: 5 } } },
       tenants: MODELS.map((m) => ({ id: `${m}-1`, name: `${m}-1`, tier: tierOf[m] })),
-    }),
-  );
-  const [kitPort, plainPort] = [await freePort(), await freePort()];
-  const kit = start('dist/src/main.js', {
-    DATABASE_URL: pg.url,
-    TENANCY_CONFIG: configFile,
-    PORT: String(kitPort),
-    TENANCY_POOL_MAX: '10',
+    },
+    env: { TENANCY_POOL_MAX: '10' },
   });
+  const plainPort = await freePort();
   const plain = start('dist/bench/plain-app/main.js', { DATABASE_URL: plainUrl.href, PORT: String(plainPort), PLAIN_POOL_MAX: '10' });
   const plainDb = new Client({ connectionString: plainUrl.href });
   try {
-    const started = Date.now();
-    await waitForHttp(`http://127.0.0.1:${kitPort}/health/ready`, kit, 'the kit');
     await waitForHttp(`http://127.0.0.1:${plainPort}/users?limit=1`, plain, 'the plain app');
     console.log(`kit and plain app ready in ${Date.now() - started} ms; seeding ${SEED} users and ${SEED} projects per target`);
     const services = Object.fromEntries(
@@ -190,7 +178,7 @@ async function main(): Promise<void> {
         t,
         t === 'plain'
           ? { base: `http://127.0.0.1:${plainPort}`, headers: {}, projectIds: [] }
-          : { base: `http://127.0.0.1:${kitPort}`, headers: { 'x-tenant-id': `${t}-1` }, projectIds: [] },
+          : { base: kit.base, headers: { 'x-tenant-id': `${t}-1` }, projectIds: [] },
       ]),
     ) as Record<Target, Service>;
     await plainDb.connect();
@@ -211,7 +199,7 @@ async function main(): Promise<void> {
   } finally {
     await plainDb.end().catch(() => undefined);
     await admin.end();
-    await Promise.all([stop(kit), stop(plain)]);
+    await Promise.all([kit.stop(), stopChild(plain)]);
     await pg.stop();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -12,12 +12,11 @@
  */
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { freePort, startEmbeddedPostgres } from '../src/database/embedded-postgres';
-import { waitForHttp } from './wait-for-http';
+import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
+import { startKit } from './kit-service';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const QUIET_RATE = Number(process.env.QUIET_RATE ?? 150);
@@ -83,30 +82,20 @@ function describe(r: autocannon.Result): string {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'nest-tenancy-flood-'));
   const pg = await startEmbeddedPostgres({ dir, persistent: false });
-  const configFile = join(dir, 'tenants.yaml');
-  writeFileSync(
-    configFile,
-    stringify({
+  const kit = await startKit({
+    dir,
+    databaseUrl: pg.url,
+    tenants: {
       tiers: {
         enterprise: { strategy: 'database', pool: { max: 5 } },
         flood: { strategy: 'database', pool: { max: 5 }, concurrency: FLOOD_CONCURRENCY, rate: { perSecond: FLOOD_TENANT_RATE } },
       },
       tenants: [...QUIET.map((id) => ({ id, name: id, tier: 'enterprise' })), { id: 'flood', name: 'flood', tier: 'flood' }],
-    }),
-  );
-  const port = await freePort();
-  const env = {
-    ...process.env,
-    DATABASE_URL: pg.url,
-    TENANCY_CONFIG: configFile,
-    PORT: String(port),
-    NODE_ENV: 'production',
-    TENANCY_SERVER_CONNECTION_BUDGET: BUDGET,
-  };
-  const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  const base = `http://127.0.0.1:${port}`;
+    },
+    env: { TENANCY_SERVER_CONNECTION_BUDGET: BUDGET },
+  });
+  const base = kit.base;
   try {
-    await waitForHttp(`${base}/health/ready`, child);
     for (const tenant of [...QUIET, 'flood']) {
       for (let i = 0; i < 50; i++) {
         const res = await fetch(`${base}/users`, {
@@ -155,8 +144,7 @@ ${details.join('\n')}
 `,
     );
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await kit.stop();
     await pg.stop();
     rmSync(dir, { recursive: true, force: true });
   }

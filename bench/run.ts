@@ -9,13 +9,11 @@
  *    a bare runtime-role pg pool: the cost of the tenancy layer (BEGIN + set_config + COMMIT).
  */
 import autocannon from 'autocannon';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { freePort, startEmbeddedPostgres } from '../src/database/embedded-postgres';
-import { waitForHttp } from './wait-for-http';
+import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
+import { startKit } from './kit-service';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -34,30 +32,20 @@ function row(name: string, r: autocannon.Result, base?: autocannon.Result): stri
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'nest-tenancy-bench-'));
   const pg = await startEmbeddedPostgres({ dir, persistent: false });
-  const configFile = join(dir, 'tenants.yaml');
-  writeFileSync(
-    configFile,
-    stringify({
+  const started = Date.now();
+  const kit = await startKit({
+    dir,
+    databaseUrl: pg.url,
+    tenants: {
       tiers: { free: { strategy: 'shared' }, pro: { strategy: 'schema' }, enterprise: { strategy: 'database', pool: { max: 5 } } },
       tenants: MODELS.flatMap((m) =>
         tenantsOf(m).map((id) => ({ id, name: id, tier: { shared: 'free', schema: 'pro', database: 'enterprise' }[m] })),
       ),
-    }),
-  );
-  const port = await freePort();
-  const env = {
-    ...process.env,
-    DATABASE_URL: pg.url,
-    TENANCY_CONFIG: configFile,
-    PORT: String(port),
-    NODE_ENV: 'production',
-    TENANCY_POOL_MAX: '10',
-  };
-  const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  const base = `http://127.0.0.1:${port}`;
+    },
+    env: { TENANCY_POOL_MAX: '10' },
+  });
+  const { base, configFile } = kit;
   try {
-    const started = Date.now();
-    await waitForHttp(`${base}/health/ready`, child);
     console.log(`service ready in ${Date.now() - started} ms (embedded PostgreSQL, 9 tenants: 3 per model)`);
     for (const model of MODELS) {
       for (const tenant of tenantsOf(model)) {
@@ -101,8 +89,7 @@ async function main(): Promise<void> {
     }
     console.log(`\n${lines.join('\n')}\n`);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await kit.stop();
   }
 
   await unitOfWorkOverhead(pg.url, configFile);

@@ -307,7 +307,8 @@ export function resolveTenancyOptions(options: TenancyModuleOptions): ResolvedTe
       header: (options.resolution?.header ?? 'x-tenant-id').toLowerCase(),
       baseDomain: (options.resolution?.baseDomain ?? 'localhost').toLowerCase(),
       pathPrefix: options.resolution?.pathPrefix ?? 't',
-      exclude: options.resolution?.exclude ?? ['/health', '/docs'],
+      // Lower case, as Express routes: compared with a request's path lowered once (isExcludedPath).
+      exclude: (options.resolution?.exclude ?? ['/health', '/docs']).map((p) => p.toLowerCase()),
       onConflict: options.resolution?.onConflict ?? 'reject',
       jwt: hasJwt
         ? {

@@ -7,8 +7,6 @@ import type { ResolvedTenancyOptions } from '../config/tenancy-options';
  */
 export function isExcludedPath(options: ResolvedTenancyOptions, req: { url: string; originalUrl?: string }): boolean {
   const path = (req.originalUrl ?? req.url).split('?')[0].toLowerCase();
-  return options.resolution.exclude.some((p) => {
-    const prefix = p.toLowerCase();
-    return path === prefix || path.startsWith(`${prefix}/`);
-  });
+  // The prefixes are lower case already (resolveTenancyOptions).
+  return options.resolution.exclude.some((p) => path === p || path.startsWith(`${p}/`));
 }

@@ -1,0 +1,55 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { freePort } from '../src/database/embedded-postgres';
+import { waitForHttp } from './wait-for-http';
+
+/** A service of the benches, running as a child process. */
+export interface BenchService {
+  /** `http://127.0.0.1:<port>`. */
+  base: string;
+  child: ChildProcess;
+  /** SIGTERM, and resolves once it has exited. */
+  stop(): Promise<void>;
+}
+
+/** Stops `child` with SIGTERM and resolves once it has exited (at once if it has already). */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+}
+
+/**
+ * The kit as `npm start` runs it (`node dist/src/main.js`, NODE_ENV=production) on `databaseUrl`,
+ * with the tiers and tenants of `tenants` written to `<dir>/tenants.yaml` and `env` on top.
+ * Resolves once `/health/ready` answers.
+ */
+export async function startKit(options: {
+  dir: string;
+  databaseUrl: string;
+  tenants: { tiers: object; tenants: object[] };
+  env?: Record<string, string>;
+}): Promise<BenchService & { configFile: string }> {
+  const configFile = join(options.dir, 'tenants.yaml');
+  writeFileSync(configFile, stringify(options.tenants));
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    NODE_ENV: 'production',
+    DATABASE_URL: options.databaseUrl,
+    TENANCY_CONFIG: configFile,
+    PORT: String(port),
+    ...options.env,
+  };
+  const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${base}/health/ready`, child, 'the kit');
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+  return { base, child, configFile, stop: () => stopChild(child) };
+}
