@@ -63,7 +63,7 @@ interface Transaction {
   outcome?: 'COMMIT' | 'ROLLBACK';
   /** Request numbers whose INSERT ran in it. */
   inserts: number[];
-  /** Statements after the preamble, COMMIT/ROLLBACK excluded. */
+  /** Statements after BEGIN and the settings, COMMIT/ROLLBACK excluded. */
   statements: number;
 }
 
@@ -71,7 +71,7 @@ interface Transaction {
 function audit(records: LogRecord[], role: string, ownerOf: Map<string, string>) {
   const violations: string[] = [];
   const transactions: Transaction[] = [];
-  const open = new Map<string, { tx: Transaction; vxid: string }>();
+  const open = new Map<string, { tx: Transaction; vxid: string; settled: boolean }>();
   let statements = 0;
   for (const r of records) {
     if (r.user !== role || r.level !== 'LOG') continue;
@@ -81,13 +81,24 @@ function audit(records: LogRecord[], role: string, ownerOf: Map<string, string>)
     const sql = m[1].trim();
     const current = open.get(r.session);
     const where = `session ${r.session}: ${sql.slice(0, 120)} ${r.params.slice(0, 120)}`;
-    if (sql.startsWith('BEGIN;')) {
+    // A unit opens with BEGIN and then its settings: two statements of one round trip (the extended
+    // protocol, with the first query), or one simple-protocol `BEGIN; SELECT set_config(...)`.
+    const tenantOf = (text: string) => /^SELECT set_config\('app\.tenant_id', '([^']*)', true\)/.exec(text)?.[1];
+    if (sql === 'BEGIN' || sql.startsWith('BEGIN;')) {
       if (current) violations.push(`BEGIN inside a transaction, ${where}`);
-      const tenant = /set_config\('app\.tenant_id', '([^']*)', true\)/.exec(sql)?.[1];
-      if (!tenant) violations.push(`a preamble without the tenant, ${where}`);
+      const tenant = sql === 'BEGIN' ? undefined : tenantOf(sql.slice('BEGIN;'.length).trim());
+      if (sql !== 'BEGIN' && !tenant) violations.push(`a preamble without the tenant, ${where}`);
       const tx: Transaction = { tenant: tenant ?? '?', inserts: [], statements: 0 };
       transactions.push(tx);
-      open.set(r.session, { tx, vxid: r.vxid });
+      open.set(r.session, { tx, vxid: r.vxid, settled: sql !== 'BEGIN' });
+      continue;
+    }
+    if (current && !current.settled) {
+      // The statement right after BEGIN must be the settings, in the same transaction.
+      current.settled = true;
+      const tenant = tenantOf(sql);
+      if (!tenant || r.vxid !== current.vxid) violations.push(`BEGIN not followed by the tenant settings, ${where}`);
+      else current.tx.tenant = tenant;
       continue;
     }
     if (!current) {

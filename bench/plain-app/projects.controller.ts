@@ -2,7 +2,7 @@ import { Controller, Get, NotFoundException, Param, ParseUUIDPipe } from '@nestj
 import { DataSource, Repository } from 'typeorm';
 import { Project } from './project.entity';
 
-/** GET /projects/:id with its creator, as the reference app loads it (findOne with the relation). */
+/** GET /projects/:id with its creator, as the reference app loads it (one query joining the creator). */
 @Controller('projects')
 export class ProjectsController {
   private readonly projects: Repository<Project>;
@@ -13,7 +13,11 @@ export class ProjectsController {
 
   @Get(':id')
   async get(@Param('id', new ParseUUIDPipe({ version: 'all' })) id: string) {
-    const p = await this.projects.findOne({ where: { id: id.toLowerCase() }, relations: { createdBy: true } });
+    const p = await this.projects
+      .createQueryBuilder('p')
+      .leftJoinAndSelect('p.createdBy', 'u')
+      .where('p.id = :id', { id: id.toLowerCase() })
+      .getOne();
     if (!p) throw new NotFoundException(`Project ${id} not found.`);
     return {
       id: p.id,

@@ -38,7 +38,9 @@ export class ProjectsService {
   }
 
   async get(id: string): Promise<ProjectView> {
-    const project = await this.projects.findOne({ where: { id }, relations: { createdBy: true } });
+    // One query: findOne with a relation sends two (a DISTINCT query for the id, then the join),
+    // since its LIMIT 1 could cut a to-many join short; a key lookup needs no LIMIT.
+    const project = await this.projects.createQueryBuilder('p').leftJoinAndSelect('p.createdBy', 'u').where('p.id = :id', { id }).getOne();
     if (!project) throw new ProjectNotFoundError(id);
     return view(project);
   }

@@ -43,7 +43,7 @@ describe('the tenant repository proxy', () => {
 
   async function unit(id: string): Promise<UnitOfWork> {
     const source = { enter: () => () => undefined, lease: async () => ({ dataSource: db.dataSource, release: () => undefined }) };
-    const uow = new UnitOfWork(record(id), source, `BEGIN; SELECT set_config('app.tenant_id', '${id}', true), false AS fenced`);
+    const uow = new UnitOfWork(record(id), source, `SELECT set_config('app.tenant_id', '${id}', true), false AS fenced`);
     await uow.start();
     return uow;
   }

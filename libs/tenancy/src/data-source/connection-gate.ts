@@ -22,9 +22,14 @@ export class ConnectionGate<C extends DriverClient> {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly streams = new Set<Submittable>();
 
+  /**
+   * @param send what passes a query on to the connection (default `raw.query`); the unit of work's
+   * `TransactionOpener` opens the transaction with the first one.
+   */
   constructor(
     readonly raw: C,
     private readonly refusal: () => Error,
+    private readonly send: (args: unknown[]) => unknown = (args) => raw.query(...args),
   ) {
     const guardedQuery = (...args: unknown[]) => this.query(args);
     this.client = new Proxy(raw, {
@@ -71,9 +76,9 @@ export class ConnectionGate<C extends DriverClient> {
         done();
         callback(...r);
       };
-      return this.raw.query(...args);
+      return this.send(args);
     }
-    const result = this.raw.query(...args) as Promise<unknown>;
+    const result = this.send(args) as Promise<unknown>;
     this.track(result);
     return result;
   }
@@ -90,7 +95,7 @@ export class ConnectionGate<C extends DriverClient> {
       this.streams.add(submittable);
       this.track(settled);
     }
-    return this.raw.query(...args);
+    return this.send(args);
   }
 
   private track(p: Promise<unknown>): void {

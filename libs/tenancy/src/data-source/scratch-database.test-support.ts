@@ -14,8 +14,13 @@ interface PoolClient {
 export interface ScratchDatabase {
   /** Initialized, on the scratch database, pool of `max` connections. */
   dataSource: DataSource;
-  /** The text of every query sent through the DataSource's pool since initialize, in order. */
+  /**
+   * The text of every statement sent through the DataSource's pool since initialize, in order (the
+   * three of a unit's opening query, see BeginWithQuery, one by one).
+   */
   sent: string[];
+  /** For each `client.query` call (one round trip each), the length of `sent` after it. */
+  calls: number[];
   /** The pg pool behind the DataSource (totalCount, idleCount, waitingCount). */
   pool: { totalCount: number; idleCount: number; waitingCount: number };
   /** Runs SQL on its own connection as the owner (outside any unit of work). */
@@ -66,20 +71,25 @@ export async function scratchDatabase(
   const pool = (dataSource.driver as unknown as { master: ScratchDatabase['pool'] & { on(e: string, fn: (c: PoolClient) => void): void } })
     .master;
   const sent: string[] = [];
+  const calls: number[] = [];
   const logged = new WeakSet<PoolClient>();
   pool.on('acquire', (client) => {
     if (logged.has(client)) return;
     logged.add(client);
     const query = client.query.bind(client);
     client.query = (...args: unknown[]) => {
-      const first = args[0] as string | { text?: string };
-      sent.push(typeof first === 'string' ? first : String(first?.text));
+      const first = args[0] as string | { text?: string; statements?: string[] };
+      if (typeof first === 'string') sent.push(first);
+      else if (first?.statements) sent.push(...first.statements);
+      else sent.push(String(first?.text));
+      calls.push(sent.length);
       return query(...args);
     };
   });
   return {
     dataSource,
     sent,
+    calls,
     pool,
     owner: (sql, params) => withClient(url, async (c) => (await c.query(sql, params)).rows),
     drop: async () => {

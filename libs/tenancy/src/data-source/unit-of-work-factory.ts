@@ -51,8 +51,8 @@ export class UnitOfWorkFactory {
       clearTimeout(timer);
       recheck();
     };
-    // The tier's time limits travel in the preamble's one SELECT, with BEGIN and the tenant settings.
-    const preamble = strategy.preamble(tenant, limitsFor(this.options, tenant.tier));
-    return new UnitOfWork(tenant, source, preamble, recheck, () => this.catalog.refreshSoon(tenant.id), beginFailed);
+    // The tier's time limits travel in the settings' one SELECT, sent with BEGIN and the first query.
+    const settings = strategy.preamble(tenant, limitsFor(this.options, tenant.tier));
+    return new UnitOfWork(tenant, source, settings, recheck, () => this.catalog.refreshSoon(tenant.id), beginFailed);
   }
 }

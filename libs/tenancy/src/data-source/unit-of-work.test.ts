@@ -11,7 +11,7 @@ import type { DataSourceLease } from '../connections/runtime-data-source';
 import { scratchDatabase, type ScratchDatabase } from './scratch-database.test-support';
 import { UnitOfWork, type UnitOfWorkSource } from './unit-of-work';
 
-const PREAMBLE = `BEGIN; SELECT set_config('app.tenant_id', 'acme', true), false AS fenced`;
+const SETTINGS = `SELECT set_config('app.tenant_id', 'acme', true), false AS fenced`;
 const SETUP = `CREATE TABLE notes (body text NOT NULL, tenant text NOT NULL DEFAULT current_setting('app.tenant_id'))`;
 
 const tenant = { id: 'acme', name: 'Acme', tier: null, strategy: 'schema', server: 'default', status: 'active' } as TenantRecord;
@@ -72,8 +72,8 @@ describe('UnitOfWork and its patched query runner (real PostgreSQL)', () => {
   let source: CountingSource;
 
   const open = (
-    hooks: { preamble?: string; beforeBegin?: () => void; onFenced?: () => void; onBeginFailed?: (e: unknown) => Promise<void> } = {},
-  ) => new UnitOfWork(tenant, source, hooks.preamble ?? PREAMBLE, hooks.beforeBegin, hooks.onFenced, hooks.onBeginFailed);
+    hooks: { settings?: string; beforeBegin?: () => void; onFenced?: () => void; onBeginFailed?: (e: unknown) => Promise<void> } = {},
+  ) => new UnitOfWork(tenant, source, hooks.settings ?? SETTINGS, hooks.beforeBegin, hooks.onFenced, hooks.onBeginFailed);
   const rows = async () =>
     (await db.owner<{ body: string; tenant: string }>('SELECT body, tenant FROM notes ORDER BY body')).map((r) => `${r.body}@${r.tenant}`);
   const settle = () => new Promise((ok) => setImmediate(ok));
@@ -86,6 +86,7 @@ describe('UnitOfWork and its patched query runner (real PostgreSQL)', () => {
     source = new CountingSource(db);
     await db.owner('TRUNCATE notes');
     db.sent.length = 0;
+    db.calls.length = 0;
   });
 
   it('holds nothing until start, takes no connection until the first query, and starts once', async () => {
@@ -104,7 +105,7 @@ describe('UnitOfWork and its patched query runner (real PostgreSQL)', () => {
     source.balanced();
   });
 
-  it('sends the preamble once, first, in one round trip; every query shares its transaction; COMMIT ends it', async () => {
+  it('sends BEGIN and the settings once, first, with the first query; every query shares its transaction; COMMIT ends it', async () => {
     const uow = open();
     await uow.start();
     const [a, b] = await Promise.all([
@@ -114,8 +115,9 @@ describe('UnitOfWork and its patched query runner (real PostgreSQL)', () => {
     await uow.manager.query(`INSERT INTO notes (body) VALUES ('one')`);
     assert.equal(a[0].tenant, 'acme');
     assert.equal(a[0].xid, b[0].xid, 'both queries ran in the one transaction');
-    assert.equal(db.sent[0], PREAMBLE, 'the preamble is the first thing sent');
-    assert.equal(db.sent.filter((s) => s === PREAMBLE).length, 1, 'and is sent once, though two queries raced to connect');
+    assert.deepEqual(db.sent.slice(0, 2), ['BEGIN', SETTINGS], 'BEGIN and the settings are the first things sent');
+    assert.equal(db.calls[0], 3, 'with the first query, in one round trip');
+    assert.equal(db.sent.filter((s) => s === SETTINGS).length, 1, 'and are sent once, though two queries raced to connect');
     assert.equal(
       db.sent.filter((s) => /^\s*(BEGIN|START TRANSACTION)\b/i.test(s)).length,
       1,
@@ -129,7 +131,7 @@ describe('UnitOfWork and its patched query runner (real PostgreSQL)', () => {
     source.balanced();
 
     // The same pooled connection serves the next unit: the tenant setting did not outlive the transaction.
-    const next = open({ preamble: `BEGIN; SELECT false AS fenced` });
+    const next = open({ settings: `SELECT false AS fenced` });
     await next.start();
     const [after] = await next.manager.query(`SELECT pg_backend_pid() AS pid, current_setting('app.tenant_id', true) AS tenant`);
     assert.equal(after.pid, b[0].pid, 'pool of one: the same backend');
@@ -270,7 +272,7 @@ describe('UnitOfWork and its patched query runner (real PostgreSQL)', () => {
   it('a preamble the database refuses asks onBeginFailed, which may give its own error instead', async () => {
     const asked: unknown[] = [];
     const replaced = open({
-      preamble: `BEGIN; SELECT no_such_function() AS fenced`,
+      settings: `SELECT no_such_function() AS fenced`,
       onBeginFailed: async (e) => {
         asked.push(e);
         throw new TenantSuspendedError('acme');
@@ -283,7 +285,7 @@ describe('UnitOfWork and its patched query runner (real PostgreSQL)', () => {
     source.balanced();
 
     // Left to itself, the database's error comes through.
-    const plain = open({ preamble: `BEGIN; SELECT no_such_function() AS fenced` });
+    const plain = open({ settings: `SELECT no_such_function() AS fenced` });
     await plain.start();
     await assert.rejects(plain.manager.query('SELECT 1'), /no_such_function/);
     await plain.rollback();
@@ -295,12 +297,89 @@ describe('UnitOfWork and its patched query runner (real PostgreSQL)', () => {
       ['true', 1],
       ['false', 1],
     ] as const) {
-      const uow = open({ preamble: `BEGIN; SELECT ${flag} AS fenced`, onFenced: () => fenced++ });
+      const uow = open({ settings: `SELECT ${flag} AS fenced`, onFenced: () => fenced++ });
       await uow.start();
       await uow.manager.query('SELECT 1');
       await uow.manager.query('SELECT 2');
       await uow.rollback();
       assert.equal(fenced, expected, `fenced=${flag}`);
     }
+  });
+  it('a first query the settings refuse never runs, and nothing of it is saved', async () => {
+    const asked: unknown[] = [];
+    const uow = open({ settings: `SELECT no_such_function() AS fenced`, onBeginFailed: async (e) => void asked.push(e) });
+    await uow.start();
+    await assert.rejects(uow.manager.query(`INSERT INTO notes (body) VALUES ($1)`, ['never']), /no_such_function/);
+    assert.equal(db.calls[0], 3, 'BEGIN, settings and the INSERT went in one round trip');
+    assert.equal(asked.length, 1);
+    // A query sent after the failed opening fails inside the aborted transaction, never outside it.
+    await assert.rejects(uow.manager.query(`INSERT INTO notes (body) VALUES ('later')`), /current transaction is aborted/);
+    await assert.rejects(uow.commit(), UnitOfWorkAbortedError);
+    assert.deepEqual(await rows(), []);
+    source.balanced();
+  });
+
+  it('a first query that may hold several statements, a stream or a callback waits for BEGIN and the settings, then runs inside', async () => {
+    const settingAndXid = `SELECT current_setting('app.tenant_id') AS tenant, txid_current()::text AS xid`;
+    type Raw = { query(...args: unknown[]): unknown };
+
+    const several = open();
+    await several.start();
+    const client = (await several.queryRunner().connect()) as Raw;
+    const results = (await client.query(`${settingAndXid}; INSERT INTO notes (body) VALUES ('several')`)) as {
+      rows: { tenant: string; xid: string }[];
+    }[];
+    assert.deepEqual(db.sent.slice(0, 1), [`BEGIN; ${SETTINGS}`], 'the opening went alone first');
+    assert.equal(results[0].rows[0].tenant, 'acme');
+    const [{ xid }] = await several.manager.query(`SELECT txid_current()::text AS xid`);
+    assert.equal(results[0].rows[0].xid, xid, 'in the unit’s transaction');
+    await several.rollback();
+    assert.deepEqual(await rows(), [], 'the rollback took the INSERT of the multi-statement query with it');
+
+    const streamed = open();
+    await streamed.start();
+    const stream = await streamed.queryRunner().stream(settingAndXid);
+    const got: { tenant: string }[] = [];
+    for await (const row of stream) got.push(row as { tenant: string });
+    assert.deepEqual(
+      got.map((r) => r.tenant),
+      ['acme'],
+    );
+    await streamed.commit();
+
+    const called = open();
+    await called.start();
+    const raw = (await called.queryRunner().connect()) as Raw;
+    const viaCallback = await new Promise<{ rows: { tenant: string }[] }>((ok, fail) =>
+      raw.query(settingAndXid, [], (err: Error | null, res: { rows: { tenant: string }[] }) => (err ? fail(err) : ok(res))),
+    );
+    assert.equal(viaCallback.rows[0].tenant, 'acme');
+    await called.commit();
+    source.balanced();
+  });
+
+  it('a stream first, when the settings fail, ends in an error and never runs', async () => {
+    const uow = open({ settings: `SELECT no_such_function() AS fenced` });
+    await uow.start();
+    const stream = await uow.queryRunner().stream(`SELECT current_setting('app.tenant_id') AS tenant`);
+    await assert.rejects(
+      (async () => {
+        for await (const row of stream) assert.fail(`a row arrived: ${JSON.stringify(row)}`);
+      })(),
+      /no_such_function/,
+    );
+    assert.equal(db.sent.length, 1, 'only the opening was sent');
+    await uow.rollback();
+    source.balanced();
+  });
+
+  it('a unit that took its connection but sent nothing ends without COMMIT or ROLLBACK', async () => {
+    const uow = open();
+    await uow.start();
+    await uow.queryRunner().connect();
+    await uow.commit();
+    assert.deepEqual(db.sent, []);
+    assert.equal(db.pool.idleCount, db.pool.totalCount, 'the connection went back to the pool');
+    source.balanced();
   });
 });

@@ -2,6 +2,7 @@ import type { EntityManager, QueryRunner } from 'typeorm';
 import type { TenantRecord } from '../core/tenant-record';
 import { TenancyError, UnitOfWorkAbortedError, UnitOfWorkEndedError, UnitOfWorkNotStartedError } from '../errors/tenancy.errors';
 import { ConnectionGate, type DriverClient } from './connection-gate';
+import { TransactionOpener } from './transaction-opener';
 import type { DataSourceLease } from '../connections/runtime-data-source';
 
 type PatchedRunner = { -readonly [K in keyof QueryRunner]: QueryRunner[K] } & {
@@ -27,9 +28,10 @@ export interface UnitOfWorkSource {
  * `start()` (run by the interceptor once the request body has arrived, and by `TenancyService.run`)
  * takes one of the tenant's concurrency slots and leases its model's DataSource, still without a
  * connection. Nothing reaches the database until the first query: then a connection is taken
- * (within the server's connection budget, see `ConnectionBudget`) from the tenant's pool and, in
- * ONE round trip, the transaction begins and the tenant settings are applied with `set_config(..., true)`, scoped to it. Every query
- * of the unit uses that connection; TypeORM's own `transaction()` calls become savepoints inside it.
+ * (within the server's connection budget, see `ConnectionBudget`) from the tenant's pool and the
+ * transaction begins, the tenant settings are applied with `set_config(..., true)` (scoped to it)
+ * and the first query runs, all in ONE round trip (see `TransactionOpener`). Every query of the
+ * unit uses that connection; TypeORM's own `transaction()` calls become savepoints inside it.
  * `commit` or `rollback` ends it, and the connection always goes back to the pool.
  *
  * Once the unit ends (commit, rollback, client gone), no query of it ever reaches a connection:
@@ -46,20 +48,22 @@ export class UnitOfWork {
   private lease?: DataSourceLease;
   private leaveSlot?: () => void;
   private permit?: () => void;
+  private opener?: TransactionOpener;
 
   constructor(
     readonly tenant: TenantRecord,
     private readonly source: UnitOfWorkSource,
-    private readonly preamble: string,
+    /** The tenant settings' SELECT, run right after BEGIN (see `transactionPreamble`). */
+    private readonly settings: string,
     /** Runs just before a connection is taken for the transaction; throwing refuses the unit. */
     private readonly beforeBegin: () => void = () => undefined,
     /**
-     * Runs when the preamble found the tenant fenced at the place this unit reaches (its
+     * Runs when the settings found the tenant fenced at the place this unit reaches (its
      * transaction is read-only): this instance's catalog may be stale.
      */
     private readonly onFenced: () => void = () => undefined,
     /**
-     * Runs when taking the connection or the preamble failed (the place may be gone: a move
+     * Runs when taking the connection, BEGIN or the settings failed (the place may be gone: a move
      * switched the tenant elsewhere and dropped it before this instance heard). It may throw the
      * error to give instead (a TenantMovingError once the catalog says the tenant has moved).
      */
@@ -139,6 +143,8 @@ export class UnitOfWork {
         // pg runs queries in the order they were sent: let every one already sent settle, so none
         // is still pending on the connection when the transaction ends and it is released.
         await gate.close();
+        // Nothing was sent: no transaction was begun on the connection.
+        if (!this.opener?.sent) return;
         // On the driver's connection, for the command tag: PostgreSQL answers the COMMIT of a
         // transaction that a failed statement aborted with ROLLBACK, not with an error.
         const answer = (await gate.raw.query(command)) as { command?: string };
@@ -184,13 +190,16 @@ export class UnitOfWork {
           })
           .then(() => connect() as Promise<Client>)
           .catch((err: unknown) => this.beginFailed(err))
-          .then(async (taken: unknown) => {
+          .then((taken: unknown) => {
             const connection = taken as Client;
-            const results = (await (connection.query(this.preamble) as Promise<unknown>).catch((err: unknown) =>
-              this.beginFailed(err),
-            )) as { rows?: { fenced?: boolean }[] }[];
-            if (Array.isArray(results) && results[results.length - 1]?.rows?.[0]?.fenced === true) this.onFenced();
-            const gate = new ConnectionGate(connection, () => this.endedError());
+            // BEGIN and the settings travel with the first query (see TransactionOpener).
+            const opener = new TransactionOpener(connection, this.settings, this.onFenced, (err) => this.beginFailed(err));
+            const gate = new ConnectionGate(
+              connection,
+              () => this.endedError(),
+              (args) => opener.send(args),
+            );
+            this.opener = opener;
             runner.databaseConnection = gate.client;
             return gate;
           });
@@ -203,7 +212,7 @@ export class UnitOfWork {
     this.guard(runner, ['query', 'stream']);
     // The manager checks `isReleased` first and would throw TypeORM's own error.
     this.guard(runner.manager, ['query', 'transaction']);
-    // The transaction is opened by the preamble; TypeORM must nest inside it, not start its own.
+    // The transaction is opened with the first query; TypeORM must nest inside it, not start its own.
     runner.isTransactionActive = true;
     runner.transactionDepth = 1;
     return runner;
@@ -220,7 +229,7 @@ export class UnitOfWork {
           return await original.apply(target, args);
         } catch (err) {
           const cause = (err as { driverError?: unknown }).driverError;
-          throw cause instanceof UnitOfWorkEndedError ? cause : err;
+          throw cause instanceof TenancyError ? cause : err;
         }
       };
     }

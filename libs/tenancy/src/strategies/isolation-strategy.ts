@@ -81,8 +81,9 @@ export interface IsolationStrategy {
   /** The runtime DataSource serving the tenant, held until the lease is released. */
   acquire(tenant: TenantRecord): Promise<DataSourceLease>;
   /**
-   * SQL sent in one round trip on a fresh connection: BEGIN, the transaction-scoped settings and the
-   * fence check (a fenced tenant's transaction is read-only: writes fail with SQLSTATE 25006).
+   * The SELECT a unit of work runs right after BEGIN (in the round trip of its first query): the
+   * transaction-scoped settings and, as its last column, the fence check (a fenced tenant's
+   * transaction is read-only: writes fail with SQLSTATE 25006).
    */
   preamble(tenant: PlacedTenant, limits?: Required<TransactionLimits>): string;
   /**

@@ -1,4 +1,4 @@
-// The one round trip that opens a unit of work: BEGIN plus transaction-scoped settings, quoted.
+// The SELECT that follows BEGIN in a unit of work: transaction-scoped settings, quoted.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fenceCheck, transactionPreamble } from './transaction-preamble';
@@ -33,13 +33,13 @@ function statements(sql: string): string[] {
 }
 
 describe('transactionPreamble', () => {
-  it('begins a transaction and sets the tenant and the search path, both transaction-scoped', () => {
+  it('sets the tenant and the search path, both transaction-scoped, in one SELECT whose last column is the fence', () => {
     const sql = transactionPreamble('acme', 'tenant_acme');
     const select =
       `SELECT set_config('app.tenant_id', 'acme', true), set_config('search_path', '"tenant_acme", pg_temp', true), ` +
       `"tenant_acme".tenancy_fenced('acme') AS fenced`;
-    assert.equal(sql, `BEGIN; ${select}`);
-    assert.deepEqual(statements(sql), ['BEGIN', select]);
+    assert.equal(sql, select);
+    assert.deepEqual(statements(sql), [select]);
     assert.equal(fenceCheck('acme', 'tenant_acme'), `"tenant_acme".tenancy_fenced('acme') AS fenced`);
     assert.deepEqual(setConfigCalls(sql), [
       ['app.tenant_id', "'acme'", 'true'],
@@ -59,9 +59,9 @@ describe('transactionPreamble', () => {
       assert.ok(calls.every(([, , local]) => local === 'true'));
       assert.equal((sql.match(/set_config\(/g) ?? []).length, 2);
       assert.doesNotMatch(sql, /\bSET\s+(SESSION|LOCAL|search_path|app\.)/i);
-      assert.doesNotMatch(sql, /\b(COMMIT|ROLLBACK|RESET|DISCARD)\b/i);
-      assert.equal(statements(sql).length, 2);
-      assert.equal(statements(sql)[0], 'BEGIN');
+      assert.doesNotMatch(sql, /\b(BEGIN|COMMIT|ROLLBACK|RESET|DISCARD)\b/i);
+      assert.equal(statements(sql).length, 1);
+      assert.match(sql, /^SELECT /);
     }
   });
 
@@ -79,7 +79,7 @@ describe('transactionPreamble', () => {
     assert.deepEqual(setConfigCalls(sql)[1], ['search_path', `'"we""ird", pg_temp'`, 'true']);
     const quoted = transactionPreamble('acme', "o'hara; DROP SCHEMA public");
     assert.deepEqual(setConfigCalls(quoted)[1], ['search_path', `'"o''hara; DROP SCHEMA public", pg_temp'`, 'true']);
-    assert.equal(statements(quoted).length, 2, 'a quote in the schema cannot end the literal');
+    assert.equal(statements(quoted).length, 1, 'a quote in the schema cannot end the literal');
   });
 
   it('passes the tenant id as a quoted literal', () => {

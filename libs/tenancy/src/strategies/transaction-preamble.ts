@@ -5,8 +5,9 @@ import { isValidTenantId } from '../core/tenant-id';
 import { transactionLimits } from './transaction-limits';
 
 /**
- * `BEGIN`, the tenant settings, the time limits (`limits`, see transaction-limits.ts) and the fence
- * check in one simple-protocol round trip, one SELECT. Both settings
+ * The SELECT a unit of work runs right after `BEGIN` (see data-source/transaction-opener.ts, which
+ * sends both with the unit's first query): the tenant settings, the time limits (`limits`, see
+ * transaction-limits.ts) and the fence check, its LAST column (`fenced`). Both settings
  * are transaction-scoped (`set_config(..., true)`): they vanish at COMMIT or ROLLBACK, so a pooled
  * connection (or PgBouncer in transaction mode) can never carry one tenant's setting into another's
  * transaction. The values are not request input: the id comes from the catalog and is re-checked
@@ -25,7 +26,7 @@ import { transactionLimits } from './transaction-limits';
 export function transactionPreamble(tenantId: string, schema: string, limits?: Required<TransactionLimits>): string {
   if (!isValidTenantId(tenantId)) throw new Error('refusing to build a preamble for an invalid tenant id');
   return (
-    `BEGIN; SELECT set_config('app.tenant_id', ${quoteLiteral(tenantId)}, true), ` +
+    `SELECT set_config('app.tenant_id', ${quoteLiteral(tenantId)}, true), ` +
     `set_config('search_path', ${quoteLiteral(`${quoteIdent(schema)}, pg_temp`)}, true), ` +
     (limits ? `${transactionLimits(limits)}, ` : '') +
     fenceCheck(tenantId, schema)
