@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
+import type { ExecutionContext } from '@nestjs/common';
+import { SSE_METADATA } from '@nestjs/common/constants';
 import { ClsService } from 'nestjs-cls';
 import { lastValueFrom, of, throwError } from 'rxjs';
 import type { TenantRecord } from '../core/tenant-record';
@@ -12,6 +14,7 @@ import type { UnitOfWorkFactory } from '../data-source/unit-of-work-factory';
 import { TenantMovingError } from '../errors/tenancy.errors';
 import { TenantContext } from './tenant-context';
 import { UnitOfWorkScope } from './unit-of-work-scope';
+import { UnitOfWorkInterceptor } from './unit-of-work.interceptor';
 
 const TENANT = { id: 'acme', strategy: 'shared' } as TenantRecord;
 
@@ -27,11 +30,18 @@ function fakeUnit(steps: string[], commitError?: Error): UnitOfWork {
   } as unknown as UnitOfWork;
 }
 
-function scopeWith(unit: UnitOfWork, opened: string[] = []): { scope: UnitOfWorkScope; context: TenantContext } {
+function scopeWith(unit: UnitOfWork, opened: string[] = []): { scope: UnitOfWorkScope; context: TenantContext; cls: ClsService } {
   const cls = new ClsService(new AsyncLocalStorage());
   const context = new TenantContext(cls);
   const units = { open: async (_t: TenantRecord, method: string) => (opened.push(method), unit) } as unknown as UnitOfWorkFactory;
-  return { scope: new UnitOfWorkScope(cls, units, context), context };
+  return { scope: new UnitOfWorkScope(cls, units, context), context, cls };
+}
+
+/** An HTTP ExecutionContext of a handler (an event stream when `sse`). */
+function httpContext(sse: boolean): ExecutionContext {
+  const handler = () => undefined;
+  if (sse) Reflect.defineMetadata(SSE_METADATA, true, handler);
+  return { getType: () => 'http', getHandler: () => handler } as unknown as ExecutionContext;
 }
 
 class FakeResponse extends EventEmitter {
@@ -71,6 +81,52 @@ describe('UnitOfWorkScope', () => {
     steps.length = 0;
     await assert.rejects(lastValueFrom(scope.around(fakeUnit(steps, failedCommit), () => of(1))), failedCommit);
     assert.deepEqual(steps, ['start', 'commit', 'rollback']);
+  });
+
+  it('aroundOne starts before the handler runs, commits before the value is returned', async () => {
+    const steps: string[] = [];
+    const { scope } = scopeWith(fakeUnit(steps));
+    const value = await scope.aroundOne(fakeUnit(steps), () => (steps.push('handler'), of('body')));
+    assert.equal(value, 'body');
+    assert.deepEqual(steps, ['start', 'handler', 'commit']);
+  });
+
+  it('aroundOne rolls back and rethrows when the handler or the commit throws', async () => {
+    const steps: string[] = [];
+    const { scope } = scopeWith(fakeUnit(steps));
+    const boom = new Error('handler failed');
+    await assert.rejects(
+      scope.aroundOne(fakeUnit(steps), () => throwError(() => boom)),
+      boom,
+    );
+    assert.deepEqual(steps, ['start', 'rollback']);
+    const failedCommit = new Error('commit failed');
+    steps.length = 0;
+    await assert.rejects(
+      scope.aroundOne(fakeUnit(steps, failedCommit), () => of(1)),
+      failedCommit,
+    );
+    assert.deepEqual(steps, ['start', 'commit', 'rollback']);
+  });
+
+  it('the interceptor keeps an event stream a stream (committed before its first event) and runs any other handler as one value', async () => {
+    for (const sse of [true, false]) {
+      const steps: string[] = [];
+      const unit = fakeUnit(steps);
+      const { scope, context, cls } = scopeWith(unit);
+      const events: unknown[] = [];
+      await cls.run(async () => {
+        context.enter(TENANT, unit);
+        const handled = new UnitOfWorkInterceptor(scope).intercept(httpContext(sse), {
+          handle: () => (steps.push('handler'), of('a', 'b')),
+        });
+        await new Promise<void>((done, fail) =>
+          handled.subscribe({ next: (v) => (steps.push(`event ${String(v)}`), events.push(v)), complete: done, error: fail }),
+        );
+      });
+      if (sse) assert.deepEqual(steps, ['start', 'handler', 'commit', 'event a', 'commit', 'event b']);
+      else assert.deepEqual(steps, ['start', 'handler', 'commit', 'event b'], 'one value, the last, as Nest would take it');
+    }
   });
 
   it('bindToRun opens, enters, starts, runs and commits inside its own context', async () => {

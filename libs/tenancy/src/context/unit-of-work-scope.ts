@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ClsService } from 'nestjs-cls';
-import { catchError, concatMap, from, Observable, throwError } from 'rxjs';
+import { catchError, concatMap, from, lastValueFrom, Observable, throwError } from 'rxjs';
 import type { TenantRecord } from '../core/tenant-record';
 import type { UnitOfWork } from '../data-source/unit-of-work';
 import { UnitOfWorkFactory } from '../data-source/unit-of-work-factory';
@@ -20,7 +20,8 @@ export interface ClosableResponse {
  * commits and rolls back, for both edges that run one.
  *
  * - HTTP: the resolution middleware calls `open` + `enter` + `bindToResponse` (the unit holds
- *   nothing yet), and the interceptor calls `around`, which starts it once the body has arrived,
+ *   nothing yet), and the interceptor calls `aroundOne` (or `around` for a stream of server-sent
+ *   events), which starts it once the body has arrived,
  *   commits before the response is written and rolls back when the handler throws.
  * - Outside HTTP: `TenancyService.run` calls `bindToRun`, which does all of it inside a fresh
  *   nestjs-cls context around a function.
@@ -85,8 +86,8 @@ export class UnitOfWorkScope {
   }
 
   /**
-   * The handler's stream inside the unit: started before `handle` subscribes, committed after each
-   * value (once; later commits are no-ops) and before it is passed on, so a 201 means the row is
+   * The handler's stream inside the unit (a server-sent event route): started before `handle`
+   * subscribes, committed after the first value (later commits are no-ops) and before it is passed on, so a 201 means the row is
    * durable and a failed commit becomes the response; rolled back when anything throws.
    */
   around<T>(unit: UnitOfWork, handle: () => Observable<T>): Observable<T> {
@@ -98,6 +99,24 @@ export class UnitOfWorkScope {
       }),
       catchError((err) => from(this.rollback(unit)).pipe(concatMap(() => throwError(() => err)))),
     );
+  }
+
+  /**
+   * The handler's one value inside the unit, as a promise (no rxjs operators on the hot path): the
+   * unit is started before `handle` is called, committed after the value arrives and before it is
+   * returned (a failed commit rejects instead), and rolled back when anything throws. For handlers
+   * that give one value, which is every route but a server-sent event stream (see `around`).
+   */
+  async aroundOne<T>(unit: UnitOfWork, handle: () => Observable<T>): Promise<T | undefined> {
+    try {
+      await this.start(unit);
+      const value = await lastValueFrom(handle(), { defaultValue: undefined });
+      await this.commit(unit);
+      return value;
+    } catch (err) {
+      await this.rollback(unit);
+      throw err;
+    }
   }
 
   /**
