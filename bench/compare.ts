@@ -1,40 +1,71 @@
 /**
- * `npm run bench:compare`: the kit against a plain single-tenant app (issue 9's baseline), side by
- * side in one run. Prints figures, asserts nothing: compare the ratios of one run.
+ * `npm run bench`: the kit against a plain single-tenant app and the peer package, side by side in
+ * one run (issue 9's harness). Prints figures, asserts nothing: compare the ratios of one run.
  *
- * One throwaway embedded PostgreSQL serves both. The plain app (`bench/plain-app`: NestJS on
- * Express + TypeORM, same entities and endpoints, no tenancy, no per-request transaction) runs on
- * its own database; the kit (`node dist/src/main.js`) serves one tenant per isolation model. Each
- * target is seeded with 1,000 users and 1,000 projects. For each endpoint (GET /users?limit=20,
- * GET /projects/:id of a random seeded project, POST /users), autocannon drives `BENCH_CONNECTIONS`
- * (16) connections for `BENCH_SECONDS` (5) s at each target in turn, over `BENCH_ROUNDS` (3)
- * rounds (the order rotates every round, after a 1 s warm-up of each). The table gives the median
- * round's req/s and p99 (ms) per target and each model's ratio to the plain app; the 1-minute load
- * average is printed at the start and the end (a loaded machine understates every figure).
+ * One throwaway embedded PostgreSQL serves five targets, each on its own data:
+ * - plain: `bench/plain-app` (NestJS + TypeORM, same entities and endpoints, no tenancy, no
+ *   per-request transaction), database bench_plain;
+ * - peer: the published NestJS RLS package @avallone-io/rls (`bench/peer`, its dependencies installed
+ *   by `npm ci` when missing, built here), shared tables with RLS, database bench_peer;
+ * - kit shared, kit schema, kit database: the kit (`node dist/src/main.js`), one tenant per model.
+ * Every child runs on the HTTP platform `HTTP_PLATFORM` names (default express). Each target is
+ * seeded with 1,000 users (POST /users) and 1,000 projects (POST /projects on the kit, SQL on the
+ * others); a seeding request that is not answered 2xx ends the run with exit code 1. Then the run
+ * waits for a quiet machine (1-minute load under 1, at most `BENCH_QUIET_WAIT` s, default 120,
+ * said when not reached). For each endpoint (GET /users?limit=20, GET /projects/:id of a random
+ * seeded project, POST /users), autocannon drives `BENCH_CONNECTIONS` (16) connections for
+ * `BENCH_SECONDS` (5) s at each target in turn, over `BENCH_ROUNDS` (3) rounds; the order rotates
+ * every round, after a 1 s warm-up of each. The table gives the median round's req/s, p50 and p99
+ * (ms), the server process's CPU time per answered request (µs, utime + stime from /proc), the
+ * error count of all rounds, and the ratios to the plain app and to the peer. It is printed and
+ * written with the raw figures to bench/results/<date>-bench.md and .json.
  */
 import autocannon from 'autocannon';
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { freePort, startEmbeddedPostgres } from '../src/database/embedded-postgres';
 import { startKit, stopChild } from './kit-service';
+import { cpuMicros, load1, machine, waitForQuiet } from './machine';
+import { createPeerDatabase, preparePeer, startPeer } from './peer-service';
 import { waitForHttp } from './wait-for-http';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const QUIET_WAIT = Number(process.env.BENCH_QUIET_WAIT ?? 120);
+const PLATFORM = process.env.HTTP_PLATFORM || 'express';
 const SEED = 1000;
 const MODELS = ['shared', 'schema', 'database'] as const;
-const TARGETS = ['plain', ...MODELS] as const;
+const TARGETS = ['plain', 'peer', ...MODELS] as const;
 type Target = (typeof TARGETS)[number];
+const LABEL: Record<Target, string> = {
+  plain: 'plain',
+  peer: 'peer',
+  shared: 'kit shared',
+  schema: 'kit schema',
+  database: 'kit database',
+};
 
-/** Where a target answers, the headers it needs, and the ids of its seeded projects. */
+/** Where a target answers, the headers it needs, its server process and its seeded projects. */
 interface Service {
   base: string;
   headers: Record<string, string>;
+  pid: number;
   projectIds: string[];
+}
+
+/** One measured run of one endpoint against one target. */
+interface Run {
+  round: number;
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  errors: number;
+  cpuMicrosPerRequest: number;
 }
 
 interface Endpoint {
@@ -43,7 +74,6 @@ interface Endpoint {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const load1 = () => loadavg()[0].toFixed(2);
 
 let posted = 0;
 const ENDPOINTS: Endpoint[] = [
@@ -101,18 +131,54 @@ async function post(service: Service, path: string, body: object): Promise<strin
   return ((await res.json()) as { id: string }).id;
 }
 
-/** 1,000 users through POST /users; 1,000 projects through POST /projects (the kit) or SQL (the plain app has no such route). */
-async function seed(service: Service, plainDb?: Client): Promise<void> {
+/**
+ * 1,000 users through POST /users; 1,000 projects through POST /projects (the kit) or, for the
+ * apps with no such route, SQL on `db` as the superuser (with `tenantId` in tenant_id when given).
+ */
+async function seed(service: Service, db?: { client: Client; tenantId?: string }): Promise<void> {
   const users = await inParallel(SEED, 8, (i) => post(service, '/users', { email: `seed${i}@x.test`, name: `Seed ${i}` }));
-  if (plainDb) {
-    const { rows } = await plainDb.query<{ id: string }>(
-      `INSERT INTO projects (name, created_by_id) SELECT 'Project ' || i, ($1::uuid[])[i] FROM generate_series(1, $2::int) AS i RETURNING id`,
-      [users, SEED],
+  if (db) {
+    const tenant = db.tenantId === undefined ? { column: '', value: '' } : { column: 'tenant_id, ', value: '$3, ' };
+    const { rows } = await db.client.query<{ id: string }>(
+      `INSERT INTO projects (${tenant.column}name, created_by_id)
+       SELECT ${tenant.value}'Project ' || i, ($1::uuid[])[i] FROM generate_series(1, $2::int) AS i RETURNING id`,
+      db.tenantId === undefined ? [users, SEED] : [users, SEED, db.tenantId],
     );
     service.projectIds = rows.map((r) => r.id);
   } else {
     service.projectIds = await inParallel(SEED, 8, (i) => post(service, '/projects', { name: `Project ${i}`, createdById: users[i] }));
   }
+}
+
+/** The parts of the answers checkAnswers looks at. */
+interface Answer {
+  items?: unknown[];
+  createdById?: string;
+  createdBy?: { id?: string };
+}
+
+async function getJson(service: Service, path: string, headers = service.headers): Promise<{ status: number; body: Answer }> {
+  const res = await fetch(`${service.base}${path}`, { headers });
+  return { status: res.status, body: (await res.json()) as Answer };
+}
+
+/**
+ * What every target must answer before it is measured (else the run ends with exit code 1): a
+ * full first page of users and a project with its creator, so no target is fast by answering less.
+ * The peer's other tenant must see no user: RLS applies to its role.
+ */
+async function checkAnswers(target: Target, service: Service): Promise<void> {
+  const fail = (what: string, got: { status: number; body: unknown }) => {
+    throw new Error(`${LABEL[target]}: ${what}, got ${got.status} ${JSON.stringify(got.body).slice(0, 300)}`);
+  };
+  const page = await getJson(service, '/users?limit=20');
+  if (page.status !== 200 || page.body.items?.length !== 20) fail('GET /users?limit=20 should list 20 users', page);
+  const project = await getJson(service, `/projects/${service.projectIds[0]}`);
+  if (project.status !== 200 || !project.body.createdBy?.id || project.body.createdBy.id !== project.body.createdById)
+    fail('GET /projects/:id should answer the project with its creator', project);
+  if (target !== 'peer') return;
+  const other = await getJson(service, '/users?limit=20', { 'x-tenant-id': 'peer-2' });
+  if (other.status !== 200 || other.body.items?.length !== 0) fail("the peer's tenant peer-2 should see no user (RLS)", other);
 }
 
 function start(script: string, env: NodeJS.ProcessEnv): ChildProcess {
@@ -122,84 +188,177 @@ function start(script: string, env: NodeJS.ProcessEnv): ChildProcess {
   });
 }
 
-function run(endpoint: Endpoint, service: Service, target: Target, seconds: number): Promise<autocannon.Result> {
-  return autocannon({ connections: CONNECTIONS, duration: seconds, ...endpoint.options(service, target) } as autocannon.Options);
+async function run(endpoint: Endpoint, service: Service, target: Target, seconds: number, round: number): Promise<Run> {
+  const cpuBefore = cpuMicros(service.pid);
+  const r = await autocannon({ connections: CONNECTIONS, duration: seconds, ...endpoint.options(service, target) } as autocannon.Options);
+  const cpu = cpuMicros(service.pid) - cpuBefore;
+  return {
+    round,
+    reqPerSec: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    requests: r.requests.total,
+    errors: r.non2xx + r.errors,
+    cpuMicrosPerRequest: r.requests.total > 0 ? cpu / r.requests.total : NaN,
+  };
 }
 
-function table(results: Map<string, autocannon.Result[]>): string {
-  const key = (e: Endpoint, t: Target) => `${e.name} ${t}`;
+const thousands = (n: number) => Math.round(n).toLocaleString('en-US');
+const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : '');
+
+function table(results: Map<string, Run[]>): string {
   const lines = [
-    `| endpoint (${CONNECTIONS} conn., ${SECONDS} s, median of ${ROUNDS}) | target   |   req/s | p99 ms | errors | req/s vs plain | p99 vs plain |`,
-    '|---------------------------------------|----------|---------|--------|--------|----------------|--------------|',
+    `| endpoint | target | req/s | p50 ms | p99 ms | CPU µs/req | errors | req/s vs plain | p99 vs plain | req/s vs peer |`,
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const e of ENDPOINTS) {
-    const rps = (t: Target) => median(results.get(key(e, t))!.map((r) => r.requests.average));
-    const p99 = (t: Target) => median(results.get(key(e, t))!.map((r) => r.latency.p99));
+    const runs = (t: Target) => results.get(`${e.name} ${t}`)!;
+    const mid = (t: Target, pick: (r: Run) => number) => median(runs(t).map(pick));
     for (const t of TARGETS) {
-      const errors = results.get(key(e, t))!.reduce((n, r) => n + r.non2xx + r.errors, 0);
-      const vsRps = t === 'plain' ? '' : `${((rps(t) / rps('plain')) * 100).toFixed(0)}%`;
-      const vsP99 = t === 'plain' ? '' : `${(p99(t) / Math.max(p99('plain'), 1)).toFixed(2)}x`;
-      lines.push(
-        `| ${e.name.padEnd(37)} | ${t.padEnd(8)} | ${rps(t).toFixed(0).padStart(7)} | ${String(p99(t)).padStart(6)} | ${String(errors).padStart(6)} | ${vsRps.padStart(14)} | ${vsP99.padStart(12)} |`,
-      );
+      const rps = mid(t, (r) => r.reqPerSec);
+      const p99 = mid(t, (r) => r.p99);
+      const errors = runs(t).reduce((n, r) => n + r.errors, 0);
+      const cells = [
+        e.name,
+        LABEL[t],
+        thousands(rps),
+        String(mid(t, (r) => r.p50)),
+        String(p99),
+        thousands(mid(t, (r) => r.cpuMicrosPerRequest)),
+        errors === 0 ? '0' : `**${errors}**`,
+        t === 'plain'
+          ? ''
+          : ratio(
+              rps,
+              mid('plain', (r) => r.reqPerSec),
+            ),
+        t === 'plain'
+          ? ''
+          : ratio(
+              p99,
+              mid('plain', (r) => r.p99),
+            ),
+        t === 'peer'
+          ? ''
+          : ratio(
+              rps,
+              mid('peer', (r) => r.reqPerSec),
+            ),
+      ];
+      lines.push(`| ${cells.join(' | ')} |`);
     }
   }
   return lines.join('\n');
 }
 
 async function main(): Promise<void> {
-  console.log(`1-minute load average at start: ${load1()}`);
-  const dir = mkdtempSync(join(tmpdir(), 'nest-tenancy-compare-'));
+  const date = new Date();
+  const loadAtStart = load1();
+  console.log(
+    `${date.toISOString()}: ${machine()}, node ${process.version}, HTTP platform ${PLATFORM}, 1-minute load ${loadAtStart.toFixed(2)}`,
+  );
+  const peerVersions = preparePeer();
+  console.log(`peer: ${peerVersions} (NestJS from the root)`);
+  const dir = mkdtempSync(join(tmpdir(), 'nest-tenancy-bench-'));
   const pg = await startEmbeddedPostgres({ dir, persistent: false });
   const admin = new Client({ connectionString: pg.url });
   await admin.connect();
   await admin.query('CREATE DATABASE bench_plain');
   const plainUrl = new URL(pg.url);
   plainUrl.pathname = '/bench_plain';
+  const peerOwnerUrl = new URL(pg.url);
+  peerOwnerUrl.pathname = '/bench_peer';
+  const peerUrl = await createPeerDatabase(admin, pg.url);
+  const platform = { HTTP_PLATFORM: PLATFORM };
   const tierOf = { shared: 'free', schema: 'pro', database: 'enterprise' };
   const started = Date.now();
-  const kit = await startKit({
-    dir,
-    databaseUrl: pg.url,
-    tenants: {
-      tiers: { free: { strategy: 'shared' }, pro: { strategy: 'schema' }, enterprise: { strategy: 'database', pool: { max: 5 } } },
-      tenants: MODELS.map((m) => ({ id: `${m}-1`, name: `${m}-1`, tier: tierOf[m] })),
-    },
-    env: { TENANCY_POOL_MAX: '10' },
-  });
-  const plainPort = await freePort();
-  const plain = start('dist/bench/plain-app/main.js', { DATABASE_URL: plainUrl.href, PORT: String(plainPort), PLAIN_POOL_MAX: '10' });
-  const plainDb = new Client({ connectionString: plainUrl.href });
+  const stops: (() => Promise<void>)[] = [];
+  const dbs: Client[] = [];
   try {
+    const kit = await startKit({
+      dir,
+      databaseUrl: pg.url,
+      tenants: {
+        tiers: { free: { strategy: 'shared' }, pro: { strategy: 'schema' }, enterprise: { strategy: 'database', pool: { max: 5 } } },
+        tenants: MODELS.map((m) => ({ id: `${m}-1`, name: `${m}-1`, tier: tierOf[m] })),
+      },
+      env: { TENANCY_POOL_MAX: '10', ...platform },
+    });
+    stops.push(kit.stop);
+    const plainPort = await freePort();
+    const plain = start('dist/bench/plain-app/main.js', {
+      DATABASE_URL: plainUrl.href,
+      PORT: String(plainPort),
+      PLAIN_POOL_MAX: '10',
+      ...platform,
+    });
+    stops.push(() => stopChild(plain));
     await waitForHttp(`http://127.0.0.1:${plainPort}/users?limit=1`, plain, 'the plain app');
-    console.log(`kit and plain app ready in ${Date.now() - started} ms; seeding ${SEED} users and ${SEED} projects per target`);
-    const services = Object.fromEntries(
-      TARGETS.map((t): [Target, Service] => [
-        t,
-        t === 'plain'
-          ? { base: `http://127.0.0.1:${plainPort}`, headers: {}, projectIds: [] }
-          : { base: kit.base, headers: { 'x-tenant-id': `${t}-1` }, projectIds: [] },
-      ]),
-    ) as Record<Target, Service>;
-    await plainDb.connect();
-    for (const t of TARGETS) await seed(services[t], t === 'plain' ? plainDb : undefined);
-    const results = new Map<string, autocannon.Result[]>();
+    const peer = await startPeer({ databaseUrl: peerUrl, probeTenant: 'peer-1', env: { PEER_POOL_MAX: '10', ...platform } });
+    stops.push(peer.stop);
+    console.log(`kit, plain app and peer ready in ${Date.now() - started} ms; seeding ${SEED} users and ${SEED} projects per target`);
+    const services: Record<Target, Service> = {
+      plain: { base: `http://127.0.0.1:${plainPort}`, headers: {}, pid: plain.pid!, projectIds: [] },
+      peer: { base: peer.base, headers: { 'x-tenant-id': 'peer-1' }, pid: peer.child.pid!, projectIds: [] },
+      shared: { base: kit.base, headers: { 'x-tenant-id': 'shared-1' }, pid: kit.child.pid!, projectIds: [] },
+      schema: { base: kit.base, headers: { 'x-tenant-id': 'schema-1' }, pid: kit.child.pid!, projectIds: [] },
+      database: { base: kit.base, headers: { 'x-tenant-id': 'database-1' }, pid: kit.child.pid!, projectIds: [] },
+    };
+    const plainDb = new Client({ connectionString: plainUrl.href });
+    const peerDb = new Client({ connectionString: peerOwnerUrl.href });
+    dbs.push(plainDb, peerDb);
+    await Promise.all(dbs.map((c) => c.connect()));
+    await seed(services.plain, { client: plainDb });
+    await seed(services.peer, { client: peerDb, tenantId: 'peer-1' });
+    for (const m of MODELS) await seed(services[m]);
+    for (const t of TARGETS) await checkAnswers(t, services[t]);
+
+    const quiet = await waitForQuiet(1, QUIET_WAIT);
+    const loadBefore = load1();
+    const results = new Map<string, Run[]>();
     for (const e of ENDPOINTS) {
-      for (const t of TARGETS) await run(e, services[t], t, 1); // warm-up
+      for (const t of TARGETS) await run(e, services[t], t, 1, -1); // warm-up
       for (let round = 0; round < ROUNDS; round++) {
         // The order rotates so no target always runs right after the same one.
         for (let k = 0; k < TARGETS.length; k++) {
           const t = TARGETS[(k + round) % TARGETS.length];
           const key = `${e.name} ${t}`;
-          results.set(key, [...(results.get(key) ?? []), await run(e, services[t], t, SECONDS)]);
+          results.set(key, [...(results.get(key) ?? []), await run(e, services[t], t, SECONDS, round)]);
         }
       }
     }
-    console.log(`\n${table(results)}\n\n1-minute load average at end: ${load1()}`);
+    const loadAtEnd = load1();
+    const settings = `${CONNECTIONS} connections, median of ${ROUNDS} alternated rounds of ${SECONDS} s, ${SEED} users and projects per target`;
+    const header = [
+      `${date.toISOString()}, ${machine()}, node ${process.version}, HTTP platform ${PLATFORM}; ${settings}.`,
+      `1-minute load: ${loadAtStart.toFixed(2)} at start, ${loadBefore.toFixed(2)} when measuring began` +
+        `${quiet ? '' : ` (NOT under 1 after ${QUIET_WAIT} s)`}, ${loadAtEnd.toFixed(2)} at end. Peer: ${peerVersions}.`,
+    ].join('\n');
+    const markdown = `${header}\n\n${table(results)}\n`;
+    console.log(`\n${markdown}`);
+    const stamp = date
+      .toISOString()
+      .replace(/:/g, '-')
+      .replace(/\.\d+Z$/, 'Z');
+    mkdirSync('bench/results', { recursive: true });
+    const file = `bench/results/${stamp}-bench`;
+    writeFileSync(`${file}.md`, markdown);
+    const raw = {
+      date: date.toISOString(),
+      machine: machine(),
+      node: process.version,
+      httpPlatform: PLATFORM,
+      peer: peerVersions,
+      settings: { seconds: SECONDS, connections: CONNECTIONS, rounds: ROUNDS, seed: SEED, quietWait: QUIET_WAIT },
+      load: { start: loadAtStart, measuringBegan: loadBefore, quietReached: quiet, end: loadAtEnd },
+      runs: Object.fromEntries(results),
+    };
+    writeFileSync(`${file}.json`, `${JSON.stringify(raw, null, 2)}\n`);
+    console.log(`written to ${file}.md and .json`);
   } finally {
-    await plainDb.end().catch(() => undefined);
+    await Promise.all(dbs.map((c) => c.end().catch(() => undefined)));
     await admin.end();
-    await Promise.all([kit.stop(), stopChild(plain)]);
+    await Promise.all(stops.map((stop) => stop()));
     await pg.stop();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: measures the service under each isolation model and prints figures (no
+ * `npm run bench:overhead`: measures the service under each isolation model and prints figures (no
  * assertions: machines are noisy, so compare the ratios of one run).
  *
  * 1. HTTP: the service runs as a child process (`node dist/src/main.js`) on a throwaway embedded

@@ -2,14 +2,12 @@ import { Controller, Get, NotFoundException, Param, ParseUUIDPipe } from '@nestj
 import { DataSource, Repository } from 'typeorm';
 import { Project } from './project.entity';
 
-/** GET /projects/:id with its creator, as the reference app loads it (one query joining the creator). */
-@Controller('projects')
-export class ProjectsController {
-  private readonly projects: Repository<Project>;
-
-  constructor(dataSource: DataSource) {
-    this.projects = dataSource.getRepository(Project);
-  }
+/**
+ * GET /projects/:id with its creator, as the reference app loads it (one query joining the creator), on
+ * the repository a subclass gives (the plain app's below, or the peer's in bench/peer).
+ */
+export abstract class ProjectsEndpoints {
+  constructor(protected readonly projects: Repository<Project>) {}
 
   @Get(':id')
   async get(@Param('id', new ParseUUIDPipe({ version: 'all' })) id: string) {
@@ -28,5 +26,13 @@ export class ProjectsController {
       createdAt: p.createdAt,
       updatedAt: p.updatedAt,
     };
+  }
+}
+
+/** The plain app's projects: one plain repository. */
+@Controller('projects')
+export class ProjectsController extends ProjectsEndpoints {
+  constructor(dataSource: DataSource) {
+    super(dataSource.getRepository(Project));
   }
 }

@@ -16,16 +16,12 @@ interface UserRow {
 }
 
 /**
- * GET /users and POST /users as the reference app answers them (same queries, same JSON), on one
- * plain repository: no tenant, no per-request transaction.
+ * GET /users and POST /users as the reference app answers them (same queries, same JSON), on the
+ * repository a subclass gives: the plain app's (UsersController below) or the peer's tenant-scoped
+ * one (bench/peer), so both answer with the same code.
  */
-@Controller('users')
-export class UsersController {
-  private readonly users: Repository<User>;
-
-  constructor(dataSource: DataSource) {
-    this.users = dataSource.getRepository(User);
-  }
+export abstract class UsersEndpoints {
+  constructor(protected readonly users: Repository<User>) {}
 
   @Post()
   async create(@Body() body: CreateUserBody) {
@@ -60,5 +56,13 @@ export class UsersController {
       items: items.map((u) => ({ id: u.id, email: u.email, name: u.name, createdAt: u.createdAt, updatedAt: u.updatedAt })),
       nextCursor: rows.length > query.limit ? Buffer.from(`v1:${last.id}`, 'utf8').toString('base64url') : null,
     };
+  }
+}
+
+/** The plain app's users: one plain repository, no tenant, no per-request transaction. */
+@Controller('users')
+export class UsersController extends UsersEndpoints {
+  constructor(dataSource: DataSource) {
+    super(dataSource.getRepository(User));
   }
 }
