@@ -60,6 +60,9 @@ async function createFastifyApp(logger: LoggerService | false): Promise<INestApp
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 16 * 1024 },
     clientErrorHandler: answerClientErrorAsJson,
     frameworkErrors: answerRouterErrorAsJson,
+    // While stopping, ShutdownDrain answers 503 with Retry-After on both platforms (Fastify's own
+    // 503 has none).
+    return503OnClosing: false,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, { ...NEST_OPTIONS, logger });
   const fastify = app.getHttpAdapter().getInstance();
