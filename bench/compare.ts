@@ -2,8 +2,9 @@
  * `npm run bench:compare`: the kit against a plain single-tenant app (issue 9's baseline), side by
  * side in one run. Prints figures, asserts nothing: compare the ratios of one run.
  *
- * One throwaway embedded PostgreSQL serves both. The plain app (`bench/plain-app`: NestJS on
- * Express + TypeORM, same entities and endpoints, no tenancy, no per-request transaction) runs on
+ * One throwaway embedded PostgreSQL serves both, on the HTTP platform HTTP_PLATFORM names
+ * (fastify, the default, or express). The plain app (`bench/plain-app`: NestJS + TypeORM, same
+ * entities and endpoints, no tenancy, no per-request transaction) runs on
  * its own database; the kit (`node dist/src/main.js`) serves one tenant per isolation model. Each
  * target is seeded with 1,000 users and 1,000 projects. For each endpoint (GET /users?limit=20,
  * GET /projects/:id of a random seeded project, POST /users), autocannon drives `BENCH_CONNECTIONS`
@@ -18,6 +19,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { httpPlatformFromEnv } from '../src/config/app.config';
 import { freePort, startEmbeddedPostgres } from '../src/database/embedded-postgres';
 import { startKit, stopChild } from './kit-service';
 import { waitForHttp } from './wait-for-http';
@@ -148,6 +150,7 @@ function table(results: Map<string, autocannon.Result[]>): string {
 }
 
 async function main(): Promise<void> {
+  console.log(`HTTP platform: ${httpPlatformFromEnv()} (HTTP_PLATFORM), for the plain app and the kit alike`);
   console.log(`1-minute load average at start: ${load1()}`);
   const dir = mkdtempSync(join(tmpdir(), 'nest-tenancy-compare-'));
   const pg = await startEmbeddedPostgres({ dir, persistent: false });
