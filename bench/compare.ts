@@ -8,7 +8,8 @@
  * - peer: the published NestJS RLS package @avallone-io/rls (`bench/peer`, its dependencies installed
  *   by `npm ci` when missing, built here), shared tables with RLS, database bench_peer;
  * - kit shared, kit schema, kit database: the kit (`node dist/src/main.js`), one tenant per model.
- * Every child runs on the HTTP platform `HTTP_PLATFORM` names (default express). Each target is
+ * Every child runs on the HTTP platform `HTTP_PLATFORM` names (fastify, the kit's default, or
+ * express). Each target is
  * seeded with 1,000 users (POST /users) and 1,000 projects (POST /projects on the kit, SQL on the
  * others); a seeding request that is not answered 2xx ends the run with exit code 1. Then the run
  * waits for a quiet machine (1-minute load under 1, at most `BENCH_QUIET_WAIT` s, default 120,
@@ -26,6 +27,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { httpPlatformFromEnv } from '../src/config/app.config';
 import { freePort, startEmbeddedPostgres } from '../src/database/embedded-postgres';
 import { startKit, stopChild } from './kit-service';
 import { cpuMicros, load1, machine, waitForQuiet } from './machine';
@@ -36,7 +38,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const QUIET_WAIT = Number(process.env.BENCH_QUIET_WAIT ?? 120);
-const PLATFORM = process.env.HTTP_PLATFORM || 'express';
+const PLATFORM = httpPlatformFromEnv();
 const SEED = 1000;
 const MODELS = ['shared', 'schema', 'database'] as const;
 const TARGETS = ['plain', 'peer', ...MODELS] as const;

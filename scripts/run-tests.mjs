@@ -3,8 +3,9 @@
 // real PostgreSQL. Without TEST_DATABASE_URL it starts a throwaway embedded PostgreSQL for the run
 // (each suite then creates and drops its own databases and role in it) and stops it afterwards.
 //
-//   node scripts/run-tests.mjs                 every dist/**/*.test.js
-//   node scripts/run-tests.mjs path/a.test.js  only those files
+//   node scripts/run-tests.mjs                 every dist/**/*.test.js (on Fastify, the service's
+//                                              default platform), then EXPRESS_SUITES again on Express
+//   node scripts/run-tests.mjs path/a.test.js  only those files (on HTTP_PLATFORM, default fastify)
 //   TEST_DIST=/tmp/out node scripts/run-tests.mjs   compiled tree elsewhere
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -28,7 +29,24 @@ function findTests(dir) {
   return out.sort();
 }
 
-const files = process.argv.slice(2).length ? process.argv.slice(2) : findTests(dist);
+// The suites whose subject is HTTP behaviour (resolution, body limits, error answers, the admin
+// guard, durable providers, the shutdown drain), run a second time on Express, which the service
+// still supports: the platform each test app is built on follows HTTP_PLATFORM.
+const EXPRESS_SUITES = [
+  'test/adopter.e2e.test.js',
+  'test/api.e2e.test.js',
+  'test/bad-input.e2e.test.js',
+  'test/durable-providers.e2e.test.js',
+  'test/excluded-paths-case.e2e.test.js',
+  'test/hostile.e2e.test.js',
+  'test/lifecycle-admin.e2e.test.js',
+  'test/module-options.e2e.test.js',
+  'test/resolution.e2e.test.js',
+  'test/shutdown.e2e.test.js',
+];
+
+const chosen = process.argv.slice(2);
+const files = chosen.length ? chosen : findTests(dist);
 if (!files.length) {
   console.error(`no test files under ${dist}: build first (npm run build:test)`);
   process.exit(1);
@@ -47,12 +65,21 @@ if (!env.TEST_DATABASE_URL) {
 }
 
 const concurrency = env.TEST_CONCURRENCY ?? '2';
-const child = spawn(
-  process.execPath,
-  ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', '--test-timeout=300000', ...files],
-  { stdio: 'inherit', env: { ...env, NODE_ENV: 'test' } },
-);
-const code = await new Promise((ok) => child.on('exit', (c, signal) => ok(c ?? (signal ? 1 : 0))));
+function runTests(testFiles, platformEnv) {
+  const child = spawn(
+    process.execPath,
+    ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', '--test-timeout=300000', ...testFiles],
+    { stdio: 'inherit', env: { ...env, NODE_ENV: 'test', ...platformEnv } },
+  );
+  return new Promise((ok) => child.on('exit', (c, signal) => ok(c ?? (signal ? 1 : 0))));
+}
+
+let code = await runTests(files, {});
+if (!chosen.length) {
+  const again = EXPRESS_SUITES.map((f) => join(dist, f));
+  console.log(`\nAgain on Express (HTTP_PLATFORM=express): ${EXPRESS_SUITES.length} suites of HTTP behaviour\n`);
+  code = (await runTests(again, { HTTP_PLATFORM: 'express' })) || code;
+}
 if (embedded) {
   await embedded.stop().catch((err) => console.error(`stopping the embedded PostgreSQL failed: ${err.message}`));
   rmSync(workDir, { recursive: true, force: true });

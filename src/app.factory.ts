@@ -1,19 +1,23 @@
-import { INestApplication, ValidationPipe } from '@nestjs/common';
+import { INestApplication, LoggerService, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { STATUS_CODES, type Server } from 'node:http';
+import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AppModule } from './app.module';
 import { AppLogger } from './common/app-logger';
+import { readJsonBody } from './common/json-body';
 import { ShutdownDrain } from './common/shutdown-drain';
+import { httpPlatformFromEnv } from './config/app.config';
 import { applyHttpTimeouts, httpTimeoutsFromEnv } from './http-timeouts';
 
-/** Builds the service as `npm start` runs it; the e2e tests use the same wiring. */
+/**
+ * Builds the service as `npm start` runs it; the e2e tests use the same wiring. On Fastify by
+ * default, on Express with HTTP_PLATFORM=express: the same routes, limits and error answers.
+ */
 export async function createApp(options: { logger?: false | ('error' | 'warn' | 'log')[] } = {}): Promise<INestApplication> {
-  // abortOnError: false makes a start-up error (say, an invalid tenants file) reject here, so the
-  // caller prints its message and exits, instead of Nest exiting the process on its own.
   const logger = options.logger === false ? false : new AppLogger({ logLevels: options.logger ?? ['error', 'warn', 'log'] });
-  const app = await NestFactory.create(AppModule, { bodyParser: false, abortOnError: false, logger });
+  const app = httpPlatformFromEnv() === 'express' ? await createExpressApp(logger) : await createFastifyApp(logger);
   // Before every route (Nest registers its routes when the app initializes).
   app.use(app.get(ShutdownDrain).middleware);
   app.useGlobalPipes(
@@ -35,8 +39,58 @@ export async function createApp(options: { logger?: false | ('error' | 'warn' | 
   );
   SwaggerModule.setup('docs', app, document);
   applyHttpTimeouts(app.getHttpServer(), httpTimeoutsFromEnv());
-  answerClientErrorsAsJson(app.getHttpServer());
   return app;
+}
+
+// abortOnError: false makes a start-up error (say, an invalid tenants file) reject at create, so
+// the caller prints its message and exits, instead of Nest exiting the process on its own. The
+// JSON body parser is the app's own (JsonBodyMiddleware on Express, readJsonBody on Fastify).
+const NEST_OPTIONS = { bodyParser: false, abortOnError: false } as const;
+
+async function createExpressApp(logger: LoggerService | false): Promise<INestApplication> {
+  const app = await NestFactory.create(AppModule, { ...NEST_OPTIONS, logger });
+  app.getHttpServer().on('clientError', answerClientErrorAsJson);
+  return app;
+}
+
+async function createFastifyApp(logger: LoggerService | false): Promise<INestApplication> {
+  const adapter = new FastifyAdapter({
+    // Routed as Express routes: without regard to case or a trailing slash, and a path parameter
+    // of any length (Node's header size limit bounds the URL).
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 16 * 1024 },
+    clientErrorHandler: answerClientErrorAsJson,
+    frameworkErrors: answerRouterErrorAsJson,
+    // While stopping, ShutdownDrain answers 503 with Retry-After on both platforms (Fastify's own
+    // 503 has none).
+    return503OnClosing: false,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, { ...NEST_OPTIONS, logger });
+  const fastify = app.getHttpAdapter().getInstance();
+  // JSON as on Express; any other body is left unread, as express.json leaves it (a DTO then
+  // finds no fields), rather than refused with 415.
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('application/json', (req: { headers: IncomingHttpHeaders }, payload: IncomingMessage) =>
+    readJsonBody(payload, req.headers),
+  );
+  fastify.addContentTypeParser('*', (_req: unknown, _payload: unknown, done: (err: null, body: undefined) => void) =>
+    done(null, undefined),
+  );
+  return app;
+}
+
+/**
+ * What Fastify's router refuses before any hook or filter runs (a path whose percent-encoding does
+ * not decode), answered with the JSON error body of every other error, as on Express, whose router
+ * error reaches the exception filter.
+ */
+function answerRouterErrorAsJson(_error: Error, _request: unknown, reply: { raw: ServerResponse }): void {
+  const body = JSON.stringify({
+    statusCode: 400,
+    error: 'Bad Request',
+    message: 'The request URL cannot be decoded: percent-encode it correctly (a % starts two hex digits of UTF-8).',
+  });
+  reply.raw.writeHead(400, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  reply.raw.end(body);
 }
 
 const CLIENT_ERROR_MESSAGES: Record<number, string> = {
@@ -48,28 +102,27 @@ const CLIENT_ERROR_MESSAGES: Record<number, string> = {
 
 /**
  * A request Node's HTTP parser refuses (a NUL or control character in a header, a raw non-ASCII
- * byte in the URL, headers over the size limit) never reaches Nest, and Node answers it with a bare
- * status line. Answer it with the same JSON error body as every other error instead.
+ * byte in the URL, headers over the size limit) never reaches Nest, and Node (or Fastify) answers
+ * it with a bare status line. The server's `clientError` handler answers it with the same JSON
+ * error body as every other error instead.
  */
-function answerClientErrorsAsJson(server: Server): void {
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex & { bytesWritten?: number }) => {
-    if (err.code === 'ECONNRESET' || !socket.writable || socket.bytesWritten) {
-      socket.destroy();
-      return;
-    }
-    const status =
-      err.code === 'HPE_HEADER_OVERFLOW'
-        ? 431
-        : err.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
-          ? 413
-          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-            ? 408
-            : 400;
-    const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message: CLIENT_ERROR_MESSAGES[status] });
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
-        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-      () => socket.destroy(),
-    );
-  });
+function answerClientErrorAsJson(err: NodeJS.ErrnoException, socket: Duplex & { bytesWritten?: number }): void {
+  if (err.code === 'ECONNRESET' || !socket.writable || socket.bytesWritten) {
+    socket.destroy();
+    return;
+  }
+  const status =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? 431
+      : err.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
+        ? 413
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 408
+          : 400;
+  const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message: CLIENT_ERROR_MESSAGES[status] });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
 }

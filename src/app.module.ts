@@ -1,6 +1,6 @@
 import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, HttpAdapterHost } from '@nestjs/core';
 import { loadTenantsFile, parseServerList, TenancyExceptionFilter, TenancyModule } from '../libs/tenancy/src';
 import { AdminModule } from './admin/admin.module';
 import { JsonBodyMiddleware } from './common/json-body.middleware';
@@ -50,7 +50,10 @@ import { UsersModule } from './users/users.module';
   providers: [{ provide: APP_FILTER, useClass: TenancyExceptionFilter }, ShutdownDrain],
 })
 export class AppModule implements NestModule {
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(JsonBodyMiddleware).forRoutes('/');
+    // On Express; Fastify parses JSON bodies with its content-type parser (app.factory.ts).
+    if (this.adapterHost.httpAdapter?.getType() === 'express') consumer.apply(JsonBodyMiddleware).forRoutes('/');
   }
 }

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { httpPlatformFromEnv } from './config/app.config';
 import { exitOnInvalidEnvironment } from './config/check-environment';
 import { describeStartFailure, ensureDatabase } from './database/ensure-database';
 
@@ -19,7 +20,9 @@ async function main(): Promise<void> {
     });
   }
   const port = Number(process.env.PORT ?? 3000);
-  await app.listen(port);
+  // Every interface on either platform: Node (so Express) listens on all by default, Fastify on
+  // localhost only, which a container's published port would not reach.
+  await (httpPlatformFromEnv() === 'fastify' ? app.listen(port, '0.0.0.0') : app.listen(port));
   const base = `http://localhost:${port}`;
   console.log(`
 nest-tenancy is running at ${base}   (OpenAPI: ${base}/docs)

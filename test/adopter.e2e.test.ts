@@ -26,6 +26,7 @@ import { TENANT_MIGRATIONS } from '../src/migrations';
 import { User } from '../src/users/user.entity';
 import { DEFAULT_TIERS, dropEverything } from './support/test-app';
 import { uniqueSuffix, urlFor, withOwnerClient } from './support/test-database';
+import { startNestApp } from './support/nest-app';
 
 const logger: false | ('error' | 'warn' | 'log')[] = process.env.TEST_LOG ? ['error', 'warn', 'log'] : false;
 
@@ -72,9 +73,7 @@ async function boot(imports: unknown[], controllers: Type[] = [WhoAmIController]
     controllers,
     providers: [{ provide: APP_FILTER, useClass: TenancyExceptionFilter }],
   }).compile();
-  const app = moduleRef.createNestApplication({ logger });
-  await app.init();
-  return app;
+  return startNestApp(moduleRef, { logger });
 }
 
 async function whoami(app: INestApplication, tenant: string, set: Record<string, string> = { 'X-Tenant-ID': tenant }) {

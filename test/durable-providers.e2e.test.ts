@@ -21,6 +21,7 @@ import { Project } from '../src/projects/project.entity';
 import { User } from '../src/users/user.entity';
 import { DEFAULT_TIERS, dropEverything } from './support/test-app';
 import { uniqueSuffix, urlFor, withOwnerClient } from './support/test-database';
+import { startNestApp } from './support/nest-app';
 
 const TENANTS: TenantDefinition[] = [
   { id: 'dp-a', name: 'Durable A', strategy: 'shared' },
@@ -162,8 +163,7 @@ describe('durable (per-tenant) providers', () => {
       controllers: [DurableController, PerRequestController, SingletonController],
       providers: [TenantScopedCounter, PerRequestCounter, { provide: APP_FILTER, useClass: TenancyExceptionFilter }],
     }).compile();
-    app = moduleRef.createNestApplication({ logger: process.env.TEST_LOG ? ['error', 'warn', 'log'] : false });
-    await app.init();
+    app = await startNestApp(moduleRef, { logger: process.env.TEST_LOG ? ['error', 'warn', 'log'] : false });
   });
   after(async () => {
     await app?.close();

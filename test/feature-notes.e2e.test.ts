@@ -23,6 +23,7 @@ import { Project } from '../src/projects/project.entity';
 import { User } from '../src/users/user.entity';
 import { dropEverything, DEFAULT_TIERS } from './support/test-app';
 import { uniqueSuffix, urlFor, withOwnerClient } from './support/test-database';
+import { startNestApp } from './support/nest-app';
 
 // --- the feature, as a team would write it -------------------------------------------------------
 
@@ -109,8 +110,7 @@ describe('a feature added with createTenantTable() and forFeature()', () => {
         NotesModule,
       ],
     }).compile();
-    app = moduleRef.createNestApplication({ logger: process.env.TEST_LOG ? ['error', 'warn', 'log'] : false });
-    await app.init();
+    app = await startNestApp(moduleRef, { logger: process.env.TEST_LOG ? ['error', 'warn', 'log'] : false });
     tenancy = app.get(TenancyService);
     data = app.get(TenantDataSource);
     notes = app.get(NotesService);

@@ -26,6 +26,7 @@ import { TENANT_MIGRATIONS } from '../src/migrations';
 import { User } from '../src/users/user.entity';
 import { DEFAULT_TIERS, dropEverything } from './support/test-app';
 import { uniqueSuffix, urlFor, withOwnerClient } from './support/test-database';
+import { startNestApp } from './support/nest-app';
 
 const logger: false | ('error' | 'warn' | 'log')[] = process.env.TEST_LOG ? ['error', 'warn', 'log'] : false;
 
@@ -251,8 +252,7 @@ describe("cls: 'app' with a tenant source of the app's own", () => {
       controllers: [WhoAmIController],
       providers: [{ provide: APP_FILTER, useClass: TenancyExceptionFilter }],
     }).compile();
-    const app = moduleRef.createNestApplication({ logger });
-    await app.init();
+    const app = await startNestApp(moduleRef, { logger });
     http = app.getHttpServer();
     close = () => app.close();
   }
@@ -285,8 +285,7 @@ describe("cls: 'app' with a tenant source of the app's own", () => {
       controllers: [WhoAmIController],
       providers: [{ provide: APP_FILTER, useClass: TenancyExceptionFilter }],
     }).compile();
-    const app = moduleRef.createNestApplication({ logger });
-    await app.init();
+    const app = await startNestApp(moduleRef, { logger });
     try {
       const res = await request(app.getHttpServer()).get('/whoami').set('X-Tenant-ID', 'mo-a');
       assert.equal(res.status, 200, res.text);

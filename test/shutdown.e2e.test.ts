@@ -6,6 +6,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { deriveDeploymentKey } from '../libs/tenancy/src/config/tenancy-options';
 import { freePort } from '../src/database/embedded-postgres';
@@ -128,6 +129,10 @@ describe('shutdown', () => {
     ]);
     let running = true;
     let signalledAt = 0;
+    // The stop comes once writes are being served (a fixed delay after the start was too short
+    // on a loaded machine: the service was stopped before its first write), or after 15 s.
+    let firstWrite!: () => void;
+    const writing = new Promise<void>((ok) => (firstWrite = ok));
     const load = async (worker: number) => {
       const tenant = [...acknowledged.keys()][worker % 3];
       for (let i = 0; running; i++) {
@@ -140,7 +145,10 @@ describe('shutdown', () => {
           });
           await res.arrayBuffer();
           statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-          if (res.status === 201) acknowledged.get(tenant)!.push(email);
+          if (res.status === 201) {
+            acknowledged.get(tenant)!.push(email);
+            firstWrite();
+          }
         } catch {
           // Refused or reset: the service has stopped listening.
           if (signalledAt) return;
@@ -148,7 +156,11 @@ describe('shutdown', () => {
         }
       }
     };
-    const stopped = run('main', [], { when: /is running at/, signal: 'SIGTERM' });
+    const stopped = run('main', [], {
+      when: /is running at/,
+      signal: 'SIGTERM',
+      after: Promise.race([writing, sleep(15_000, undefined, { ref: false })]).then(() => sleep(300)),
+    });
     while (
       !(await fetch(`${base()}/health/ready`).then(
         (r) => r.ok,

@@ -14,7 +14,7 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -100,9 +100,12 @@ export class AdminController {
 
   /** Streams every row of the tenant as NDJSON, whatever its model. */
   @Get(':id/export')
-  async export(@Param('id', TenantIdPipe) id: string, @Res() res: Response) {
+  async export(@Param('id', TenantIdPipe) id: string, @Res() reply: ServerResponse | { raw: ServerResponse }) {
     const tenant = this.lifecycle.require(id);
-    res.status(200).setHeader('content-type', 'application/x-ndjson; charset=utf-8');
+    // Node's response on either platform (Express's extends it, Fastify's reply wraps it).
+    const res = 'raw' in reply ? reply.raw : reply;
+    res.statusCode = 200;
+    res.setHeader('content-type', 'application/x-ndjson; charset=utf-8');
     res.setHeader('content-disposition', `attachment; filename="${id}.ndjson"`);
     try {
       await pipeline(Readable.from(this.exporter.export(tenant)), res);

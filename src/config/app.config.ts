@@ -10,6 +10,15 @@ export const TENANCY_CONFIG_NAMES: ConfigNames = {
   defaultServer: 'DATABASE_URL',
 };
 
+/** The HTTP platforms the service runs on (HTTP_PLATFORM); the first is the default. */
+export const HTTP_PLATFORMS = ['fastify', 'express'] as const;
+export type HttpPlatform = (typeof HTTP_PLATFORMS)[number];
+
+/** HTTP_PLATFORM (validated at start with the rest of the environment), default fastify. */
+export function httpPlatformFromEnv(env: NodeJS.ProcessEnv = process.env): HttpPlatform {
+  return env.HTTP_PLATFORM === 'express' ? 'express' : 'fastify';
+}
+
 /** The environment the service reads, validated at start. */
 class Environment {
   @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgres:// URL of an owner (or superuser) connection' })
@@ -30,6 +39,8 @@ class Environment {
   @IsOptional() @IsUrl({ require_tld: false, protocols: ['http', 'https'] }) JWKS_URL?: string;
 
   @IsOptional() @IsIn(['development', 'production', 'test']) NODE_ENV?: string;
+
+  @IsOptional() @IsIn(HTTP_PLATFORMS, { message: 'HTTP_PLATFORM must be fastify (the default) or express' }) HTTP_PLATFORM?: string;
 
   @IsOptional() @IsString() TENANCY_CONFIG?: string;
 

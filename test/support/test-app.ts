@@ -9,6 +9,7 @@ import { TENANCY_OPTIONS, type ResolvedTenancyOptions } from '../../libs/tenancy
 import { TenantNaming } from '../../libs/tenancy/src/catalog/tenant-naming';
 import { Deployment } from '../../libs/tenancy/src/catalog/deployment';
 import { testServerUrl, uniqueSuffix, urlFor, withOwnerClient } from './test-database';
+import { initForRequests } from './nest-app';
 
 export interface TestAppOptions {
   /** The tenants of the suite's tenants file (ignored with `join`: the joined app's file is used). */
@@ -106,7 +107,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     (app.get(TENANCY_OPTIONS) as ResolvedTenancyOptions).migrations = options.migrations;
   }
   try {
-    await app.init();
+    await initForRequests(app);
   } catch (err) {
     // A start that fails (the case some suites test) still leaves nothing behind.
     await app.close().catch(() => undefined);

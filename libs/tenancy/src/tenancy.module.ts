@@ -1,5 +1,16 @@
-import { DynamicModule, Inject, MiddlewareConsumer, Module, ModuleMetadata, NestModule, OnModuleInit, Provider } from '@nestjs/common';
-import { APP_INTERCEPTOR, ContextIdFactory } from '@nestjs/core';
+import {
+  DynamicModule,
+  Inject,
+  MiddlewareConsumer,
+  Module,
+  ModuleMetadata,
+  NestModule,
+  OnModuleInit,
+  Optional,
+  Provider,
+} from '@nestjs/common';
+import { APP_INTERCEPTOR, ContextIdFactory, HttpAdapterHost } from '@nestjs/core';
+import type { IncomingMessage, Server } from 'node:http';
 import { checkTenancyOptions } from './config/check-options';
 import { ClsMiddleware, ClsModule } from 'nestjs-cls';
 import type { EntityTarget, ObjectLiteral } from 'typeorm';
@@ -202,6 +213,8 @@ export class TenancyModule implements NestModule, OnModuleInit {
     @Inject(TENANCY_REGISTRATION) private readonly registration: Required<Pick<TenancyModuleRegistration, 'cls'>>,
     @Inject(TENANCY_OPTIONS) options: ResolvedTenancyOptions,
     features: FeatureEntities,
+    private readonly resolver: TenantResolver,
+    @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
     // Before any DataSource is initialized (onModuleInit), like the entities of forFeature.
     for (const entity of options.entities) features.register(entity);
@@ -215,6 +228,24 @@ export class TenancyModule implements NestModule, OnModuleInit {
       tenantContextIdStrategy.forget(id);
       this.admission.forget(id);
     });
+    this.routeBeforeTheRouter();
+  }
+
+  /**
+   * Fastify routes a request before Nest's middleware run (in an onRequest hook), so the path
+   * prefix the resolution middleware strips would be stripped too late: the request is prepared
+   * first, as Node's server hands it over (`TenantResolver.route`). Express routes after the
+   * middleware and needs nothing.
+   */
+  private routeBeforeTheRouter(): void {
+    if (!this.onFastify()) return;
+    const server: Server = this.adapterHost!.httpAdapter.getHttpServer();
+    server.prependListener('request', (req: IncomingMessage & { url: string }) => this.resolver.route(req));
+  }
+
+  /** Whether the app serves HTTP on Fastify (no HTTP adapter in a standalone application context). */
+  private onFastify(): boolean {
+    return this.adapterHost?.httpAdapter?.getType() === 'fastify';
   }
 
   configure(consumer: MiddlewareConsumer): void {
@@ -222,8 +253,11 @@ export class TenancyModule implements NestModule, OnModuleInit {
     // nestjs-cls middleware (never enterWith), and tenant resolution inside it. With cls: 'app',
     // the app's nestjs-cls middleware opens the context; when Nest runs it after ours, tenant
     // resolution opens one and the app's inherits it.
-    if (this.registration.cls === 'own') consumer.apply(TenantSheddingMiddleware, ClsMiddleware, TenantResolutionMiddleware).forRoutes('/');
-    else consumer.apply(TenantSheddingMiddleware, TenantResolutionMiddleware).forRoutes('/');
+    // Every path: mounted at `/` on Express; Fastify matches `/` alone, so it takes a wildcard.
+    const everyPath = this.onFastify() ? '{*path}' : '/';
+    if (this.registration.cls === 'own')
+      consumer.apply(TenantSheddingMiddleware, ClsMiddleware, TenantResolutionMiddleware).forRoutes(everyPath);
+    else consumer.apply(TenantSheddingMiddleware, TenantResolutionMiddleware).forRoutes(everyPath);
   }
 }
 

@@ -1,7 +1,10 @@
 import { ContextId, ContextIdFactory, ContextIdStrategy, HostComponentInfo } from '@nestjs/core';
+import { nodeRequest } from '../core/node-http';
 
 /** Where the resolution middleware leaves the tenant id on the request. */
 export const TENANT_REQUEST_KEY = Symbol.for('nest-tenancy:tenant-id');
+
+type TenantMarked = { [TENANT_REQUEST_KEY]?: string };
 
 /** The payload a durable provider receives as REQUEST: the tenant it was built for. */
 export interface TenantDurablePayload {
@@ -16,8 +19,9 @@ export interface TenantDurablePayload {
 export class TenantContextIdStrategy implements ContextIdStrategy {
   private readonly tenants = new Map<string, ContextId>();
 
-  attach(contextId: ContextId, request: { [TENANT_REQUEST_KEY]?: string }) {
-    const tenantId = request?.[TENANT_REQUEST_KEY];
+  attach(contextId: ContextId, request: TenantMarked | { raw: TenantMarked } | undefined) {
+    // The middleware marks Node's request; Fastify hands route handlers its wrapper of it.
+    const tenantId = request ? nodeRequest(request)[TENANT_REQUEST_KEY] : undefined;
     if (!tenantId) return undefined;
     let tenantSubTree = this.tenants.get(tenantId);
     if (!tenantSubTree) {

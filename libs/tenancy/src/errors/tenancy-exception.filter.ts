@@ -1,5 +1,5 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
-import type { ServerResponse } from 'node:http';
+import { nodeResponse } from '../core/node-http';
 import { isDatabaseUnavailable } from './database-unavailable';
 import { ErrorBody, writeErrorResponse } from './error-response';
 import { pgErrorCode, READ_ONLY_TRANSACTION } from './pg-error-code';
@@ -59,7 +59,8 @@ export class TenancyExceptionFilter implements ExceptionFilter {
     // A write in a read-only transaction: the tenant is fenced where this instance sent it (a move's
     // freeze, or a switch it has not heard of yet). Only the preamble makes a transaction read-only.
     const exception = pgErrorCode(raised) === READ_ONLY_TRANSACTION ? new TenantMovingError() : raised;
-    const res = host.switchToHttp().getResponse<ServerResponse>();
+    // Node's response on every platform (Fastify hands filters its reply, whose `raw` it is).
+    const res = nodeResponse(host.switchToHttp().getResponse());
     const body = this.toBody(exception);
     if (res.headersSent) {
       res.destroy();

@@ -1,5 +1,30 @@
 import type { TenantRequest } from '../config/tenant-source';
 
+/**
+ * Where `TenantResolver.route` keeps a request's target as it arrived (in origin form), before the
+ * router sees it, on a platform that routes before any middleware runs (Fastify).
+ */
+export const ARRIVED_TARGET = Symbol.for('nest-tenancy:arrived-target');
+
+/** A request as the resolution steps see it: Node's, with Express's `originalUrl` where it has one. */
+export type TargetRequest = TenantRequest & { originalUrl?: string; [ARRIVED_TARGET]?: string };
+
+/** The request's target as the client sent it (origin form), the tenant's path prefix included. */
+export function arrivedTarget(req: TargetRequest): string {
+  return req[ARRIVED_TARGET] ?? req.originalUrl ?? req.url;
+}
+
+/**
+ * Gives the resolution middlewares the target as it arrived in `req.url`, as Express gives it to
+ * middleware mounted at `/`. On Fastify, `TenantResolver.route` may have stripped the path prefix
+ * before routing, and a middleware for every path sees `/` there (the matched path is cut off, and
+ * put back before the next middleware). Then, as on Express, the target goes to origin form.
+ */
+export function toArrivedTarget(req: TargetRequest): void {
+  if (req[ARRIVED_TARGET] !== undefined) req.url = req[ARRIVED_TARGET];
+  toOriginForm(req);
+}
+
 const ABSOLUTE_FORM = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)(.*)$/is;
 
 /**
@@ -9,7 +34,7 @@ const ABSOLUTE_FORM = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)(.*)$/is;
  * reads the target's host and the path source (and the router) the target's path. A request in
  * origin form is left alone. Returns whether the request was rewritten.
  */
-export function toOriginForm(req: TenantRequest & { originalUrl?: string }): boolean {
+export function toOriginForm(req: TargetRequest): boolean {
   const match = ABSOLUTE_FORM.exec(req.url);
   if (!match) return false;
   const [, , authority, rest] = match;

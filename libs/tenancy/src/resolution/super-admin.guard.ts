@@ -1,6 +1,7 @@
 import { CanActivate, ExecutionContext, ForbiddenException, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import type { JWTPayload } from 'jose';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
+import { nodeRequest } from '../core/node-http';
 import { JwtTenantSource } from './jwt.source';
 import type { TenantRequest } from '../config/tenant-source';
 
@@ -26,7 +27,7 @@ export class SuperAdminGuard implements CanActivate {
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const req = context.switchToHttp().getRequest<TenantRequest>();
+    const req = nodeRequest(context.switchToHttp().getRequest<TenantRequest | { raw: TenantRequest }>());
     if (!this.jwt)
       throw new UnauthorizedException(
         'The admin API is closed: it needs a verified bearer token, and TenancyModule has no resolution.jwt.secret or resolution.jwt.jwksUrl configured.',

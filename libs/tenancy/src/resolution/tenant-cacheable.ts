@@ -1,9 +1,9 @@
 import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { ServerResponse } from 'node:http';
 import { Observable, tap } from 'rxjs';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { TenantContext } from '../context/tenant-context';
+import { nodeResponse } from '../core/node-http';
 
 const TENANT_CACHEABLE = Symbol.for('nest-tenancy:cacheable');
 
@@ -45,7 +45,7 @@ export class TenantCacheInterceptor implements NestInterceptor {
       ctx.getClass(),
     ]);
     if (!cacheable || ctx.getType() !== 'http' || !this.context.unitOfWork) return next.handle();
-    const res = ctx.switchToHttp().getResponse<ServerResponse>();
+    const res = nodeResponse(ctx.switchToHttp().getResponse());
     return next.handle().pipe(
       tap(() => {
         if (res.headersSent) return;

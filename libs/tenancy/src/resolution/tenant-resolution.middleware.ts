@@ -6,7 +6,7 @@ import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-optio
 import { TENANT_REQUEST_KEY } from '../context/tenant-context-id.strategy';
 import { UnitOfWorkScope } from '../context/unit-of-work-scope';
 import { isExcludedPath } from './excluded-paths';
-import { toOriginForm } from './request-target';
+import { toArrivedTarget } from './request-target';
 import { TenantResolver } from './tenant-resolver';
 
 type Request = IncomingMessage & { url: string; originalUrl?: string; [TENANT_REQUEST_KEY]?: string };
@@ -35,7 +35,7 @@ export class TenantResolutionMiddleware implements NestMiddleware {
     // module's middleware first): open the context here; the app's middleware then runs nested and
     // inherits it (nestjs-cls's default `ifNested: 'inherit'`), so the order of imports is free.
     if (!this.cls.isActive()) return this.cls.run(() => this.use(req, res, next));
-    toOriginForm(req);
+    toArrivedTarget(req);
     if (isExcludedPath(this.options, req)) return next();
     // Every answer to a tenant-scoped request, errors included, is the caller's own: no shared
     // cache may keep it (a route can relax this with @TenantCacheable).

@@ -13,6 +13,7 @@ import {
   TenantSourcesConflictError,
   TenantTokenRequiredError,
 } from '../errors/tenancy.errors';
+import { ARRIVED_TARGET, arrivedTarget, toArrivedTarget, type TargetRequest } from './request-target';
 import { TenantResolver } from './tenant-resolver';
 import type { TenantRequest } from '../config/tenant-source';
 
@@ -187,6 +188,38 @@ describe('TenantResolver: path prefix', () => {
     assert.equal((await resolver().resolve(request)).id, 'acme');
     await rejectsWith(resolver().resolve(req('/t/ac%2Fme/users')), MalformedTenantIdError, 400, /path prefix/);
     await rejectsWith(resolver().resolve(req('/t/%E0%A4%A/users')), MalformedTenantIdError, 400, /path prefix/);
+  });
+});
+
+describe('TenantResolver.route: before a router that runs ahead of middleware (Fastify)', () => {
+  it('strips the prefix for the router and keeps the target as it arrived for the middlewares', async () => {
+    const request: TargetRequest = req('/t/acme/users?limit=5');
+    resolver().route(request);
+    assert.equal(request.url, '/users?limit=5');
+    assert.equal(request[ARRIVED_TARGET], '/t/acme/users?limit=5');
+    // A middleware mounted for every path sees "/" there; it gets the target back, then resolves.
+    request.url = '/';
+    toArrivedTarget(request);
+    assert.equal(request.url, '/t/acme/users?limit=5');
+    assert.deepEqual(await resolver().resolve(request), { id: 'acme', source: 'path' });
+  });
+
+  it('takes an absolute-form target to origin form first, its host becoming the Host header', () => {
+    const request: TargetRequest = req('http://widget.localhost/t/acme/users', { host: 'gadget.localhost' });
+    resolver().route(request);
+    assert.equal(request.url, '/users');
+    assert.equal(request.headers.host, 'widget.localhost');
+    assert.equal(arrivedTarget(request), '/t/acme/users');
+  });
+
+  it('leaves the prefix of an excluded path, and every path when the path source is not in the order', () => {
+    const excluded: TargetRequest = req('/t/acme/users');
+    resolver({ exclude: ['/T'] }).route(excluded);
+    assert.equal(excluded.url, '/t/acme/users');
+    const withoutPath: TargetRequest = req('/t/acme/users');
+    resolver({ order: ['header'] }).route(withoutPath);
+    assert.equal(withoutPath.url, '/t/acme/users');
+    assert.equal(withoutPath[ARRIVED_TARGET], '/t/acme/users');
   });
 });
 

@@ -15,6 +15,8 @@ import { PathTenantSource } from './path.source';
 import { SubdomainTenantSource } from './subdomain.source';
 import { isValidTenantId } from '../core/tenant-id';
 import type { TenantRequest, TenantSource } from '../config/tenant-source';
+import { isExcludedPath } from './excluded-paths';
+import { ARRIVED_TARGET, toOriginForm, type TargetRequest } from './request-target';
 
 export interface ResolvedTenantId {
   id: string;
@@ -87,6 +89,20 @@ export class TenantResolver implements OnModuleInit {
     const listed = resolution.order.map((n) => byName.get(n)).filter((s): s is TenantSource => !!s);
     this.sources = [...listed, ...own.filter((s) => !listed.includes(s))];
     this.path = this.sources.find((s): s is PathTenantSource => s instanceof PathTenantSource);
+  }
+
+  /**
+   * For a platform that routes a request before any middleware runs (Fastify, where Nest's
+   * middleware run in an `onRequest` hook): does to the target, before the router sees it, what the
+   * middlewares do on Express before routing, so the request reaches the same route on both. The
+   * target in origin form (its host made the Host header), kept as it arrived in `ARRIVED_TARGET`
+   * for the middlewares, and the path prefix stripped when the path source is in the chain and the
+   * path is not excluded. Synchronous and cheap; never throws.
+   */
+  route(req: TargetRequest): void {
+    toOriginForm(req);
+    req[ARRIVED_TARGET] = req.url;
+    if (this.path && !isExcludedPath(this.options, req)) this.path.strip(req);
   }
 
   /**

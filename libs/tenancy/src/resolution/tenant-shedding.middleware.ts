@@ -5,7 +5,7 @@ import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-optio
 import { TenantAdmission } from '../data-source/tenant-admission';
 import { writeErrorResponse } from '../errors/error-response';
 import { isExcludedPath } from './excluded-paths';
-import { toOriginForm } from './request-target';
+import { toArrivedTarget } from './request-target';
 import { TenantResolver } from './tenant-resolver';
 
 type Request = IncomingMessage & { url: string; originalUrl?: string };
@@ -30,7 +30,7 @@ export class TenantSheddingMiddleware implements NestMiddleware {
   ) {}
 
   use(req: Request, res: ServerResponse, next: () => void): void {
-    toOriginForm(req);
+    toArrivedTarget(req);
     if (isExcludedPath(this.options, req)) return next();
     const id = this.resolver.peek(req);
     const tenant = id === undefined ? undefined : this.catalog.get(id);
