@@ -16,11 +16,17 @@
  *   chosen uniformly, then a skewed one (20% of the tenants get 80% of the requests).
  *
  * After each phase: the kit's RSS and heap (after a full GC, through bench/kit-probe.ts), its live
- * tenant pools, the runtime role's server connections (most seen during the phase, sampled every
- * 200 ms: tenant pools and in all), the PostgreSQL processes' total PSS and anonymous RSS, and the
- * kit's memory growth since it was ready per live tenant pool. Before each measured phase it waits
- * (at most `BENCH_QUIET_WAIT_SECONDS`, 90) for a 1-minute load under 1, and says when it was not.
- * One table per model; written to bench/results/<date>-scale.md and .json.
+ * tenant pools (DataSources in memory, and those with a connection open), the runtime role's server
+ * connections (most seen during the phase, sampled every 200 ms: tenant pools and in all), the
+ * server connections opened per request (`pg_stat_database.sessions`), the CPU time per request of
+ * the kit and of PostgreSQL (exited backends included), the PostgreSQL processes' total PSS and
+ * anonymous RSS, and the kit's memory growth since it was ready per live tenant pool. Before each
+ * measured phase it waits (at most `BENCH_QUIET_WAIT_SECONDS`, 90) for a 1-minute load under 1,
+ * and says when it was not. One table per model; written to bench/results/<date>-scale.md and .json.
+ *
+ * The server runs with `fsync=off` and `full_page_writes=off` unless `BENCH_PG_FSYNC=on`: 1,000
+ * tenant databases are about 12 GB written, and the checkpoints' fsyncs of that on a slow disk stall
+ * everything for minutes; the requests measured only read (a read-only COMMIT flushes nothing).
  */
 import autocannon from 'autocannon';
 import { SignJWT } from 'jose';
@@ -47,6 +53,7 @@ const PROVISION_PARALLEL = Number(process.env.BENCH_PROVISION_PARALLEL ?? 4);
 const QUIET_WAIT_SECONDS = Number(process.env.BENCH_QUIET_WAIT_SECONDS ?? 90);
 /** Extra `node` flags for the measured kit, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
 const KIT_NODE_ARGS = (process.env.BENCH_KIT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const PG_SETTINGS: Record<string, string> = process.env.BENCH_PG_FSYNC === 'on' ? {} : { fsync: 'off', full_page_writes: 'off' };
 const RUNTIME_ROLE = 'bench_scale_runtime';
 const TIERS = { silo: { strategy: 'database' }, bridge: { strategy: 'schema' } };
 const TIER_OF: Record<Model, string> = { database: 'silo', schema: 'bridge' };
@@ -81,21 +88,51 @@ async function waitForQuiet(what: string): Promise<number> {
   return load;
 }
 
-/** Memory of every process of the PostgreSQL server (the postmaster and its children), in bytes. */
-function postgresMemory(dataDir: string): { processes: number; pss: number; anon: number } {
+/** The fields of `/proc/<pid>/stat` after the command (which may hold spaces): state, ppid, ... */
+function procStat(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** CPU time of a process in ms (utime + stime), with its waited-for children's when `children`. */
+function cpuMillis(pid: number, children = false): number {
+  const f = procStat(pid).map(Number);
+  // Fields 14-17 of stat(5): utime, stime, cutime, cstime, in clock ticks (100 a second).
+  return (f[11] + f[12] + (children ? f[13] + f[14] : 0)) * 10;
+}
+
+/** The PostgreSQL server's processes: the postmaster first, then its children. */
+function postgresProcesses(dataDir: string): number[] {
   const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   const pids = [postmaster];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      // Fields after the command (which may hold spaces): state, ppid, ...
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === postmaster) pids.push(Number(name));
+      if (Number(procStat(Number(name))[1]) === postmaster) pids.push(Number(name));
     } catch {
       /* gone meanwhile */
     }
   }
+  return pids;
+}
+
+/** CPU ms of the whole server so far: its live processes', and the exited backends' (the postmaster's children times). */
+function postgresCpuMillis(dataDir: string): number {
+  const [postmaster, ...children] = postgresProcesses(dataDir);
+  let ms = cpuMillis(postmaster, true);
+  for (const pid of children) {
+    try {
+      ms += cpuMillis(pid);
+    } catch {
+      /* exited meanwhile: counted with the postmaster's children from now on, missed this once */
+    }
+  }
+  return ms;
+}
+
+/** Memory of every process of the PostgreSQL server (the postmaster and its children), in bytes. */
+function postgresMemory(dataDir: string): { processes: number; pss: number; anon: number } {
+  const pids = postgresProcesses(dataDir);
   const kb = (text: string, field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
   let pss = 0;
   let anon = 0;
@@ -130,6 +167,12 @@ async function runtimeConnections(admin: Client): Promise<{ tenant: number; all:
     [RUNTIME_ROLE],
   );
   return rows[0];
+}
+
+/** Server connections opened since the server started (all databases). */
+async function sessionsOpened(admin: Client): Promise<number> {
+  const { rows } = await admin.query(`SELECT sum(sessions)::bigint AS n FROM pg_stat_database`);
+  return Number(rows[0].n);
 }
 
 /** Samples runtime connections every 200 ms until `stop`, which resolves with the most seen. */
@@ -167,6 +210,12 @@ interface Phase {
   kitRssMb: number;
   kitHeapMb: number;
   livePools: number;
+  /** Tenant pools with at least one connection open. */
+  connectedPools: number;
+  /** Server connections opened per request during the phase (all roles and databases). */
+  sessionsPerRequest: number;
+  kitCpuMsPerRequest: number;
+  pgCpuMsPerRequest: number;
   tenantConnsMax: number;
   runtimeConnsMax: number;
   pgProcesses: number;
@@ -261,12 +310,23 @@ async function measureStep(
     const base = await kitStats(kit);
     const pgBase = postgresMemory(context.dataDir);
     const phases: Phase[] = [];
+    /** Counters read at the start of a phase, for what it cost per request. */
+    const begin = async () => ({
+      sessions: await sessionsOpened(context.admin),
+      kitCpu: cpuMillis(kit.child.pid!),
+      pgCpu: postgresCpuMillis(context.dataDir),
+    });
     const snapshot = async (
       phase: string,
       load: number,
       times: { requests: number; seconds: number; p50: number; p99: number; failures: number; statuses: Record<string, number> },
       conns: { tenant: number; all: number },
+      start: Awaited<ReturnType<typeof begin>>,
     ) => {
+      const perRequest = (n: number) => n / Math.max(1, times.requests);
+      const sessionsPerRequest = perRequest((await sessionsOpened(context.admin)) - start.sessions);
+      const kitCpuMsPerRequest = perRequest(cpuMillis(kit.child.pid!) - start.kitCpu);
+      const pgCpuMsPerRequest = perRequest(postgresCpuMillis(context.dataDir) - start.pgCpu);
       const stats = await kitStats(kit);
       const pg = postgresMemory(context.dataDir);
       const livePools = stats.pools?.pools ?? 0;
@@ -283,6 +343,10 @@ async function measureStep(
         kitRssMb: mb(stats.memory.rss),
         kitHeapMb: mb(stats.memory.heapUsed),
         livePools,
+        connectedPools: stats.pools?.connected ?? 0,
+        sessionsPerRequest,
+        kitCpuMsPerRequest,
+        pgCpuMsPerRequest,
         tenantConnsMax: conns.tenant,
         runtimeConnsMax: conns.all,
         pgProcesses: pg.processes,
@@ -300,6 +364,7 @@ async function measureStep(
       [`cold, ${CONNECTIONS} at a time`, CONNECTIONS, ids.slice(half, 2 * half)],
     ] as const) {
       const load = await waitForQuiet(phase);
+      const start = await begin();
       const sampler = sampleConnections(context.admin);
       const t0 = performance.now();
       const results = await inParallel(sample.length, width, (i) => timedGet(kit.base, sample[i]));
@@ -313,6 +378,7 @@ async function measureStep(
         load,
         { requests: results.length, seconds, p50: quantile(ms, 0.5), p99: quantile(ms, 0.99), failures, statuses },
         await sampler.stop(),
+        start,
       );
     }
 
@@ -324,6 +390,7 @@ async function measureStep(
       ['steady, 20% get 80%', () => (Math.random() < 0.8 || !rest.length ? any(hot) : any(rest))],
     ] as const) {
       const load = await waitForQuiet(phase);
+      const start = await begin();
       const sampler = sampleConnections(context.admin);
       const r = await steady(kit.base, pick);
       const statuses: Record<string, number> = {};
@@ -342,6 +409,7 @@ async function measureStep(
           statuses,
         },
         await sampler.stop(),
+        start,
       );
     }
     return {
@@ -356,8 +424,8 @@ async function measureStep(
 }
 
 const HEADER = [
-  '| tenants | phase | load | req/s | p50 ms | p99 ms | failures | kit RSS MB | kit heap MB | live pools | tenant conns (max) | runtime conns (max) | PG PSS MB | PG anon MB | kit KB / live pool |',
-  '|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  '| tenants | phase | load | req/s | p50 ms | p99 ms | failures | new conns / req | kit CPU ms / req | PG CPU ms / req | kit RSS MB | kit heap MB | live pools (connected) | tenant conns (max) | runtime conns (max) | PG PSS MB | PG anon MB | kit KB / live pool |',
+  '|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
 ];
 
 function format(p: Phase): string {
@@ -366,7 +434,7 @@ function format(p: Phase): string {
         .map(([k, v]) => `${k}: ${v}`)
         .join(', ')})`
     : '0';
-  return `| ${p.tenants.toLocaleString('en')} | ${p.phase} | ${p.load.toFixed(2)} | ${p.reqPerSec.toFixed(0)} | ${p.p50.toFixed(1)} | ${p.p99.toFixed(1)} | ${failures} | ${p.kitRssMb.toFixed(0)} | ${p.kitHeapMb.toFixed(1)} | ${p.livePools} | ${p.tenantConnsMax} | ${p.runtimeConnsMax} | ${p.pgPssMb.toFixed(0)} | ${p.pgAnonMb.toFixed(0)} | ${p.kbPerLivePool?.toFixed(0) ?? ''} |`;
+  return `| ${p.tenants.toLocaleString('en')} | ${p.phase} | ${p.load.toFixed(2)} | ${p.reqPerSec.toFixed(0)} | ${p.p50.toFixed(1)} | ${p.p99.toFixed(1)} | ${failures} | ${p.sessionsPerRequest.toFixed(2)} | ${p.kitCpuMsPerRequest.toFixed(2)} | ${p.pgCpuMsPerRequest.toFixed(2)} | ${p.kitRssMb.toFixed(0)} | ${p.kitHeapMb.toFixed(1)} | ${p.livePools} (${p.connectedPools}) | ${p.tenantConnsMax} | ${p.runtimeConnsMax} | ${p.pgPssMb.toFixed(0)} | ${p.pgAnonMb.toFixed(0)} | ${p.kbPerLivePool?.toFixed(0) ?? ''} |`;
 }
 
 function table(model: Model, results: Step[]): string {
@@ -390,7 +458,7 @@ function table(model: Model, results: Step[]): string {
 
 async function runModel(model: Model): Promise<Step[]> {
   const dir = mkdtempSync(join(tmpdir(), `nest-tenancy-scale-${model}-`));
-  const pg = await startEmbeddedPostgres({ dir, persistent: false });
+  const pg = await startEmbeddedPostgres({ dir, persistent: false, settings: PG_SETTINGS });
   const admin = new Client({ connectionString: pg.url });
   await admin.connect();
   const results: Step[] = [];
