@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { httpPlatformFromEnv } from '../src/config/app.config';
 import { freePort, startEmbeddedPostgres } from '../src/database/embedded-postgres';
+import { inParallel } from './in-parallel';
 import { startKit, stopChild } from './kit-service';
 import { cpuMicros, load1, machine, waitForQuiet } from './machine';
 import { createPeerDatabase, preparePeer, startPeer } from './peer-service';
@@ -107,20 +108,6 @@ const ENDPOINTS: Endpoint[] = [
     }),
   },
 ];
-
-/** Runs `fn(0..n-1)` with at most `width` calls in flight. */
-async function inParallel<T>(n: number, width: number, fn: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = new Array<T>(n);
-  let next = 0;
-  const worker = async () => {
-    while (next < n) {
-      const i = next++;
-      out[i] = await fn(i);
-    }
-  };
-  await Promise.all(Array.from({ length: width }, worker));
-  return out;
-}
 
 async function post(service: Service, path: string, body: object): Promise<string> {
   const res = await fetch(`${service.base}${path}`, {

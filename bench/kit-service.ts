@@ -24,13 +24,16 @@ export async function stopChild(child: ChildProcess): Promise<void> {
 /**
  * The kit as `npm start` runs it (`node dist/src/main.js`, NODE_ENV=production) on `databaseUrl`,
  * with the tiers and tenants of `tenants` written to `<dir>/tenants.yaml` and `env` on top.
- * Resolves once `/health/ready` answers.
+ * `nodeArgs` go before the script (say, `--require` of a probe); `ipc` opens a channel to the child
+ * (`child.send`, `child.on('message')`). Resolves once `/health/ready` answers.
  */
 export async function startKit(options: {
   dir: string;
   databaseUrl: string;
   tenants: { tiers: object; tenants: object[] };
   env?: Record<string, string>;
+  nodeArgs?: string[];
+  ipc?: boolean;
 }): Promise<BenchService & { configFile: string }> {
   const configFile = join(options.dir, 'tenants.yaml');
   writeFileSync(configFile, stringify(options.tenants));
@@ -43,7 +46,10 @@ export async function startKit(options: {
     PORT: String(port),
     ...options.env,
   };
-  const child = spawn(process.execPath, ['dist/src/main.js'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), 'dist/src/main.js'], {
+    env,
+    stdio: options.ipc ? ['ignore', 'ignore', 'inherit', 'ipc'] : ['ignore', 'ignore', 'inherit'],
+  });
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp(`${base}/health/ready`, child, 'the kit');

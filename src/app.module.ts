@@ -29,7 +29,7 @@ import { UsersModule } from './users/users.module';
           runtimeRole: app.runtimeRole,
           deploymentKey: app.deploymentKey,
           naming: app.databasePrefix ? { databasePrefix: app.databasePrefix } : undefined,
-          pool: { max: app.poolMax },
+          pool: { max: app.poolMax, maxUses: app.poolMaxUses },
           databasePools: { budgetPerServer: app.serverConnectionBudget, idleMillis: app.poolIdleMillis },
           concurrency: app.tenantConcurrency,
           rate: app.tenantRate ? { perSecond: app.tenantRate } : undefined,

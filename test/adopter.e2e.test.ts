@@ -282,6 +282,7 @@ const INVALID: [string, () => TenancyModuleOptions, RegExp][] = [
     /catalog\):\n {2}- tiers\.free\.strategy: .*shared, schema, database/,
   ],
   ['pool.max of 0', () => ({ ...options(), pool: { max: 0 } }), /pool\.max/],
+  ['pool.maxUses of 0', () => ({ ...options(), pool: { maxUses: 0 } }), /pool\.maxUses/],
   ['timeouts.statementMillis below 0', () => ({ ...options(), timeouts: { statementMillis: -5 } }), /statementMillis/],
   ['concurrency of 0', () => ({ ...options(), concurrency: 0 }), /concurrency/],
 ];

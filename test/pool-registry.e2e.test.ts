@@ -1,7 +1,8 @@
 // The registry of per-tenant pools (database model) against real PostgreSQL: one pool per tenant
 // however many requests arrive at once, a per-server budget of open connections that closes idle
-// connections least recently used first (never a leased pool's in-use ones), leases that reserve
-// nothing, idle eviction, clean shutdown.
+// connections least recently used first (a pool's connections beyond one before any pool's last;
+// never a leased pool's in-use ones; the DataSource stays), leases that reserve nothing, idle
+// eviction, clean shutdown.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -79,6 +80,15 @@ describe('pool registry: one pool per tenant, budget, eviction, shutdown', () =>
       await Promise.all(runs);
     };
   };
+  /** Waits until each tenant's database has the given number of backends (fails with what it has after 5 s). */
+  const connectionsAre = async (expected: Record<string, number>) => {
+    let now: Record<string, number> = {};
+    const ids = Object.keys(expected);
+    await waitFor(`connections ${JSON.stringify(expected)} (last seen ${JSON.stringify(now)})`, async () => {
+      now = Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await backends(database(id))])));
+      return ids.every((id) => now[id] === expected[id]);
+    }).catch(() => assert.deepEqual(now, expected));
+  };
   /** Acquires and releases at once: the pool exists and is idle. */
   const touch = async (id: string) => {
     const lease = await registry.acquire(record(id));
@@ -146,37 +156,101 @@ describe('pool registry: one pool per tenant, budget, eviction, shutdown', () =>
     await assertServes(leases[1], database('p2'), t.runtimeRole);
   });
 
-  it('past the budget of open connections, closes the least recently used idle pool, never a leased one', async () => {
+  it("past the budget of open connections, closes the least recently used idle pool's connection, never a leased one's", async () => {
     const p2 = await touch('p2'); // least recently used, idle: one open connection
-    const p3 = await touch('p3');
+    await touch('p3');
     const p1 = await hold('p1'); // leased throughout
     // p1 x2 and p4 x2 hold their connections: 1 + 1 + 2 + 2 = 6 open, the budget.
     const freeFirst = await holdConnections(['p1', 'p1', 'p4', 'p4']);
     assert.equal(registry.stats().open.default, 6);
-    assert.equal(p2.isInitialized, true, 'within the budget nothing is closed');
+    assert.equal(await backends(database('p2')), 1, 'within the budget nothing is closed');
     // A fifth tenant's unit needs a connection: the least recently used idle pool (p2) makes room.
     const freeSecond = await holdConnections(['p5']);
-    await waitFor('the pool of p2 to be closed', () => !p2.isInitialized);
-    assert.equal(p3.isInitialized, true, 'p3 was used after p2: it stays');
+    await waitFor('p2 to have no connection left', async () => (await backends(database('p2'))) === 0);
+    assert.equal(await backends(database('p3')), 1, 'p3 was used after p2: it keeps its connection');
     assert.equal(p1.dataSource.isInitialized, true, 'the leased pool of p1 stays');
     assert.ok(registry.stats().open.default <= 6, `${registry.stats().open.default} open over a budget of 6`);
-    await waitFor('p2 to have no connection left', async () => (await backends(database('p2'))) === 0);
+    // p2 keeps its DataSource: its next use opens a connection on it, it is not built again.
+    assert.equal(p2.isInitialized, true);
     await freeFirst();
     await freeSecond();
+    assert.equal(await touch('p2'), p2, 'the same DataSource serves p2 again');
+    assert.equal(registry.stats().pools, 5);
     await assertServes(p1, database('p1'), t.runtimeRole);
   });
 
   it('counts the end of a lease as use: a pool released just now is not the least recently used', async () => {
     const p1 = await hold('p1');
-    const p2 = await touch('p2'); // acquired after p1, but released before it
+    await touch('p2'); // acquired after p1, but released before it
     p1.release();
     held.splice(held.indexOf(p1), 1);
     const free = await holdConnections(['p3', 'p3', 'p4', 'p4']); // 6 open
     const more = await holdConnections(['p5']); // makes room: p2 is the least recently used
-    await waitFor('the pool of p2 to be closed', () => !p2.isInitialized);
-    assert.equal(p1.dataSource.isInitialized, true);
+    await waitFor('p2 to have no connection left', async () => (await backends(database('p2'))) === 0);
+    assert.equal(await backends(database('p1')), 1, 'p1, released after p2, keeps its connection');
     await free();
     await more();
+  });
+
+  it("makes room from a pool's idle connections beyond its first before closing any pool's last one", async () => {
+    // Least recently used first: p1 and p2 with two idle connections each, then p3 and p4 with one.
+    await (
+      await holdConnections(['p1', 'p1'])
+    )();
+    await (
+      await holdConnections(['p2', 'p2'])
+    )();
+    await touch('p3');
+    await touch('p4');
+    await connectionsAre({ p1: 2, p2: 2, p3: 1, p4: 1, p5: 0 });
+    // p5 needs one: p1, the least recently used, gives its second connection, and keeps its first.
+    await touch('p5');
+    await connectionsAre({ p1: 1, p2: 2, p3: 1, p4: 1, p5: 1 });
+    // Two at once for p5 (its max is 2, the budget 6): p2 gives its second; every tenant keeps one.
+    const free5 = await holdConnections(['p5', 'p5']);
+    await connectionsAre({ p1: 1, p2: 1, p3: 1, p4: 1, p5: 2 });
+    await free5();
+  });
+
+  it('the server never sees more connections than the budget while tenants take turns on it', async () => {
+    let most = 0;
+    let sampling = true;
+    const sampler = withOwnerClient(undefined, async (c) => {
+      while (sampling) {
+        const { rows } = await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE starts_with(datname, $1) AND usename = $2`, [
+          t.databaseStem,
+          t.runtimeRole,
+        ]);
+        most = Math.max(most, rows[0].n);
+      }
+    });
+    // 60 units over the five tenants, 8 at a time: connections keep moving between tenants.
+    const tenancy = t.app.get(TenancyService);
+    const data = t.app.get(TenantDataSource);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let i = next++; i < 60; i = next++)
+          await tenancy.run(TENANTS[(i * 3) % TENANTS.length], () => data.query('SELECT pg_sleep(0.01)'));
+      }),
+    );
+    sampling = false;
+    await sampler;
+    assert.ok(most <= 6, `the server saw ${most} connections of the tenant pools, over the budget of 6`);
+    assert.ok(most >= 4, `only ${most} connections seen: the units did not run at once`);
+  });
+
+  it('a pool opened after the first on a server sends nothing on its first connection but what its units send', async () => {
+    await touch('p1'); // the first pool of the server since start, or not: either way one was opened before
+    await touch('p2');
+    const sent = await withOwnerClient(undefined, async (c) => {
+      const { rows } = await c.query(`SELECT query FROM pg_stat_activity WHERE datname = $1 AND usename = $2`, [
+        database('p2'),
+        t.runtimeRole,
+      ]);
+      return rows.map((r) => r.query);
+    });
+    assert.deepEqual(sent, [''], 'TypeORM asked the new connection what an earlier pool of the server had told already');
   });
 
   it('a lease reserves no connection: every pool leased at once, each still serves', async () => {

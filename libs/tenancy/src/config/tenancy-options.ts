@@ -202,8 +202,16 @@ export interface TenancyModuleOptions {
   pool?: {
     /** Connections at most. Default 10. */
     max?: number;
-    /** A connection is closed once this old, in seconds (keeps the schema model's relation cache flat). Default 300 s. */
+    /** A connection is closed once this old, in seconds. Default 300 s. */
     maxLifetimeSeconds?: number;
+    /**
+     * A connection is closed after serving this many units of work. Under the schema model each
+     * tenant a connection serves leaves its tables' catalog entries (about 80 KB) cached in the
+     * server process until the connection closes: this bounds that cache per connection whatever
+     * the number of tenants and however fast they are served (at most about `maxUses` × 80 KB),
+     * for one new connection every `maxUses` units. Default 500.
+     */
+    maxUses?: number;
     /** An idle connection is closed after this long. Default 10,000 ms. */
     idleTimeoutMillis?: number;
   };
@@ -329,6 +337,7 @@ export function resolveTenancyOptions(options: TenancyModuleOptions): ResolvedTe
     pool: {
       max: options.pool?.max ?? 10,
       maxLifetimeSeconds: options.pool?.maxLifetimeSeconds ?? 300,
+      maxUses: options.pool?.maxUses ?? 500,
       idleTimeoutMillis: options.pool?.idleTimeoutMillis ?? 10_000,
     },
     databasePools: {

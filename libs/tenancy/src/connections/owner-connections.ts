@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { TenancyConfigError } from '../errors/tenancy.errors';
 import { databaseOf, withDatabase } from '../core/connection-url';
+import { PG_DRIVER } from './runtime-data-source';
 
 /**
  * Owner connections: migrations, DDL and provisioning, never a request's queries. One small pool on
@@ -81,6 +82,7 @@ export class OwnerConnections implements OnApplicationShutdown {
 async function open(url: string, max: number, applicationName: string): Promise<DataSource> {
   const ds = new DataSource({
     type: 'postgres',
+    ...PG_DRIVER,
     url,
     applicationName,
     installExtensions: false,

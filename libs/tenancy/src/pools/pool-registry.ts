@@ -22,7 +22,10 @@ interface PoolEntry {
 }
 
 export interface PoolRegistryStats {
+  /** Pools in memory (a DataSource each), with or without connections. */
   pools: number;
+  /** Pools with at least one connection open. */
+  connected: number;
   /** Pools leased now. */
   inUse: number;
   /** Per server: connections open now (in use and idle) over all its tenant pools. */
@@ -36,6 +39,19 @@ interface PgPool {
   totalCount: number;
   idleCount: number;
   connect(): Promise<{ release(destroy?: boolean): void }>;
+  /**
+   * pg-pool 3.x internals, used when present: the idle clients, least recently released first
+   * (`connect` hands out the last one), and the removal of one idle client, which ends its
+   * connection and then calls back. Without them an idle connection is closed through `connect`.
+   */
+  _idle?: { client: object }[];
+  _remove?(client: object, callback: () => void): void;
+}
+
+/** What TypeORM's Postgres driver asks a new DataSource's first connection, when it does not know it yet. */
+interface DriverFacts {
+  version?: string;
+  searchSchema?: string;
 }
 
 /**
@@ -45,15 +61,26 @@ interface PgPool {
  * connections, not pools: a unit of work takes a permit of the `ConnectionBudget` when its first
  * query needs a connection (`lease.admit()`), so a tier's pool `max` is a ceiling, never a
  * reservation. When a connection must be opened and the server's open connections (in use plus
- * idle) already reach the budget, an idle connection of another pool is closed (the whole pool if
- * nobody leases it), least recently used first. A pool idle for `idleMillis` is closed by a
- * sweeper. A pool that is leased is never closed.
+ * idle) already reach the budget, idle connections of other pools are closed, least recently used
+ * pool first: first the idle connections a pool holds beyond one, then pools' last ones, so that
+ * as many tenants as the budget allows keep a connection. A pool whose connections were all
+ * closed keeps its DataSource: its next unit of work opens one connection, nothing more. A pool
+ * idle for `idleMillis` is closed, DataSource and all, by a sweeper. A pool that is leased is never
+ * closed.
  */
 @Injectable()
 export class PoolRegistry implements OnApplicationShutdown {
   private readonly logger = new Logger('PoolRegistry');
   /** Iteration order is least recently used first (an entry is re-inserted on every use). */
   private readonly entries = new Map<string, PoolEntry>();
+  /**
+   * Per server, the pools that may hold connections (used since they last had none), least
+   * recently used first: what `makeRoom` looks through, so its cost follows the connections open,
+   * not the tenants known.
+   */
+  private readonly live = new Map<string, Set<PoolEntry>>();
+  /** Per server, the driver facts learned from its first tenant pool (see `open`). */
+  private readonly facts = new Map<string, DriverFacts>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
@@ -116,12 +143,15 @@ export class PoolRegistry implements OnApplicationShutdown {
     const open: Record<string, number> = {};
     const busy: Record<string, number> = {};
     let inUse = 0;
+    let connected = 0;
     for (const e of this.entries.values()) {
-      open[e.server] = (open[e.server] ?? 0) + (poolOf(e)?.totalCount ?? 0);
+      const total = poolOf(e)?.totalCount ?? 0;
+      open[e.server] = (open[e.server] ?? 0) + total;
       busy[e.server] = this.budget.busy(e.server);
       if (e.refs > 0) inUse++;
+      if (total > 0) connected++;
     }
-    return { pools: this.entries.size, inUse, open, busy };
+    return { pools: this.entries.size, connected, inUse, open, busy };
   }
 
   /** Closes the tenant's pool if it is idle (for example before its database is dropped). */
@@ -170,6 +200,12 @@ export class PoolRegistry implements OnApplicationShutdown {
       },
       `nest-tenancy:${entry.tenantId}`,
     );
+    // TypeORM asks a new DataSource's first connection for the server's version and the current
+    // schema: the same for every tenant database of a server (one role, one layout), so they are
+    // asked once per server and given to later pools, which then open their connection and no more.
+    const known = this.facts.get(entry.server);
+    const driver = ds.driver as unknown as DriverFacts;
+    if (known) Object.assign(driver, known);
     // Initializing opens the pool's first connection: it counts against the budget like any other.
     const permit = await this.budget.take(entry.server, entry.tenantId, entry.max);
     try {
@@ -178,6 +214,8 @@ export class PoolRegistry implements OnApplicationShutdown {
     } finally {
       permit();
     }
+    if (!known && driver.version && driver.searchSchema)
+      this.facts.set(entry.server, { version: driver.version, searchSchema: driver.searchSchema });
     return entry.dataSource;
   }
 
@@ -185,48 +223,62 @@ export class PoolRegistry implements OnApplicationShutdown {
    * Called once `entry` holds a permit. Every permit holder of a pool ends up holding one of its
    * connections, so a pool will have `max(open, permits)` connections open: when that sum over the
    * server exceeds the budget, idle connections no permit holder of their pool is about to take are
-   * closed, least recently used pool first (the whole pool when nobody leases it). A pool being
-   * created holds a permit while it opens its first connection, so room is made for that one too.
-   * Resolves once the idle connections chosen are closed (a whole pool closes in the background:
-   * it leaves the registry's count at once).
+   * closed, least recently used pool first, in two passes: the idle connections a pool holds beyond
+   * one, then pools' last ones (a pool left with none keeps its DataSource). A pool being created
+   * holds a permit while it opens its first connection, so room is made for that one too. Resolves
+   * once the connections chosen are closed, so the server never sees more than the budget.
    */
   private async makeRoom(entry: PoolEntry): Promise<void> {
-    const closing: Promise<void>[] = [];
+    const live = this.liveOn(entry.server);
     const permits = (e: PoolEntry) => this.budget.busy(e.server, e.tenantId);
     // The pool of `entry` may not be open yet (it is being created): its permits count for it.
     let excess = -this.options.databasePools.budgetPerServer;
-    for (const e of this.entries.values()) if (e.server === entry.server) excess += Math.max(poolOf(e)?.totalCount ?? 0, permits(e));
-    for (const e of [...this.entries.values()]) {
-      if (excess <= 0) break;
+    for (const e of live) {
+      const open = poolOf(e)?.totalCount ?? 0;
+      const held = permits(e);
+      // Nothing open, nothing held, nobody leasing it: out of the scan until it is used again.
+      if (open === 0 && held === 0 && e.refs === 0 && e !== entry) live.delete(e);
+      excess += Math.max(open, held);
+    }
+    if (excess <= 0) return;
+    // What each pool can give, counted before anything is closed (closing changes the counts).
+    const spares: { pool: PgPool; spare: number; beyondOne: number }[] = [];
+    for (const e of live) {
       const pool = poolOf(e);
-      if (e === entry || e.server !== entry.server || !pool) continue;
+      if (e === entry || !pool) continue;
       const spare = Math.min(pool.idleCount, pool.totalCount - permits(e));
-      if (spare <= 0) continue;
-      if (e.refs === 0) {
-        excess -= pool.totalCount;
-        this.entries.delete(e.tenantId);
-        void this.close(e);
-      } else {
-        // pg's Pool has no "close one idle client": check one out (an idle one is handed out
-        // first) and give it back destroyed.
-        for (let n = Math.min(excess, spare); n > 0; n--, excess--)
-          closing.push(
-            pool.connect().then(
-              (c) => c.release(true),
-              () => undefined,
-            ),
-          );
+      if (spare > 0) spares.push({ pool, spare, beyondOne: Math.min(spare, pool.totalCount - 1) });
+    }
+    const closing: Promise<void>[] = [];
+    for (const pass of ['beyondOne', 'spare'] as const) {
+      for (const s of spares) {
+        if (excess <= 0) break;
+        const n = Math.min(excess, s[pass]);
+        for (let k = 0; k < n; k++) closing.push(closeIdleConnection(s.pool));
+        excess -= n;
+        s.spare -= n;
+        s.beyondOne -= n;
       }
     }
     await Promise.all(closing);
   }
 
+  private liveOn(server: string): Set<PoolEntry> {
+    let live = this.live.get(server);
+    if (!live) this.live.set(server, (live = new Set()));
+    return live;
+  }
+
+  /** A use of `entry`: most recently used now, and among the pools that may hold connections. */
   private touch(entry: PoolEntry): void {
     entry.lastUsed = Date.now();
     if (this.entries.get(entry.tenantId) === entry) {
       this.entries.delete(entry.tenantId);
       this.entries.set(entry.tenantId, entry);
     }
+    const live = this.liveOn(entry.server);
+    live.delete(entry);
+    live.add(entry);
   }
 
   private evictIdle(): void {
@@ -245,6 +297,9 @@ export class PoolRegistry implements OnApplicationShutdown {
       if (ds.isInitialized) await ds.destroy();
     } catch (err) {
       this.logger.debug(`closing the pool of ${entry.tenantId}: ${(err as Error).message}`);
+    } finally {
+      // Counted against the budget until its connections are gone.
+      this.live.get(entry.server)?.delete(entry);
     }
   }
 
@@ -254,6 +309,21 @@ export class PoolRegistry implements OnApplicationShutdown {
     this.entries.clear();
     await Promise.all(all.map((e) => this.close(e)));
   }
+}
+
+/** Closes one idle connection of `pool`, the least recently released; resolves once it has ended. */
+function closeIdleConnection(pool: PgPool): Promise<void> {
+  const oldest = pool._idle?.[0]?.client;
+  if (oldest && typeof pool._remove === 'function') {
+    const remove = pool._remove.bind(pool);
+    return new Promise((resolve) => remove(oldest, resolve));
+  }
+  // pg's public API has no "close one idle client": check one out (an idle one is handed out
+  // first) and give it back destroyed.
+  return pool.connect().then(
+    (c) => c.release(true),
+    () => undefined,
+  );
 }
 
 /** The pg Pool behind a pool entry's DataSource, once it is open. */

@@ -1,0 +1,48 @@
+// The runtime DataSource factory: TypeORM is given pg, so a new DataSource (one per tenant pool of
+// the database model) looks no module up on disk, and it serves real queries with that driver.
+import assert from 'node:assert/strict';
+import Module from 'node:module';
+import { describe, it } from 'node:test';
+import { createRuntimeDataSource } from './runtime-data-source';
+
+const POOL = { max: 1, idleTimeoutMillis: 1_000, maxLifetimeSeconds: 60, acquireMillis: 3_000, queryTimeoutMillis: 5_000 };
+
+/** The module names `require`d while `fn` runs. */
+function requiredDuring(fn: () => void): string[] {
+  const loader = Module as unknown as { _load(request: string, ...rest: unknown[]): unknown };
+  const load = loader._load;
+  const names: string[] = [];
+  loader._load = function (request: string, ...rest: unknown[]) {
+    names.push(request);
+    return load.call(this, request, ...rest);
+  };
+  try {
+    fn();
+  } finally {
+    loader._load = load;
+  }
+  return names;
+}
+
+describe('createRuntimeDataSource', () => {
+  it('requires nothing when it builds a DataSource: not pg, and never pg-native (a failed require is not cached)', () => {
+    createRuntimeDataSource('postgres://u:p@127.0.0.1:1/warm', [], POOL, 'test'); // the first may load TypeORM's own files
+    const names = requiredDuring(() => createRuntimeDataSource('postgres://u:p@127.0.0.1:1/db', [], POOL, 'test'));
+    assert.deepEqual(
+      names.filter((n) => /^pg(-native)?$/.test(n)),
+      [],
+    );
+  });
+
+  it('serves queries on a real server with the pg driver it was given', async () => {
+    const url = process.env.TEST_DATABASE_URL;
+    assert.ok(url, 'TEST_DATABASE_URL is not set: run the tests with `npm test`');
+    const ds = await createRuntimeDataSource(url, [], POOL, 'nest-tenancy:runtime-data-source-test').initialize();
+    try {
+      const [row] = await ds.query(`SELECT current_setting('application_name') AS name, 1 + 1 AS two`);
+      assert.deepEqual(row, { name: 'nest-tenancy:runtime-data-source-test', two: 2 });
+    } finally {
+      await ds.destroy();
+    }
+  });
+});
