@@ -68,10 +68,11 @@ module.exports = {
     },
     {
       name: 'library-not-app',
-      comment: 'The library (libs/) is packed on its own: it never imports the app (src/), the tests or the benchmarks.',
+      comment:
+        'The library (libs/tenancy) is packed on its own: it imports its own files, Node built-ins and packages, never anything else of the repository (the app in src/, tests, benchmarks, scripts, config).',
       severity: 'error',
-      from: { path: '^libs/' },
-      to: { path: '^(src|test|bench)/' },
+      from: { path: '^libs/tenancy/' },
+      to: { pathNot: '^(libs/tenancy/|node_modules/)', dependencyTypesNot: ['core'] },
     },
     {
       name: 'app-uses-public-api',
@@ -89,9 +90,11 @@ module.exports = {
     },
     {
       name: 'declared-packages-only',
-      comment: 'An import of a package that package.json does not list works only by accident of hoisting: add it to package.json.',
+      comment:
+        'An import of a package that package.json does not list works only by accident of hoisting: add it to package.json (for the library, libs/tenancy/package.json: its dependencies or peerDependencies).',
       severity: 'error',
-      from: {},
+      // The library's unit tests are not packed: they may use the repository's devDependencies.
+      from: { pathNot: `^libs/tenancy/.*${NOT_TESTS}` },
       to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'] },
     },
     {
@@ -108,7 +111,8 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     // bench/peer is the benchmark's peer app, with its own package.json, node_modules (installed by
     // npm run bench), TypeORM 0.3 and build (bench/peer/dist): not code of this package's layering.
-    exclude: { path: '^(dist|bench/peer)/' },
+    // libs/tenancy/dist is the library's package build (npm run build:lib), not a source.
+    exclude: { path: '^(dist|bench/peer|libs/tenancy/dist)/' },
     // Type-only imports count: a folder that needs another's types depends on it.
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },

@@ -11,7 +11,7 @@ const NODE_GLOBALS = ['process', 'console', 'URL', 'Buffer', 'setTimeout', 'clea
 const nodeGlobals = Object.fromEntries(NODE_GLOBALS.map((g) => [g, 'readonly']));
 
 export default defineConfig(
-  { ignores: ['dist/', 'dist-*/', '.dist-*/', 'node_modules/', '.data/', 'coverage/', 'bench/peer/dist/'] },
+  { ignores: ['dist/', 'dist-*/', '.dist-*/', 'node_modules/', '.data/', 'coverage/', 'bench/peer/dist/', 'libs/tenancy/dist/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {

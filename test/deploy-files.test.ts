@@ -3,24 +3,12 @@
 // compose wiring (DATABASE_URL host, ports, health) agrees with both the Dockerfile and the app.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, posix, relative, resolve } from 'node:path';
+import { join, posix, relative, resolve } from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as ts from 'typescript';
 import { parse } from 'yaml';
 import { validateEnvironment } from '../src/config/app.config';
-
-/** The repository root: found from the compiled file's folder, else from the working directory. */
-function repoRoot(): string {
-  for (const start of [__dirname, process.cwd()]) {
-    for (let dir = resolve(start); ; dir = dirname(dir)) {
-      const pkg = join(dir, 'package.json');
-      if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === 'nest-tenancy' && existsSync(join(dir, 'Dockerfile')))
-        return dir;
-      if (dirname(dir) === dir) break;
-    }
-  }
-  throw new Error('cannot find the nest-tenancy repository root (run the tests from it)');
-}
+import { repoRoot } from './support/repo-root';
 
 const ROOT = repoRoot();
 const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
