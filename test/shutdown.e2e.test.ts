@@ -129,10 +129,14 @@ describe('shutdown', () => {
     ]);
     let running = true;
     let signalledAt = 0;
-    // The stop comes once writes are being served (a fixed delay after the start was too short
-    // on a loaded machine: the service was stopped before its first write), or after 15 s.
+    // The stop comes once the writers run and a write was served, or 15 s after they started (a
+    // fixed delay after the start was too short on a loaded machine: the service was stopped
+    // before its first write, or before it was ready, and the wait for readiness never ended).
     let firstWrite!: () => void;
     const writing = new Promise<void>((ok) => (firstWrite = ok));
+    let writersStarted!: () => void;
+    const writers = new Promise<void>((ok) => (writersStarted = ok));
+    const stopAfter = writers.then(() => Promise.race([writing, sleep(15_000, undefined, { ref: false })])).then(() => sleep(300));
     const load = async (worker: number) => {
       const tenant = [...acknowledged.keys()][worker % 3];
       for (let i = 0; running; i++) {
@@ -156,12 +160,11 @@ describe('shutdown', () => {
         }
       }
     };
-    const stopped = run('main', [], {
-      when: /is running at/,
-      signal: 'SIGTERM',
-      after: Promise.race([writing, sleep(15_000, undefined, { ref: false })]).then(() => sleep(300)),
-    });
+    const stopped = run('main', [], { when: /is running at/, signal: 'SIGTERM', after: stopAfter });
+    let exited = false;
+    void stopped.then(() => (exited = true));
     while (
+      !exited &&
       !(await fetch(`${base()}/health/ready`).then(
         (r) => r.ok,
         () => false,
@@ -169,6 +172,7 @@ describe('shutdown', () => {
     )
       await new Promise((r) => setTimeout(r, 100));
     const workers = Array.from({ length: 12 }, (_, w) => load(w));
+    writersStarted();
     const { code, output } = await stopped;
     signalledAt = Date.now();
     running = false;
