@@ -19,7 +19,8 @@
  * every round, after a 1 s warm-up of each. The table gives the median round's req/s, p50 and p99
  * (ms), the server process's CPU time per answered request (µs, utime + stime from /proc), the
  * error count of all rounds, and the ratios to the plain app and to the peer. It is printed and
- * written with the raw figures to bench/results/<date>-bench.md and .json.
+ * written with the raw figures to bench/results/<date>-bench.md and .json. With `BENCH_PROFILE=1`,
+ * a CPU profile by category of each endpoint on the plain app and the kit follows (`-profile.md`).
  */
 import autocannon from 'autocannon';
 import { ChildProcess, spawn } from 'node:child_process';
@@ -39,6 +40,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const QUIET_WAIT = Number(process.env.BENCH_QUIET_WAIT ?? 120);
+/** `BENCH_PROFILE=1`: after the table, a CPU profile of each endpoint on the plain app and the kit. */
+const PROFILE = process.env.BENCH_PROFILE === '1';
+const PROBE = { nodeArgs: ['--require', './dist/bench/cpu-profile-probe.js'], ipc: true };
 const PLATFORM = httpPlatformFromEnv();
 const SEED = 1000;
 const MODELS = ['shared', 'schema', 'database'] as const;
@@ -58,6 +62,8 @@ interface Service {
   headers: Record<string, string>;
   pid: number;
   projectIds: string[];
+  /** The server process, when this run profiles it (`BENCH_PROFILE=1`). */
+  child?: ChildProcess;
 }
 
 /** One measured run of one endpoint against one target. */
@@ -171,9 +177,9 @@ async function checkAnswers(target: Target, service: Service): Promise<void> {
 }
 
 function start(script: string, env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [script], {
+  return spawn(process.execPath, [...(PROFILE ? PROBE.nodeArgs : []), script], {
     env: { ...process.env, NODE_ENV: 'production', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: PROFILE ? ['ignore', 'ignore', 'inherit', 'ipc'] : ['ignore', 'ignore', 'inherit'],
   });
 }
 
@@ -240,6 +246,51 @@ function table(results: Map<string, Run[]>): string {
   return lines.join('\n');
 }
 
+/** One message from the profiling probe of `child`. */
+function probeMessage<T>(child: ChildProcess, send: string): Promise<T> {
+  return new Promise<T>((ok) => {
+    child.once('message', (m) => ok(m as T));
+    child.send(send);
+  });
+}
+
+/**
+ * For each endpoint, a profiled run of `SECONDS` s on the plain app and each model of the kit; a
+ * table per endpoint of the process's CPU µs per answered request (from /proc, as in the main
+ * table), split by the main thread's share of samples per category (cpu-profile-probe.ts), largest
+ * first in the shared model, with the difference to the plain app.
+ */
+async function profileAll(services: Record<Target, Service>): Promise<string> {
+  const targets = TARGETS.filter((t) => t !== 'peer');
+  const out: string[] = [
+    `CPU per answered request (µs, the process's from /proc) split by where the main thread's samples fell (V8 sampling profiler, 100 µs interval, one ${SECONDS} s run per target; profiling adds its own cost):`,
+  ];
+  for (const e of ENDPOINTS) {
+    const perRequest = new Map<Target, Record<string, number>>();
+    for (const t of targets) {
+      const child = services[t].child!;
+      await probeMessage(child, 'start');
+      const cpuBefore = cpuMicros(services[t].pid);
+      const r = await autocannon({ connections: CONNECTIONS, duration: SECONDS, ...e.options(services[t], t) } as autocannon.Options);
+      const cpu = (cpuMicros(services[t].pid) - cpuBefore) / Math.max(1, r.requests.total);
+      const samples = await probeMessage<Record<string, number>>(child, 'stop');
+      const all = Object.values(samples).reduce((n, v) => n + v, 0) || 1;
+      perRequest.set(t, Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, (cpu * v) / all])));
+    }
+    const categories = [...new Set(targets.flatMap((t) => Object.keys(perRequest.get(t)!)))];
+    const at = (t: Target, c: string) => perRequest.get(t)![c] ?? 0;
+    categories.sort((a, b) => at('shared', b) - at('shared', a));
+    const total = (t: Target) => categories.reduce((n, c) => n + at(t, c), 0);
+    out.push('', `${e.name}`, '', `| where | ${targets.map((t) => LABEL[t]).join(' | ')} | shared − plain |`);
+    out.push(`|---|${targets.map(() => '---:').join('|')}|---:|`);
+    const row = (name: string, f: (t: Target) => number) =>
+      `| ${name} | ${targets.map((t) => Math.round(f(t))).join(' | ')} | ${Math.round(f('shared') - f('plain'))} |`;
+    for (const c of categories) if (targets.some((t) => at(t, c) >= 5)) out.push(row(c, (t) => at(t, c)));
+    out.push(row('**total**', total));
+  }
+  return out.join('\n');
+}
+
 async function main(): Promise<void> {
   const date = new Date();
   const loadAtStart = load1();
@@ -272,6 +323,7 @@ async function main(): Promise<void> {
         tenants: MODELS.map((m) => ({ id: `${m}-1`, name: `${m}-1`, tier: tierOf[m] })),
       },
       env: { TENANCY_POOL_MAX: '10', ...platform },
+      ...(PROFILE ? PROBE : {}),
     });
     stops.push(kit.stop);
     const plainPort = await freePort();
@@ -287,11 +339,11 @@ async function main(): Promise<void> {
     stops.push(peer.stop);
     console.log(`kit, plain app and peer ready in ${Date.now() - started} ms; seeding ${SEED} users and ${SEED} projects per target`);
     const services: Record<Target, Service> = {
-      plain: { base: `http://127.0.0.1:${plainPort}`, headers: {}, pid: plain.pid!, projectIds: [] },
+      plain: { base: `http://127.0.0.1:${plainPort}`, headers: {}, pid: plain.pid!, projectIds: [], child: plain },
       peer: { base: peer.base, headers: { 'x-tenant-id': 'peer-1' }, pid: peer.child.pid!, projectIds: [] },
-      shared: { base: kit.base, headers: { 'x-tenant-id': 'shared-1' }, pid: kit.child.pid!, projectIds: [] },
-      schema: { base: kit.base, headers: { 'x-tenant-id': 'schema-1' }, pid: kit.child.pid!, projectIds: [] },
-      database: { base: kit.base, headers: { 'x-tenant-id': 'database-1' }, pid: kit.child.pid!, projectIds: [] },
+      shared: { base: kit.base, headers: { 'x-tenant-id': 'shared-1' }, pid: kit.child.pid!, projectIds: [], child: kit.child },
+      schema: { base: kit.base, headers: { 'x-tenant-id': 'schema-1' }, pid: kit.child.pid!, projectIds: [], child: kit.child },
+      database: { base: kit.base, headers: { 'x-tenant-id': 'database-1' }, pid: kit.child.pid!, projectIds: [], child: kit.child },
     };
     const plainDb = new Client({ connectionString: plainUrl.href });
     const peerDb = new Client({ connectionString: peerOwnerUrl.href });
@@ -344,6 +396,12 @@ async function main(): Promise<void> {
     };
     writeFileSync(`${file}.json`, `${JSON.stringify(raw, null, 2)}\n`);
     console.log(`written to ${file}.md and .json`);
+    if (PROFILE) {
+      const profiles = await profileAll(services);
+      console.log(`\n${profiles}`);
+      writeFileSync(`${file}-profile.md`, `${header}\n\n${profiles}`);
+      console.log(`written to ${file}-profile.md`);
+    }
   } finally {
     await Promise.all(dbs.map((c) => c.end().catch(() => undefined)));
     await admin.end();
