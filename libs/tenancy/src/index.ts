@@ -28,7 +28,7 @@ export { TenancyService } from './context/tenancy.service';
 export { CurrentTenant, CURRENT_TENANT, InjectCurrentTenant } from './context/current-tenant';
 export { TenantDataSource } from './context/tenant-data-source';
 export { InjectTenantRepository, getTenantRepositoryToken } from './context/tenant-repository';
-export { TenantCacheable, type TenantCacheableOptions } from './resolution/tenant-cacheable';
+export { TenantCacheable, type TenantCacheableOptions } from './context/tenant-cacheable';
 export { VERIFIED_JWT } from './resolution/jwt.source';
 export { isValidTenantId, TENANT_ID_PATTERN } from './core/tenant-id';
 

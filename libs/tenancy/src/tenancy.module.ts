@@ -44,7 +44,7 @@ import { tenantRepositoryProviders } from './context/tenant-repository';
 import { TenantAdmission } from './data-source/tenant-admission';
 import { UnitOfWorkFactory } from './data-source/unit-of-work-factory';
 import { UnitOfWorkInterceptor } from './context/unit-of-work.interceptor';
-import { TenantCacheInterceptor } from './resolution/tenant-cacheable';
+import { TenantCacheableRoutes } from './context/tenant-cacheable';
 import { DeploymentUpgrade } from './lifecycle/deployment-upgrade';
 import { MigrationRunner } from './migrations/migration-runner';
 import { TenancyBootstrap } from './lifecycle/tenancy-bootstrap';
@@ -113,8 +113,7 @@ const PROVIDERS: Provider[] = [
   TenantMover,
   TenancyBootstrap,
   currentTenantProvider,
-  // Outside the unit of work's interceptor: a cacheable answer is marked only once its commit succeeded.
-  { provide: APP_INTERCEPTOR, useClass: TenantCacheInterceptor },
+  TenantCacheableRoutes,
   { provide: APP_INTERCEPTOR, useClass: UnitOfWorkInterceptor },
 ];
 
@@ -189,7 +188,9 @@ export class TenancyModule implements NestModule, OnModuleInit {
       global: registration.isGlobal ?? true,
       imports: [
         ...imports,
-        cls === 'own' ? ClsModule.forRoot({ global: true, middleware: { mount: false } }) : ClsModule,
+        // No proxy providers are resolved per request: nestjs-cls does it with a module lookup
+        // (require) on every request; an app that uses them passes cls: 'app'.
+        cls === 'own' ? ClsModule.forRoot({ global: true, middleware: { mount: false, resolveProxyProviders: false } }) : ClsModule,
         TenancyHostModule.create(),
       ],
       providers: [

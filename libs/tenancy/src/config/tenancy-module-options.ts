@@ -15,9 +15,10 @@ export interface TenancyModuleRegistration {
   isGlobal?: boolean;
   /**
    * Who sets up nestjs-cls, whose async context carries the tenant and its unit of work:
-   * - `'own'` (default): the module calls `ClsModule.forRoot({ global: true, middleware: { mount: false } })`
-   *   itself and runs nestjs-cls's (run-based) middleware before tenant resolution. Use it when the
-   *   app does not use nestjs-cls itself.
+   * - `'own'` (default): the module calls `ClsModule.forRoot({ global: true, middleware: { mount: false,
+   *   resolveProxyProviders: false } })` itself and runs nestjs-cls's (run-based) middleware before
+   *   tenant resolution. Use it when the app does not use nestjs-cls itself (nor its proxy providers,
+   *   which nestjs-cls resolves with a module lookup on every request).
    * - `'app'`: the app has already called `ClsModule.forRoot(...)` (or `forRootAsync`) with its own
    *   options and mounts nestjs-cls's middleware on every route (`middleware: { mount: true }`);
    *   the module neither configures nestjs-cls nor mounts its middleware again, and tenant

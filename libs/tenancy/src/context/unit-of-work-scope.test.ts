@@ -15,6 +15,9 @@ import { TenantMovingError } from '../errors/tenancy.errors';
 import { TenantContext } from './tenant-context';
 import { UnitOfWorkScope } from './unit-of-work-scope';
 import { UnitOfWorkInterceptor } from './unit-of-work.interceptor';
+import { TenantCacheable, TenantCacheableRoutes } from './tenant-cacheable';
+import type { ResolvedTenancyOptions } from '../config/tenancy-options';
+import { Reflector } from '@nestjs/core';
 
 const TENANT = { id: 'acme', strategy: 'shared' } as TenantRecord;
 
@@ -37,12 +40,22 @@ function scopeWith(unit: UnitOfWork, opened: string[] = []): { scope: UnitOfWork
   return { scope: new UnitOfWorkScope(cls, units, context), context, cls };
 }
 
-/** An HTTP ExecutionContext of a handler (an event stream when `sse`). */
-function httpContext(sse: boolean): ExecutionContext {
+/** An HTTP ExecutionContext of a handler (an event stream when `sse`, @TenantCacheable when `cacheable`). */
+function httpContext(sse: boolean, options: { cacheable?: boolean; res?: object } = {}): ExecutionContext {
   const handler = () => undefined;
+  class Controller {}
   if (sse) Reflect.defineMetadata(SSE_METADATA, true, handler);
-  return { getType: () => 'http', getHandler: () => handler } as unknown as ExecutionContext;
+  if (options.cacheable) TenantCacheable({ maxAgeSeconds: 30 })(handler);
+  return {
+    getType: () => 'http',
+    getHandler: () => handler,
+    getClass: () => Controller,
+    switchToHttp: () => ({ getResponse: () => options.res }),
+  } as unknown as ExecutionContext;
 }
+
+const OPTIONS = { resolution: { order: ['header', 'subdomain'], header: 'X-Tenant-ID' } } as unknown as ResolvedTenancyOptions;
+const interceptor = (scope: UnitOfWorkScope) => new UnitOfWorkInterceptor(scope, new TenantCacheableRoutes(OPTIONS, new Reflector()));
 
 class FakeResponse extends EventEmitter {
   closed = false;
@@ -117,7 +130,7 @@ describe('UnitOfWorkScope', () => {
       const events: unknown[] = [];
       await cls.run(async () => {
         context.enter(TENANT, unit);
-        const handled = new UnitOfWorkInterceptor(scope).intercept(httpContext(sse), {
+        const handled = interceptor(scope).intercept(httpContext(sse), {
           handle: () => (steps.push('handler'), of('a', 'b')),
         });
         await new Promise<void>((done, fail) =>
@@ -126,6 +139,37 @@ describe('UnitOfWorkScope', () => {
       });
       if (sse) assert.deepEqual(steps, ['start', 'handler', 'commit', 'event a', 'commit', 'event b']);
       else assert.deepEqual(steps, ['start', 'handler', 'commit', 'event b'], 'one value, the last, as Nest would take it');
+    }
+  });
+
+  it("a @TenantCacheable route's answer gets its cache headers only once the commit succeeded; other routes get none", async () => {
+    for (const [cacheable, commitError] of [
+      [true, undefined],
+      [true, new Error('commit failed')],
+      [false, undefined],
+    ] as const) {
+      const steps: string[] = [];
+      const unit = fakeUnit(steps, commitError);
+      const { scope, context, cls } = scopeWith(unit);
+      const res = { headersSent: false, headers: new Map<string, string>(), setHeader: (k: string, v: string) => res.headers.set(k, v) };
+      const outcome = await cls.run(async () => {
+        context.enter(TENANT, unit);
+        const handled = interceptor(scope).intercept(httpContext(false, { cacheable, res }), { handle: () => of('answer') });
+        return lastValueFrom(handled).then(
+          (v) => v,
+          (err: Error) => err,
+        );
+      });
+      if (commitError) {
+        assert.equal(outcome, commitError);
+        assert.deepEqual([...res.headers], [], 'a failed commit leaves the answer uncacheable');
+      } else if (cacheable) {
+        assert.equal(outcome, 'answer');
+        assert.deepEqual(Object.fromEntries(res.headers), { 'Cache-Control': 'private, max-age=30', Vary: 'X-Tenant-ID, Host' });
+      } else {
+        assert.equal(outcome, 'answer');
+        assert.deepEqual([...res.headers], []);
+      }
     }
   });
 

@@ -1,9 +1,6 @@
-import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor, SetMetadata } from '@nestjs/common';
+import { Inject, Injectable, SetMetadata, Type } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { Observable, tap } from 'rxjs';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
-import { TenantContext } from '../context/tenant-context';
-import { nodeResponse } from '../core/node-http';
 
 const TENANT_CACHEABLE = Symbol.for('nest-tenancy:cacheable');
 
@@ -17,20 +14,27 @@ export interface TenantCacheableOptions {
  * private, max-age=<maxAgeSeconds>` in place of the default `private, no-store`, and `Vary` on the
  * request headers that name the tenant in the configured order (`Authorization` for the JWT, the
  * tenant header, `Host` for the subdomain; the path prefix is part of the URL already). Error
- * answers stay `no-store`.
+ * answers, and answers whose commit failed, stay `no-store` (the unit of work's interceptor sets
+ * the headers only after its commit succeeded).
  */
 export const TenantCacheable = (options: TenantCacheableOptions): MethodDecorator & ClassDecorator =>
   SetMetadata(TENANT_CACHEABLE, options);
 
-/** Applies @TenantCacheable on the successful answers of tenant-scoped requests. */
+/** The headers a @TenantCacheable route's successful answer gets: `[Cache-Control, Vary]`. */
+export type CacheHeaders = readonly [cacheControl: string, vary: string];
+
+/**
+ * Reads @TenantCacheable once per route (handler and controller), not once per request, and gives
+ * the headers its successful answers get, or undefined for a route without it.
+ */
 @Injectable()
-export class TenantCacheInterceptor implements NestInterceptor {
+export class TenantCacheableRoutes {
   private readonly vary: string;
+  private readonly routes = new WeakMap<Function, WeakMap<Type, CacheHeaders | null>>();
 
   constructor(
     @Inject(TENANCY_OPTIONS) options: ResolvedTenancyOptions,
     private readonly reflector: Reflector,
-    private readonly context: TenantContext,
   ) {
     const { order, header, jwt } = options.resolution;
     const names = order.map((s) =>
@@ -39,19 +43,15 @@ export class TenantCacheInterceptor implements NestInterceptor {
     this.vary = names.filter((n): n is string => !!n).join(', ');
   }
 
-  intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const cacheable = this.reflector.getAllAndOverride<TenantCacheableOptions | undefined>(TENANT_CACHEABLE, [
-      ctx.getHandler(),
-      ctx.getClass(),
-    ]);
-    if (!cacheable || ctx.getType() !== 'http' || !this.context.unitOfWork) return next.handle();
-    const res = nodeResponse(ctx.switchToHttp().getResponse());
-    return next.handle().pipe(
-      tap(() => {
-        if (res.headersSent) return;
-        res.setHeader('Cache-Control', `private, max-age=${Math.max(0, Math.floor(cacheable.maxAgeSeconds))}`);
-        if (this.vary) res.setHeader('Vary', this.vary);
-      }),
-    );
+  headersFor(handler: Function, controller: Type): CacheHeaders | undefined {
+    let byController = this.routes.get(handler);
+    if (!byController) this.routes.set(handler, (byController = new WeakMap()));
+    let headers = byController.get(controller);
+    if (headers === undefined) {
+      const cacheable = this.reflector.getAllAndOverride<TenantCacheableOptions | undefined>(TENANT_CACHEABLE, [handler, controller]);
+      headers = cacheable ? [`private, max-age=${Math.max(0, Math.floor(cacheable.maxAgeSeconds))}`, this.vary] : null;
+      byController.set(controller, headers);
+    }
+    return headers ?? undefined;
   }
 }
