@@ -318,6 +318,27 @@ describe('ownerDataSource that cannot serve: a typed start-up error, nothing cre
     assert.equal(await controlSchemaExists(), false, 'the control tables were created before the check');
   });
 
+  it('ownerDataSource in what useFactory returns (it goes beside useFactory): TenancyConfigError saying so', async () => {
+    const options = {
+      databaseUrl: urlFor(controlDatabase),
+      catalog: { tiers: DEFAULT_TIERS, tenants: [] },
+      migrations: TENANT_MIGRATIONS,
+      ownerDataSource: getDataSourceToken(),
+    };
+    const err = await Test.createTestingModule({ imports: [TenancyModule.forRootAsync({ useFactory: () => options })] })
+      .compile()
+      .then(
+        (moduleRef) => moduleRef.close().then(() => undefined),
+        (e: unknown) => e,
+      );
+    assert.ok(err instanceof TenancyConfigError, String(err));
+    assert.match(
+      err.message,
+      /ownerDataSource: give it to TenancyModule\.forRootAsync\(\{ ownerDataSource, useFactory, \.\.\. \}\) itself/,
+    );
+    assert.equal(await controlSchemaExists(), false);
+  });
+
   it('a token nothing provides: TenancyConfigError saying to register TypeOrmModule', async () => {
     const err = await start(undefined, getDataSourceToken('reporting'));
     assert.ok(err instanceof TenancyConfigError, String(err));
