@@ -1,11 +1,13 @@
 import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { APP_FILTER, HttpAdapterHost } from '@nestjs/core';
+import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import { loadTenantsFile, parseServerList, TenancyExceptionFilter, TenancyModule } from '../libs/tenancy/src';
 import { AdminModule } from './admin/admin.module';
 import { JsonBodyMiddleware } from './common/json-body.middleware';
 import { ShutdownDrain } from './common/shutdown-drain';
 import { AppConfig, appConfig, TENANCY_CONFIG_NAMES, validateEnvironment } from './config/app.config';
+import { ownerDataSourceOptions } from './database/owner-data-source';
 import { HealthController } from './health/health.controller';
 import { TENANT_MIGRATIONS } from './migrations';
 import { ProjectsModule } from './projects/projects.module';
@@ -14,7 +16,13 @@ import { UsersModule } from './users/users.module';
 @Module({
   imports: [
     ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [appConfig], validate: validateEnvironment }),
+    // The app's owner DataSource: TenancyModule's owner connection too (ownerDataSource below).
+    TypeOrmModule.forRootAsync({
+      inject: [ConfigService],
+      useFactory: (config: ConfigService) => ownerDataSourceOptions(config.getOrThrow<AppConfig>('app')),
+    }),
     TenancyModule.forRootAsync({
+      ownerDataSource: getDataSourceToken(),
       inject: [ConfigService],
       useFactory: (config: ConfigService) => {
         const app = config.getOrThrow<AppConfig>('app');

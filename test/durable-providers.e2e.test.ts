@@ -11,11 +11,21 @@ import request from 'supertest';
 import {
   CURRENT_TENANT,
   CurrentTenant,
+  InjectCurrentStrategy,
+  InjectCurrentTenantDataSource,
+  type IsolationStrategy,
   TenancyExceptionFilter,
   TenancyModule,
+  TenancyService,
+  TenantCatalog,
   TenantDataSource,
+  TenantLifecycle,
+  TenantMover,
+  TenantProvisioner,
+  TenantScopeMismatchError,
   type TenantDefinition,
 } from '../libs/tenancy/src';
+import { tenantContextIdStrategy } from '../libs/tenancy/src/tenancy.module';
 import { TENANT_MIGRATIONS } from '../src/migrations';
 import { Project } from '../src/projects/project.entity';
 import { User } from '../src/users/user.entity';
@@ -41,6 +51,9 @@ const built = {
 };
 /** Every TenantDataSource a request handler saw. */
 const dataSourcesSeen: TenantDataSource[] = [];
+/** The durable (per-tenant) TenantDataSources, numbered in the order first seen; the last one seen per tenant. */
+const durableDataSources = new Map<TenantDataSource, number>();
+const lastDurableDataSource = new Map<string, TenantDataSource>();
 
 @Injectable({ scope: Scope.REQUEST, durable: true })
 class TenantScopedCounter {
@@ -131,6 +144,33 @@ class SingletonController {
   }
 }
 
+/**
+ * The NestJS-native path: the current tenant's strategy and DataSource injected as durable
+ * request-scoped providers (so the controller is durable too: one per tenant).
+ */
+@Controller('native')
+class NativeController {
+  constructor(
+    @InjectCurrentStrategy() private readonly strategy: IsolationStrategy,
+    @InjectCurrentTenantDataSource() private readonly data: TenantDataSource,
+    @Inject(CURRENT_TENANT) private readonly tenant: CurrentTenant,
+  ) {}
+
+  @Get()
+  async get() {
+    if (!durableDataSources.has(this.data)) durableDataSources.set(this.data, durableDataSources.size + 1);
+    lastDurableDataSource.set(this.tenant.id, this.data);
+    const [row] = await this.data.query<{ tenant: string }[]>(`SELECT current_setting('app.tenant_id') AS tenant`);
+    return {
+      tenant: this.tenant.id,
+      model: this.strategy.model,
+      dataSource: durableDataSources.get(this.data),
+      dataSourceTenant: this.data.tenant.id,
+      databaseTenant: row.tenant,
+    };
+  }
+}
+
 describe('durable (per-tenant) providers', () => {
   let app: INestApplication;
   const suffix = uniqueSuffix();
@@ -160,7 +200,7 @@ describe('durable (per-tenant) providers', () => {
           naming: { databasePrefix },
         }),
       ],
-      controllers: [DurableController, PerRequestController, SingletonController],
+      controllers: [DurableController, PerRequestController, SingletonController, NativeController],
       providers: [TenantScopedCounter, PerRequestCounter, { provide: APP_FILTER, useClass: TenancyExceptionFilter }],
     }).compile();
     app = await startNestApp(moduleRef, { logger: process.env.TEST_LOG ? ['error', 'warn', 'log'] : false });
@@ -254,5 +294,67 @@ describe('durable (per-tenant) providers', () => {
     const unknown = await call('/durable', 'dp-zz');
     assert.equal(unknown.status, 404, unknown.text);
     assert.equal(built.durable.length, before);
+  });
+  it('CURRENT_STRATEGY and CURRENT_TENANT_DATA_SOURCE: one instance per tenant, of its model, in its transaction', async () => {
+    const models: Record<string, string> = { 'dp-a': 'shared', 'dp-b': 'schema', 'dp-c': 'database' };
+    const first: Record<string, Record<string, any>> = {};
+    for (const round of [1, 2]) {
+      for (const tenant of Object.keys(models)) {
+        const res = await body('/native', tenant);
+        assert.equal(res.model, models[tenant]);
+        assert.equal(res.dataSourceTenant, tenant);
+        if (round === 1) first[tenant] = res;
+        else assert.equal(res.dataSource, first[tenant].dataSource, `${tenant} got a second durable DataSource`);
+      }
+    }
+    assert.equal(new Set(Object.values(first).map((r) => r.dataSource)).size, 3, 'two tenants shared a durable DataSource');
+    const singleton = app.get(TenantDataSource);
+    assert.ok([...lastDurableDataSource.values()].every((ds) => ds !== singleton));
+  });
+
+  it('a tenant’s durable DataSource refuses another tenant’s unit of work, before any query', async () => {
+    await body('/native', 'dp-a');
+    const ofA = lastDurableDataSource.get('dp-a')!;
+    const tenancy = app.get(TenancyService);
+    await assert.rejects(
+      tenancy.run('dp-b', () => ofA.query('SELECT 1')),
+      (err) => err instanceof TenantScopeMismatchError && /built for tenant 'dp-a'.*tenant 'dp-b'/.test(err.message),
+    );
+    await assert.rejects(
+      tenancy.run('dp-c', async () => ofA.manager),
+      TenantScopeMismatchError,
+    );
+    const [row] = await tenancy.run('dp-a', () => ofA.query<{ t: string }[]>(`SELECT current_setting('app.tenant_id') AS t`));
+    assert.equal(row.t, 'dp-a');
+  });
+
+  it('a deleted tenant’s durable instances are dropped: the same id provisioned again gets new ones', async () => {
+    const before = await body('/native', 'dp-d');
+    const durableBefore = (await body('/durable', 'dp-d')).durable;
+    assert.ok(tenantContextIdStrategy.knows('dp-d'));
+    await app.get(TenantLifecycle).remove('dp-d', { force: true });
+    assert.equal(app.get(TenantCatalog).get('dp-d'), undefined);
+    assert.equal(tenantContextIdStrategy.knows('dp-d'), false, 'the deleted tenant’s durable sub-tree is still held');
+    const gone = await call('/native', 'dp-d');
+    assert.equal(gone.status, 404, gone.text);
+    await app.get(TenantProvisioner).provision({ id: 'dp-d', name: 'Durable D again', strategy: 'schema' });
+    const after = await body('/native', 'dp-d');
+    assert.notEqual(after.dataSource, before.dataSource);
+    assert.equal(after.model, 'schema');
+    const durableAfter = (await body('/durable', 'dp-d')).durable;
+    assert.notEqual(durableAfter, durableBefore);
+    assert.equal(built.durable[durableAfter - 1].tenant.id, 'dp-d');
+  });
+
+  it('a moved tenant’s durable instances are rebuilt: CURRENT_STRATEGY follows it to its new model', async () => {
+    const before = await body('/native', 'dp-e');
+    const otherBefore = (await body('/native', 'dp-b')).dataSource;
+    assert.equal(before.model, 'database');
+    await app.get(TenantMover).move('dp-e', { strategy: 'shared' });
+    const after = await body('/native', 'dp-e');
+    assert.equal(after.model, 'shared');
+    assert.notEqual(after.dataSource, before.dataSource);
+    // The other tenants keep theirs.
+    assert.equal((await body('/native', 'dp-b')).dataSource, otherBefore);
   });
 });

@@ -1,7 +1,8 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import { Repository } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
-import { InjectTenantRepository } from '../../libs/tenancy/src';
+import { InjectRepository } from '@nestjs/typeorm';
+import { TENANT_CONNECTION } from '../../libs/tenancy/src';
 import { sqlState } from '../common/pg-error-code';
 import { decodeCursor, Page, toPage } from '../common/cursor';
 import { CreateProjectDto, ListProjectsQueryDto, ProjectView, UpdateProjectDto } from './dto/project.dto';
@@ -21,7 +22,7 @@ export class ProjectNotFoundError extends NotFoundException {
 
 @Injectable()
 export class ProjectsService {
-  constructor(@InjectTenantRepository(Project) private readonly projects: Repository<Project>) {}
+  constructor(@InjectRepository(Project, TENANT_CONNECTION) private readonly projects: Repository<Project>) {}
 
   async create(dto: CreateProjectDto): Promise<ProjectView> {
     const createdById = dto.createdById.toLowerCase();

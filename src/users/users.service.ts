@@ -1,7 +1,8 @@
 import { BadRequestException, ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { Repository } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
-import { InjectTenantRepository } from '../../libs/tenancy/src';
+import { InjectRepository } from '@nestjs/typeorm';
+import { TENANT_CONNECTION } from '../../libs/tenancy/src';
 import { sqlState } from '../common/pg-error-code';
 import { likePattern, decodeCursor, Page, toPage } from '../common/cursor';
 import { CreateUserDto, ListUsersQueryDto, UpdateUserDto, UserView } from './dto/user.dto';
@@ -28,7 +29,7 @@ export class UserHasProjectsError extends ConflictException {
 /** Feature code: no tenant, no model, no strategy. The repository is already the tenant's. */
 @Injectable()
 export class UsersService {
-  constructor(@InjectTenantRepository(User) private readonly users: Repository<User>) {}
+  constructor(@InjectRepository(User, TENANT_CONNECTION) private readonly users: Repository<User>) {}
 
   async create(dto: CreateUserDto): Promise<UserView> {
     const id = uuidv7();

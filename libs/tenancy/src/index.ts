@@ -23,11 +23,15 @@ export { loadTenantsFile, validateTenantsDefinition, parseServerList, type Confi
 export * from './errors/tenancy.errors';
 export { TenancyExceptionFilter } from './errors/tenancy-exception.filter';
 
-// Feature code: the tenant's unit of work, repositories, request-scoped tenant, caching.
+// Feature code: the tenant's unit of work, repositories, request-scoped (durable) tenant, strategy and DataSource, caching.
 export { TenancyService } from './context/tenancy.service';
 export { CurrentTenant, CURRENT_TENANT, InjectCurrentTenant } from './context/current-tenant';
+export { CURRENT_STRATEGY, InjectCurrentStrategy } from './context/current-strategy';
+export { CURRENT_TENANT_DATA_SOURCE, InjectCurrentTenantDataSource } from './context/current-tenant-data-source';
 export { TenantDataSource } from './context/tenant-data-source';
 export { InjectTenantRepository, getTenantRepositoryToken } from './context/tenant-repository';
+// With @nestjs/typeorm: @InjectRepository(Entity, TENANT_CONNECTION), @InjectDataSource(TENANT_CONNECTION).
+export { TENANT_CONNECTION } from './context/typeorm-tokens';
 export { TenantCacheable, type TenantCacheableOptions } from './context/tenant-cacheable';
 export { VERIFIED_JWT } from './resolution/jwt.source';
 export { isValidTenantId, TENANT_ID_PATTERN } from './core/tenant-id';

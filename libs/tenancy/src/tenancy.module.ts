@@ -29,13 +29,17 @@ import {
   TenancyModuleOptions,
 } from './config/tenancy-options';
 import { currentTenantProvider, CURRENT_TENANT } from './context/current-tenant';
+import { currentStrategyProvider, CURRENT_STRATEGY } from './context/current-strategy';
+import { currentTenantDataSourceProvider, CURRENT_TENANT_DATA_SOURCE } from './context/current-tenant-data-source';
+import { SHARED_TENANT_DATA_SOURCE } from './context/tenant-data-source';
+import { TENANT_DATA_SOURCE_TOKEN, TENANT_ENTITY_MANAGER_TOKEN, tenantTypeOrmProviders } from './context/typeorm-tokens';
 import { TenancyService } from './context/tenancy.service';
 import { TenantContextIdStrategy } from './context/tenant-context-id.strategy';
 import { UnitOfWorkScope } from './context/unit-of-work-scope';
 import { FeatureEntities } from './connections/feature-entities';
 import { TenancyConfigError } from './errors/tenancy.errors';
 import { HomeDataSource } from './pools/home-data-source';
-import { OwnerConnections } from './connections/owner-connections';
+import { OWNER_DATA_SOURCE, OwnerConnections } from './connections/owner-connections';
 import { PoolRegistry } from './pools/pool-registry';
 import { RuntimeRole } from './catalog/runtime-role';
 import { TenancyReadiness } from './pools/tenancy-readiness';
@@ -97,7 +101,8 @@ const PROVIDERS: Provider[] = [
   UnitOfWorkFactory,
   UnitOfWorkScope,
   TenancyService,
-  TenantDataSource,
+  { provide: TenantDataSource, useExisting: SHARED_TENANT_DATA_SOURCE },
+  ...tenantTypeOrmProviders(),
   TenantResolver,
   TenantSheddingMiddleware,
   TenantResolutionMiddleware,
@@ -114,6 +119,8 @@ const PROVIDERS: Provider[] = [
   TenancyBootstrap,
   currentTenantProvider,
   TenantCacheableRoutes,
+  currentStrategyProvider,
+  currentTenantDataSourceProvider,
   { provide: APP_INTERCEPTOR, useClass: UnitOfWorkInterceptor },
 ];
 
@@ -136,6 +143,10 @@ const EXPORTS = [
   SuperAdminGuard,
   PoolRegistry,
   CURRENT_TENANT,
+  CURRENT_STRATEGY,
+  CURRENT_TENANT_DATA_SOURCE,
+  TENANT_DATA_SOURCE_TOKEN,
+  TENANT_ENTITY_MANAGER_TOKEN,
 ];
 
 /**
@@ -152,8 +163,8 @@ export class TenancyModule implements NestModule, OnModuleInit {
    * @throws TenancyConfigError (at start) when an option is invalid.
    */
   static forRoot(options: TenancyModuleOptions & TenancyModuleRegistration): DynamicModule {
-    const { isGlobal, cls, ...rest } = options;
-    return TenancyModule.build({ isGlobal, cls }, [{ provide: TENANCY_MODULE_OPTIONS, useValue: rest }], [], []);
+    const { isGlobal, cls, ownerDataSource, ...rest } = options;
+    return TenancyModule.build({ isGlobal, cls, ownerDataSource }, [{ provide: TENANCY_MODULE_OPTIONS, useValue: rest }], [], []);
   }
 
   /**
@@ -166,12 +177,16 @@ export class TenancyModule implements NestModule, OnModuleInit {
   }
 
   /**
-   * Tenant repositories for `@InjectTenantRepository(Entity)` in the importing module. The entities
-   * join the runtime DataSources' entities: they need not be listed in the root options too.
-   * Works whether the root module is global or not. Entity classes only (TypeError otherwise).
+   * Tenant repositories in the importing module, for `@InjectTenantRepository(Entity)` and for
+   * `@nestjs/typeorm`'s `@InjectRepository(Entity, TENANT_CONNECTION)` (one object under both
+   * tokens), and the tenant DataSource and EntityManager for `@InjectDataSource(TENANT_CONNECTION)`
+   * and `@InjectEntityManager(TENANT_CONNECTION)`: singletons bound to the current unit of work at
+   * each call. The entities join the runtime DataSources' entities: they need not be listed in the
+   * root options too. Works whether the root module is global or not. Entity classes only
+   * (TypeError otherwise).
    */
   static forFeature(entities: EntityTarget<ObjectLiteral>[]): DynamicModule {
-    const providers = tenantRepositoryProviders(entities);
+    const providers = [...tenantRepositoryProviders(entities), ...tenantTypeOrmProviders()];
     return { module: TenancyFeatureModule, providers, exports: providers };
   }
 
@@ -195,6 +210,7 @@ export class TenancyModule implements NestModule, OnModuleInit {
       ],
       providers: [
         { provide: TENANCY_REGISTRATION, useValue: { ...registration, cls } },
+        { provide: OWNER_DATA_SOURCE, useValue: registration.ownerDataSource ?? null },
         ...extraProviders,
         ...optionProviders,
         {
@@ -223,13 +239,35 @@ export class TenancyModule implements NestModule, OnModuleInit {
 
   onModuleInit(): void {
     ContextIdFactory.apply(tenantContextIdStrategy);
-    // A deleted tenant's durable (per-tenant) instances and rate bucket are dropped with it.
-    this.catalog.events.on('change', (id: string) => {
-      if (id === '*' || this.catalog.get(id)) return;
-      tenantContextIdStrategy.forget(id);
-      this.admission.forget(id);
-    });
+    this.pruneDurableTrees();
+    this.catalog.events.on('change', (id: string) => this.pruneDurableTrees(id === '*' ? undefined : id));
     this.routeBeforeTheRouter();
+  }
+
+  /** The place (model and server) of each tenant as the catalog last said, to tell a move. */
+  private readonly places = new Map<string, string>();
+
+  /**
+   * A deleted tenant's durable (per-tenant) instances and rate bucket are dropped with it; a moved
+   * tenant's durable instances (its CURRENT_STRATEGY among them) are dropped, so they are rebuilt
+   * for its new place. `id` undefined: the whole catalog was re-read.
+   */
+  private pruneDurableTrees(id?: string): void {
+    const ids = id === undefined ? new Set([...this.places.keys(), ...this.catalog.list().map((t) => t.id)]) : [id];
+    for (const tenantId of ids) {
+      const record = this.catalog.get(tenantId);
+      if (!record) {
+        this.places.delete(tenantId);
+        tenantContextIdStrategy.forget(tenantId);
+        this.admission.forget(tenantId);
+        continue;
+      }
+      const place = `${record.strategy}@${record.server}`;
+      const before = this.places.get(tenantId);
+      // One tenant's change with no place known before: dropped too, since nothing tells it did not move.
+      if (before !== place && (before !== undefined || id !== undefined)) tenantContextIdStrategy.forget(tenantId);
+      this.places.set(tenantId, place);
+    }
   }
 
   /**

@@ -59,6 +59,10 @@ export function checkTenancyOptions(options: TenancyModuleOptions): TenancyModul
     numberProblem('timeouts.statementMillis', o.timeouts?.statementMillis, 1),
     numberProblem('timeouts.lockMillis', o.timeouts?.lockMillis, 1),
     numberProblem('timeouts.idleInTransactionMillis', o.timeouts?.idleInTransactionMillis, 1),
+    // A registration option, known before any option is computed: a factory's result cannot carry it.
+    'ownerDataSource' in o
+      ? 'ownerDataSource: give it to TenancyModule.forRootAsync({ ownerDataSource, useFactory, ... }) itself, beside useFactory, not in the options useFactory returns'
+      : undefined,
   ];
   if (!o.catalog || typeof o.catalog !== 'object')
     problems.push('catalog: required, the tiers and tenants (loadTenantsFile or an object of the same shape)');

@@ -29,6 +29,23 @@ export interface TenancyModuleRegistration {
    *   served, only the app's own `setup` does not run.
    */
   cls?: 'own' | 'app';
+  /**
+   * The injection token of a TypeORM DataSource of the app to use as the module's owner connection
+   * on the control database (catalog, control tables, provisioning and migrations of the shared and
+   * schema models), instead of a pool of its own: with `@nestjs/typeorm`, `getDataSourceToken()`
+   * (the `DataSource` class) for `TypeOrmModule.forRoot*`'s default DataSource, or
+   * `getDataSourceToken(name)` for a named one. It must be PostgreSQL, reach the database that
+   * `directUrl` (default `databaseUrl`) names, as the same owner role, without a transaction pooler
+   * (session advisory locks, DDL, COPY), with room for about 12 connections (`extra: { max: 12 }`).
+   * Not yet initialized (`manualInitialization: true`), the module initializes it at start, so a
+   * database that cannot be reached is a start-up error of the module's, not TypeOrmModule's retries;
+   * the module never closes it (its provider does, at shutdown). `databaseUrl` stays required: every
+   * other connection (runtime pools, other databases) is derived from it. Per-tenant pools stay the
+   * module's own. Default: none (the module opens its own owner pool from `directUrl`).
+   * @throws TenancyConfigError at start when the token names no DataSource, not a PostgreSQL one,
+   * or one on another database or role.
+   */
+  ownerDataSource?: InjectionToken;
 }
 
 /** What `forRootAsync({ useClass })` or `useExisting` names: builds the module options. */

@@ -1,4 +1,5 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, InjectionToken, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { TenancyConfigError } from '../errors/tenancy.errors';
@@ -6,26 +7,77 @@ import { databaseOf, withDatabase } from '../core/connection-url';
 import { PG_DRIVER } from './runtime-data-source';
 
 /**
+ * The token of the app's DataSource that serves as the owner pool on the control database (the
+ * `ownerDataSource` of `TenancyModuleRegistration`), or null for the module's own pool.
+ */
+export const OWNER_DATA_SOURCE = Symbol('nest-tenancy:owner-data-source');
+
+/**
  * Owner connections: migrations, DDL and provisioning, never a request's queries. One small pool on
  * the control database; short-lived ones for each server's maintenance database and tenant database.
  * On the default server they use the direct URL (`directUrl`, never a transaction pooler): session
  * advisory locks, COPY and DDL need a session of their own. Runtime pools use `serverUrl`.
+ * With `ownerDataSource`, the app's DataSource (say, TypeOrmModule's) is the control pool instead of
+ * one of the module's own; it is initialized here if it is not yet, and closed by its owner, not here.
  */
 @Injectable()
 export class OwnerConnections implements OnApplicationShutdown {
   private readonly logger = new Logger('Tenancy');
   private control?: Promise<DataSource>;
 
-  constructor(@Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions) {}
+  constructor(
+    @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
+    @Inject(OWNER_DATA_SOURCE) private readonly appOwnerToken: InjectionToken | null,
+    private readonly moduleRef: ModuleRef,
+  ) {}
 
-  /** The owner pool on the control database (also home of the shared and schema models). */
+  /** Whether the control pool is the app's DataSource (`ownerDataSource`) rather than the module's own. */
+  get usesAppDataSource(): boolean {
+    return this.appOwnerToken !== null;
+  }
+
+  /**
+   * The owner pool on the control database (also home of the shared and schema models).
+   * @throws TenancyConfigError when `ownerDataSource` names no DataSource, not a PostgreSQL one, or
+   * one on another database or role than `directUrl` (default `databaseUrl`).
+   */
   controlDataSource(): Promise<DataSource> {
     // Lifecycle locks hold one connection each while their work takes others: room for both.
-    this.control ??= open(this.options.directUrl, 12, 'nest-tenancy:owner').catch((err) => {
+    this.control ??= (this.appOwnerToken === null ? open(this.options.directUrl, 12, 'nest-tenancy:owner') : this.adopt()).catch((err) => {
       this.control = undefined;
       throw err;
     });
     return this.control;
+  }
+
+  /** The app's DataSource of `ownerDataSource`, checked, and initialized when it is not yet. */
+  private async adopt(): Promise<DataSource> {
+    const name = describeToken(this.appOwnerToken!);
+    const problem = (text: string) => new TenancyConfigError('TenancyModule', [`ownerDataSource (${name}): ${text}`]);
+    let ds: DataSource | undefined;
+    try {
+      ds = this.moduleRef.get<unknown, DataSource>(this.appOwnerToken!, { strict: false });
+    } catch {
+      // Nest's own error names the token as its internals see it: say what to do instead.
+    }
+    if (!ds || typeof ds.initialize !== 'function' || typeof ds.query !== 'function' || !ds.options) {
+      throw problem(
+        'no TypeORM DataSource is provided under this token; register TypeOrmModule.forRoot/forRootAsync (its DataSource is global) and give getDataSourceToken(<its name>)',
+      );
+    }
+    if (ds.options.type !== 'postgres')
+      throw problem(`it is a '${String(ds.options.type)}' DataSource; the owner connection must be PostgreSQL`);
+    if (!ds.isInitialized) await ds.initialize();
+    const [row] = await ds.query(`SELECT current_database() AS database, current_user AS role`);
+    const url = new URL(this.options.directUrl);
+    const role = decodeURIComponent(url.username);
+    const database = databaseOf(this.options.directUrl);
+    if (row.database !== database || (role && row.role !== role)) {
+      throw problem(
+        `it signs in to database "${row.database}" as "${row.role}", but directUrl (default databaseUrl) names database "${database}"${role ? ` as "${role}"` : ''}: point both at the control database as its owner (the module derives every other connection from the URL)`,
+      );
+    }
+    return ds;
   }
 
   serverNames(): string[] {
@@ -75,8 +127,16 @@ export class OwnerConnections implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     const control = this.control;
     this.control = undefined;
-    if (control) await (await control.catch(() => undefined))?.destroy();
+    // The app's DataSource is closed by whoever provides it (TypeOrmModule at its own shutdown).
+    if (control && !this.usesAppDataSource) await (await control.catch(() => undefined))?.destroy();
   }
+}
+
+/** A token as a person wrote it: a class by its name, a symbol by its description, a string as is. */
+function describeToken(token: InjectionToken): string {
+  if (typeof token === 'function') return token.name;
+  if (typeof token === 'symbol') return token.description ?? token.toString();
+  return String(token);
 }
 
 async function open(url: string, max: number, applicationName: string): Promise<DataSource> {

@@ -1,8 +1,7 @@
-import { Inject, Provider, Scope } from '@nestjs/common';
-import { REQUEST } from '@nestjs/core';
+import { Inject, Provider } from '@nestjs/common';
 import { TenantCatalog } from '../catalog/tenant-catalog';
 import type { TenantRecord } from '../core/tenant-record';
-import type { TenantDurablePayload } from './tenant-context-id.strategy';
+import { durableTenantProvider } from './durable-tenant-provider';
 
 export const CURRENT_TENANT = Symbol('nest-tenancy:current-tenant');
 
@@ -21,13 +20,8 @@ export class CurrentTenant {
 /** `@InjectCurrentTenant() tenant: CurrentTenant` in a request-scoped or durable provider. */
 export const InjectCurrentTenant = (): ParameterDecorator & PropertyDecorator => Inject(CURRENT_TENANT);
 
-export const currentTenantProvider: Provider = {
-  provide: CURRENT_TENANT,
-  scope: Scope.REQUEST,
-  durable: true,
-  inject: [REQUEST, TenantCatalog],
-  useFactory: (payload: TenantDurablePayload, catalog: TenantCatalog) => {
-    if (!payload?.tenantId) throw new Error('CURRENT_TENANT was injected in a request that has no tenant.');
-    return new CurrentTenant(payload.tenantId, catalog);
-  },
-};
+export const currentTenantProvider: Provider = durableTenantProvider(
+  CURRENT_TENANT,
+  [TenantCatalog],
+  (tenantId, catalog: TenantCatalog) => new CurrentTenant(tenantId, catalog),
+);

@@ -35,6 +35,11 @@ export class TenantContextIdStrategy implements ContextIdStrategy {
     };
   }
 
+  /** Whether the tenant has a durable sub-tree (its durable instances, once built, are held). */
+  knows(tenantId: string): boolean {
+    return this.tenants.has(tenantId);
+  }
+
   /** Drops the sub-tree of a tenant (deleted or moved), so its durable instances are rebuilt. */
   forget(tenantId: string): void {
     this.tenants.delete(tenantId);

@@ -1,7 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager, EntityTarget, ObjectLiteral, QueryRunner, Repository, SelectQueryBuilder } from 'typeorm';
 import type { TenantRecord } from '../core/tenant-record';
+import type { UnitOfWork } from '../data-source/unit-of-work';
 import { TenantContext } from './tenant-context';
+
+/**
+ * The one TenantDataSource of a `TenancyModule.forRoot*`, provided by its always-global host: the
+ * module's `TenantDataSource`, the `tenantDataSource` token of `@nestjs/typeorm` and every tenant
+ * repository stand on this instance, whether or not the module is global.
+ */
+export const SHARED_TENANT_DATA_SOURCE = Symbol('nest-tenancy:shared-tenant-data-source');
 
 /**
  * The tenant-aware DataSource feature code injects. A singleton: each call reaches the unit of
@@ -10,16 +18,21 @@ import { TenantContext } from './tenant-context';
  */
 @Injectable()
 export class TenantDataSource {
-  constructor(private readonly context: TenantContext) {}
+  constructor(protected readonly context: TenantContext) {}
+
+  /** The unit of work every member reaches (a NoTenantContextError outside a tenant context). */
+  protected unitOfWork(): UnitOfWork {
+    return this.context.requireUnitOfWork();
+  }
 
   /** The current tenant (throws outside a tenant context). */
   get tenant(): TenantRecord {
-    return this.context.requireUnitOfWork().tenant;
+    return this.unitOfWork().tenant;
   }
 
   /** The EntityManager bound to the current unit of work's transaction. */
   get manager(): EntityManager {
-    return this.context.requireUnitOfWork().manager;
+    return this.unitOfWork().manager;
   }
 
   getRepository<E extends ObjectLiteral>(target: EntityTarget<E>): Repository<E> {
@@ -41,6 +54,6 @@ export class TenantDataSource {
 
   /** The query runner of the unit of work, for raw driver access in the tenant's transaction. */
   get queryRunner(): QueryRunner {
-    return this.context.requireUnitOfWork().queryRunner();
+    return this.unitOfWork().queryRunner();
   }
 }

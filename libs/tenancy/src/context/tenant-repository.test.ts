@@ -12,6 +12,7 @@ import { scratchDatabase, type ScratchDatabase } from '../data-source/scratch-da
 import { TenantDataSource } from './tenant-data-source';
 import { createTenantRepository, getTenantRepositoryToken, tenantRepositoryProviders } from './tenant-repository';
 import { UnitOfWork } from '../data-source/unit-of-work';
+import { TENANT_CONNECTION } from './typeorm-tokens';
 
 @Entity('notes')
 class Note {
@@ -130,12 +131,19 @@ describe('the tenant repository proxy', () => {
     const features = { register: (e: unknown) => registered.push(e) } as unknown as FeatureEntities;
     const [provider] = tenantRepositoryProviders([Note]) as {
       provide: string;
-      useFactory: (c: TenantContext, f: FeatureEntities) => unknown;
+      useFactory: (d: TenantDataSource, f: FeatureEntities) => unknown;
     }[];
     assert.equal(provider.provide, getTenantRepositoryToken(Note));
     assert.deepEqual(registered, [], 'nothing registered before the provider is built');
-    const built = provider.useFactory(context, features);
+    const built = provider.useFactory(new TenantDataSource(context), features);
     assert.deepEqual(registered, [Note]);
     assert.ok(built instanceof Repository);
+  });
+
+  it('the same repository goes by the token of @nestjs/typeorm for TENANT_CONNECTION', async () => {
+    const { getRepositoryToken } = await import('@nestjs/typeorm');
+    const [, alias] = tenantRepositoryProviders([Note]) as { provide: string; useExisting: string }[];
+    assert.equal(alias.provide, getRepositoryToken(Note, TENANT_CONNECTION));
+    assert.equal(alias.useExisting, getTenantRepositoryToken(Note));
   });
 });

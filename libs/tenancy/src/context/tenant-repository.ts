@@ -1,8 +1,8 @@
 import { Inject, Provider } from '@nestjs/common';
 import { EntityTarget, ObjectLiteral, Repository } from 'typeorm';
-import { TenantContext } from './tenant-context';
 import { FeatureEntities } from '../connections/feature-entities';
-import { TenantDataSource } from './tenant-data-source';
+import { SHARED_TENANT_DATA_SOURCE, TenantDataSource } from './tenant-data-source';
+import { tenantTypeOrmRepositoryToken } from './typeorm-tokens';
 
 const TOKENS = new Map<unknown, string>();
 
@@ -45,17 +45,24 @@ export function createTenantRepository<E extends ObjectLiteral>(dataSource: Tena
 }
 
 /**
- * One provider per entity; building it registers the entity with the runtime DataSources. It needs
- * only the module's global host (the async context and the entity registry), so it works whether
- * or not TenancyModule is global.
+ * Two providers per entity: the repository under `getTenantRepositoryToken(entity)` (building it
+ * registers the entity with the runtime DataSources), and the same object under the token of
+ * `@nestjs/typeorm`'s `getRepositoryToken(entity, TENANT_CONNECTION)`. They need only the module's
+ * global host (the shared TenantDataSource and the entity registry), so they work whether or not
+ * TenancyModule is global.
  */
 export function tenantRepositoryProviders(entities: EntityTarget<ObjectLiteral>[]): Provider[] {
-  return entities.map((entity) => ({
-    provide: getTenantRepositoryToken(entity),
-    inject: [TenantContext, FeatureEntities],
-    useFactory: (context: TenantContext, features: FeatureEntities) => {
-      features.register(entity);
-      return createTenantRepository(new TenantDataSource(context), entity);
-    },
-  }));
+  return entities.flatMap((entity): Provider[] => {
+    const repository: Provider = {
+      provide: getTenantRepositoryToken(entity),
+      inject: [SHARED_TENANT_DATA_SOURCE, FeatureEntities],
+      useFactory: (dataSource: TenantDataSource, features: FeatureEntities) => {
+        features.register(entity);
+        return createTenantRepository(dataSource, entity);
+      },
+    };
+    // Anything but a class fails in the factory above (FeatureEntities.register), with its message.
+    if (typeof entity !== 'function') return [repository];
+    return [repository, { provide: tenantTypeOrmRepositoryToken(entity), useExisting: getTenantRepositoryToken(entity) }];
+  });
 }

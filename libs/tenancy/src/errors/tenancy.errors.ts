@@ -199,6 +199,21 @@ export class NoTenantContextError extends TenancyError {
 }
 
 /**
+ * Raised in code, never by a request: a per-tenant (durable) provider built for one tenant, such as
+ * the `CURRENT_TENANT_DATA_SOURCE`, was used in another tenant's unit of work (kept beyond its
+ * request, or called inside `TenancyService.run` for another tenant). Nothing reached the database.
+ */
+export class TenantScopeMismatchError extends TenancyError {
+  constructor(builtFor: string, current: string) {
+    super(
+      `A per-tenant provider built for tenant '${builtFor}' was used in the unit of work of tenant '${current}': inject it only where Nest builds it for the request (request-scoped providers and controllers), or use the singleton TenantDataSource, which follows the current tenant.`,
+      HttpStatus.INTERNAL_SERVER_ERROR,
+      'Internal Server Error',
+    );
+  }
+}
+
+/**
  * Raised in code, never by a client's mistake: tenant resolution ran outside any nestjs-cls context,
  * so the tenant could not be carried. With `cls: 'app'` the app must mount nestjs-cls's middleware
  * on every route before the module's.
