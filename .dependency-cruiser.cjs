@@ -95,7 +95,8 @@ module.exports = {
       severity: 'error',
       // The library's unit tests are not packed: they may use the repository's devDependencies.
       from: { pathNot: `^libs/tenancy/.*${NOT_TESTS}` },
-      to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'] },
+      // A peer listed in peerDependenciesMeta (optional) is also typed npm-no-pkg: declared all the same.
+      to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'], dependencyTypesNot: ['npm-peer'] },
     },
     {
       name: 'resolvable',

@@ -21,8 +21,9 @@ function findTests(dir) {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     if (name === 'node_modules') continue;
-    // Suites that need PgBouncer run from `npm run test:pooler` (scripts/run-pooler-tests.mjs).
-    if (name === 'pooler' && dir.endsWith('test')) continue;
+    // Suites that need PgBouncer run from `npm run test:pooler` (scripts/run-pooler-tests.mjs), and
+    // those that need redis-server from `npm run test:redis`.
+    if ((name === 'pooler' || name === 'redis') && dir.endsWith('test')) continue;
     if (statSync(path).isDirectory()) out.push(...findTests(path));
     else if (name.endsWith('.test.js')) out.push(path);
   }

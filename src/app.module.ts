@@ -41,6 +41,7 @@ import { UsersModule } from './users/users.module';
           databasePools: { budgetPerServer: app.serverConnectionBudget, idleMillis: app.poolIdleMillis },
           concurrency: app.tenantConcurrency,
           rate: app.tenantRate ? { perSecond: app.tenantRate } : undefined,
+          rateLimitStore: { redisUrl: app.redisUrl },
           timeouts: { acquireMillis: app.acquireTimeoutMillis, statementMillis: app.statementTimeoutMillis },
           resolution: {
             baseDomain: app.baseDomain,

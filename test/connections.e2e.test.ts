@@ -56,7 +56,8 @@ describe('connections: fair, bounded, never held for nothing', () => {
         free: { strategy: 'shared' },
         enterprise: { strategy: 'database', pool: { max: 3 } },
         capped: { strategy: 'database', pool: { max: 3 }, concurrency: 2 },
-        metered: { strategy: 'schema', rate: { perSecond: 0.5, burst: 3 } },
+        // 3 requests per window of 2 s.
+        metered: { strategy: 'schema', rate: { perSecond: 1.5, burst: 3 } },
       },
       tenants: [
         ...DB_TENANTS.map((id) => ({ id, name: `Tenant ${id}`, tier: 'enterprise' })),
@@ -195,7 +196,7 @@ describe('connections: fair, bounded, never held for nothing', () => {
     assert.equal((await request(t.http).get('/users').set('X-Tenant-ID', 'c-capped')).status, 200);
   });
 
-  it("a tenant past its tier's rate gets 429 with Retry-After after its burst, others are served, and it is served again once a token refills", async () => {
+  it("a tenant past its tier's rate gets 429 with Retry-After and RateLimit fields after its burst, others are served, and it is served again once its window has passed", async () => {
     const burst = await Promise.all([0, 1, 2].map(() => request(t.http).get('/users').set('X-Tenant-ID', 'c-metered')));
     assert.deepEqual(
       burst.map((r) => r.status),
@@ -203,9 +204,17 @@ describe('connections: fair, bounded, never held for nothing', () => {
     );
     const refused = await request(t.http).post('/users').set('X-Tenant-ID', 'c-metered').send({ email: 'over@metered.test', name: 'Over' });
     assert.equal(refused.status, 429, JSON.stringify(refused.body));
-    // One token every 2 s: the wait left is 1 or 2 s, whatever the burst itself took.
+    // Refused for the rest of one window of 2 s: 1 or 2 s, whatever the burst itself took.
     assert.ok(['1', '2'].includes(refused.headers['retry-after']), refused.headers['retry-after']);
-    assert.match(refused.body.message, /more than the 0.5 requests per second its tier allows/);
+    assert.equal(refused.headers['ratelimit-policy'], '"tenant";q=3;w=2');
+    assert.equal(refused.headers['ratelimit'], `"tenant";r=0;t=${refused.headers['retry-after']}`);
+    assert.match(refused.body.message, /more than the 1.5 requests per second its tier allows/);
+    // Shed by the first middleware (the verdict is cached until Retry-After), with the same fields.
+    const stalled = await stalledPost(port, 'c-metered');
+    const shed = await stalled.answer;
+    assert.match(shed, /^HTTP\/1\.1 429 /);
+    assert.match(shed, /\r\nratelimit-policy: "tenant";q=3;w=2\r\n/i);
+    assert.match(shed, /\r\nratelimit: "tenant";r=0;t=[12]\r\n/i);
     assert.equal((await request(t.http).get('/users').set('X-Tenant-ID', 'c-shared')).status, 200);
     await sleep(2_100);
     const again = await request(t.http).get('/users').set('X-Tenant-ID', 'c-metered');

@@ -38,6 +38,10 @@ class Environment {
 
   @IsOptional() @IsUrl({ require_tld: false, protocols: ['http', 'https'] }) JWKS_URL?: string;
 
+  @IsOptional()
+  @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
   @IsOptional() @IsIn(['development', 'production', 'test']) NODE_ENV?: string;
 
   @IsOptional() @IsIn(HTTP_PLATFORMS, { message: 'HTTP_PLATFORM must be fastify (the default) or express' }) HTTP_PLATFORM?: string;
@@ -104,6 +108,8 @@ export interface AppConfig {
   tenantDbServers?: string;
   jwtSecret?: string;
   jwksUrl?: string;
+  /** A Redis every instance shares for the tenants' rate counts (REDIS_URL); unset: each process counts its own. */
+  redisUrl?: string;
   runtimeRole?: string;
   deploymentKey?: string;
   databasePrefix?: string;
@@ -132,6 +138,7 @@ export const appConfig = registerAs('app', (): AppConfig => ({
   tenantDbServers: process.env.TENANT_DB_SERVERS,
   jwtSecret: process.env.JWT_SECRET,
   jwksUrl: process.env.JWKS_URL,
+  redisUrl: process.env.REDIS_URL || undefined,
   runtimeRole: process.env.TENANCY_RUNTIME_ROLE,
   deploymentKey: process.env.TENANCY_DEPLOYMENT_KEY,
   databasePrefix: process.env.TENANCY_DATABASE_PREFIX,

@@ -9,6 +9,7 @@ export type {
   IsolationModel,
   JwtResolutionOptions,
   RateLimit,
+  RateLimitStoreOptions,
   ResolutionOptions,
   TenancyModuleOptions,
   TenantDefinition,

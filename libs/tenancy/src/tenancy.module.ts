@@ -46,6 +46,7 @@ import { TenancyReadiness } from './pools/tenancy-readiness';
 import { TenantDataSource } from './context/tenant-data-source';
 import { tenantRepositoryProviders } from './context/tenant-repository';
 import { TenantAdmission } from './data-source/tenant-admission';
+import { rateLimitStoreProvider } from './data-source/rate-limit-store';
 import { UnitOfWorkFactory } from './data-source/unit-of-work-factory';
 import { UnitOfWorkInterceptor } from './context/unit-of-work.interceptor';
 import { TenantCacheableRoutes } from './context/tenant-cacheable';
@@ -97,6 +98,7 @@ const PROVIDERS: Provider[] = [
   SchemaStrategy,
   DatabaseStrategy,
   IsolationStrategies,
+  rateLimitStoreProvider,
   TenantAdmission,
   UnitOfWorkFactory,
   UnitOfWorkScope,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Type } from '@nestjs/common';
+import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { MigrationInterface } from 'typeorm';
 import { databaseOf } from '../core/connection-url';
 import type { ResolverName, TenantSource } from './tenant-source';
@@ -43,12 +44,30 @@ export interface TierDefinition {
 }
 
 /**
- * A token bucket: `perSecond` requests per second on average, with bursts of up to `burst` at once
- * (default: one second's worth, `perSecond`, at least 1). Past it a request gets 429 with Retry-After.
+ * `perSecond` requests per second on average, with bursts of up to `burst` at once (default: one
+ * second's worth, `perSecond`, at least 1): counted by `@nestjs/throttler`'s storage as at most
+ * `burst` requests per window of `burst / perSecond` seconds. Past it a request gets 429 with
+ * Retry-After and RateLimit headers, and the tenant is refused for the rest of one window.
  */
 export interface RateLimit {
   perSecond: number;
   burst?: number;
+}
+
+/**
+ * Where the tenants' request counts (their tier's `rate`) are kept, as a `@nestjs/throttler`
+ * `ThrottlerStorage`:
+ * - `storage`: the app's own store (any `ThrottlerStorage`), used as it is;
+ * - `redisUrl` (`redis://` or `rediss://`): a Redis every instance shares, so a tenant's `rate` is
+ *   one limit across all instances (`@nest-lab/throttler-storage-redis` on `ioredis`, optional peer
+ *   dependencies of this package: install both). A Redis that does not answer within 1 s admits
+ *   the request uncounted (the rate is a fairness limit, not a reason to refuse service);
+ * - neither (the default): this process's memory (`ThrottlerStorageService`), so N instances give a
+ *   tenant N times its rate.
+ */
+export interface RateLimitStoreOptions {
+  redisUrl?: string;
+  storage?: ThrottlerStorage;
 }
 
 /** A tenant to seed into the catalog. */
@@ -240,6 +259,8 @@ export interface TenancyModuleOptions {
    * `concurrency` bounds a tenant).
    */
   rate?: RateLimit;
+  /** Where tenants' requests are counted against their `rate`. Default: this process's memory. */
+  rateLimitStore?: RateLimitStoreOptions;
   /** Provision and migrate the tenants of `catalog` at start. Default true. */
   seedOnStart?: boolean;
   /** Safety-net re-read of the catalog, besides LISTEN/NOTIFY, in milliseconds. Default 30,000 ms. */
@@ -348,6 +369,7 @@ export function resolveTenancyOptions(options: TenancyModuleOptions): ResolvedTe
     },
     concurrency: options.concurrency ?? 100,
     rate: options.rate,
+    rateLimitStore: options.rateLimitStore ?? {},
     seedOnStart: options.seedOnStart ?? true,
     restrictControlDatabase: options.restrictControlDatabase ?? true,
     catalogRefreshMillis: options.catalogRefreshMillis ?? 30_000,

@@ -1,55 +1,77 @@
-import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { TenantRecord } from '../core/tenant-record';
 import { admissionFor, clientQueryTimeout, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { ServiceStoppingError, TenantBusyError, TenantRateLimitedError } from '../errors/tenancy.errors';
+import { TENANCY_RATE_STORE } from './rate-limit-store';
 
 type Tenant = Pick<TenantRecord, 'id' | 'tier'>;
 
-/** A token bucket (tokens refilled continuously at `perSecond`, up to `burst`). */
-interface Bucket {
-  tokens: number;
-  at: number;
+/** The throttler name of the tenants' rate in the store (a part of each key there). */
+const RATE_THROTTLER = 'tenant-rate';
+/** A store that fails is reported at most once in this long, in milliseconds. */
+const STORE_WARNING_MILLIS = 10_000;
+
+/** A tier's limits, worked out once: its `rate` as a throttler's limit per window. */
+interface Limits {
+  concurrency: number;
+  rate?: { perSecond: number; limit: number; windowMillis: number };
 }
 
 /**
  * Admits a tenant's units of work (requests being served, `TenancyService.run` calls) against its
- * tier's limits: at most `concurrency` in flight at once, and, when the tier sets a `rate`, at most
- * `rate.perSecond` started per second on average with bursts of `rate.burst` (a token bucket).
- * A tenant past either is refused at once with 429, so a flood from one tenant costs it 429s
- * instead of the server's time: the others keep theirs.
+ * tier's limits: at most `concurrency` in flight at once in this process, and, when the tier sets a
+ * `rate`, at most `rate.burst` started per window of `burst / perSecond` seconds, counted by
+ * `@nestjs/throttler`'s storage (`TENANCY_RATE_STORE`: this process's memory by default, a Redis
+ * shared by every instance when `rateLimitStore.redisUrl` is set) under the key
+ * `<deploymentKey>:<tenant id>`. A tenant past either is refused at once with 429, so a flood from
+ * one tenant costs it 429s instead of the server's time: the others keep theirs.
  *
- * The counts are this process's: with N instances behind a balancer a tenant gets up to N times
- * its limits (as with any in-process limiter; put a shared limiter at the edge for a global one).
+ * Concurrency is per instance: a slot is a request in progress here, given back when it ends; with
+ * N instances a tenant may have N times `concurrency` in progress. The rate is per instance too
+ * with the memory store, and one limit across instances with a shared store.
+ *
+ * A tenant refused for its rate is refused again, without asking the store, until the Retry-After
+ * it was given has passed (the verdict is cached here): that is what the shedding middleware
+ * consults, synchronously, before anything else of the request runs.
  *
  * At shutdown it starts no more units (503, `ServiceStoppingError`) and waits for the units in flight
  * to end before the pools close.
  */
 @Injectable()
 export class TenantAdmission implements BeforeApplicationShutdown {
+  private readonly logger = new Logger('TenantAdmission');
   private readonly inFlight = new Map<string, number>();
-  private readonly buckets = new Map<string, Bucket>();
-  private readonly limits = new Map<string, ReturnType<typeof admissionFor>>();
+  /** Tenants refused for their rate, with when (this clock) their Retry-After ends. */
+  private readonly blockedUntil = new Map<string, number>();
+  private readonly limits = new Map<string, Limits>();
+  private storeWarnedAt = -Infinity;
   private total = 0;
   private stopping = false;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(@Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions) {}
+  constructor(
+    @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
+    @Inject(TENANCY_RATE_STORE) private readonly store: ThrottlerStorage,
+  ) {}
 
   /**
-   * Takes a slot of `tenant` (and a token of its rate) and returns the function that gives the
-   * slot back (once; later calls do nothing).
+   * Takes a slot of `tenant` and, when its tier has a `rate`, counts the unit in the rate store;
+   * gives the function that gives the slot back (once; later calls do nothing). Without a rate it
+   * answers at once; with one, once the store has counted (a promise).
    * @throws TenantBusyError (429, Retry-After 1 s) when the tenant's slots are all taken.
-   * @throws TenantRateLimitedError (429, Retry-After until the next token) past the tier's rate.
+   * @throws TenantRateLimitedError (429, Retry-After until the store's block ends) past the tier's
+   * rate; the slot is then given back.
+   * @throws ServiceStoppingError (503) once the app is shutting down.
    */
-  enter(tenant: Tenant): () => void {
+  enter(tenant: Tenant): (() => void) | Promise<() => void> {
     if (this.stopping) throw new ServiceStoppingError();
     this.check(tenant);
     const rate = this.limitsOf(tenant.tier).rate;
-    if (rate) this.buckets.get(tenant.id)!.tokens -= 1;
     this.inFlight.set(tenant.id, (this.inFlight.get(tenant.id) ?? 0) + 1);
     this.total++;
     let left = false;
-    return () => {
+    const leave = () => {
       if (left) return;
       left = true;
       const n = (this.inFlight.get(tenant.id) ?? 1) - 1;
@@ -57,6 +79,44 @@ export class TenantAdmission implements BeforeApplicationShutdown {
       else this.inFlight.delete(tenant.id);
       if (--this.total === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     };
+    if (!rate) return leave;
+    return this.count(tenant.id, rate).then(
+      () => leave,
+      (err: unknown) => {
+        leave();
+        throw err;
+      },
+    );
+  }
+
+  /**
+   * Counts one unit of `tenantId` in the store. A store that fails (Redis away) admits the unit
+   * uncounted and says so in the log, at most every 10 s: the rate is a fairness limit, and losing
+   * it for a moment is better than refusing every tenant.
+   */
+  private async count(tenantId: string, rate: NonNullable<Limits['rate']>): Promise<void> {
+    const key = `${this.options.deploymentKey}:${tenantId}`;
+    let record;
+    try {
+      record = await this.store.increment(key, rate.windowMillis, rate.limit, rate.windowMillis, RATE_THROTTLER);
+    } catch (err) {
+      const now = this.now();
+      if (now - this.storeWarnedAt >= STORE_WARNING_MILLIS) {
+        this.storeWarnedAt = now;
+        this.logger.warn(
+          `The rate limit store did not answer (${(err as Error)?.message}): requests are admitted uncounted until it does.`,
+        );
+      }
+      return;
+    }
+    if (!record.isBlocked) return;
+    const retryAfterSeconds = Math.max(1, record.timeToBlockExpire);
+    this.blockedUntil.set(tenantId, this.now() + retryAfterSeconds * 1000);
+    throw this.rateError(tenantId, rate, retryAfterSeconds);
+  }
+
+  private rateError(tenantId: string, rate: NonNullable<Limits['rate']>, retryAfterSeconds: number): TenantRateLimitedError {
+    return new TenantRateLimitedError(tenantId, rate.perSecond, retryAfterSeconds, rate.limit, Math.ceil(rate.windowMillis / 1000));
   }
 
   /**
@@ -97,31 +157,40 @@ export class TenantAdmission implements BeforeApplicationShutdown {
 
   /**
    * Why `tenant` would be refused now, as a function building the error (so a caller that only
-   * needs a yes/no, or writes the answer itself, pays nothing for an Error's stack), or undefined.
+   * needs a yes/no, or writes the answer itself, pays nothing for an Error's stack), or undefined:
+   * all its slots are taken, or it was refused for its rate and the Retry-After it got has not
+   * passed yet. Synchronous, asks no store.
    */
   refusal(tenant: Tenant): (() => TenantBusyError | TenantRateLimitedError) | undefined {
     const { concurrency, rate } = this.limitsOf(tenant.tier);
     if ((this.inFlight.get(tenant.id) ?? 0) >= concurrency) return () => new TenantBusyError(tenant.id, concurrency);
-    if (!rate) return undefined;
-    const now = this.now();
-    let bucket = this.buckets.get(tenant.id);
-    if (!bucket) this.buckets.set(tenant.id, (bucket = { tokens: rate.burst, at: now }));
-    bucket.tokens = Math.min(rate.burst, bucket.tokens + ((now - bucket.at) / 1000) * rate.perSecond);
-    bucket.at = now;
-    if (bucket.tokens >= 1) return undefined;
-    const retryAfterSeconds = Math.max(1, Math.ceil((1 - bucket.tokens) / rate.perSecond));
-    return () => new TenantRateLimitedError(tenant.id, rate.perSecond, retryAfterSeconds);
+    if (!rate || this.blockedUntil.size === 0) return undefined;
+    const until = this.blockedUntil.get(tenant.id);
+    if (until === undefined) return undefined;
+    const left = until - this.now();
+    if (left <= 0) {
+      this.blockedUntil.delete(tenant.id);
+      return undefined;
+    }
+    return () => this.rateError(tenant.id, rate, Math.max(1, Math.ceil(left / 1000)));
   }
 
   /** The limits of a tier, worked out once (the options never change): no allocation per request. */
-  private limitsOf(tier: string | null | undefined): ReturnType<typeof admissionFor> {
+  private limitsOf(tier: string | null | undefined): Limits {
     const key = tier ?? '';
     let limits = this.limits.get(key);
-    if (!limits) this.limits.set(key, (limits = admissionFor(this.options, tier)));
+    if (!limits) {
+      const { concurrency, rate } = admissionFor(this.options, tier);
+      limits = {
+        concurrency,
+        rate: rate && { perSecond: rate.perSecond, limit: rate.burst, windowMillis: Math.ceil((1000 * rate.burst) / rate.perSecond) },
+      };
+      this.limits.set(key, limits);
+    }
     return limits;
   }
 
-  /** The clock of the rate buckets, in milliseconds (monotonic). */
+  /** The clock of the cached rate verdicts, in milliseconds (monotonic). */
   protected now(): number {
     return performance.now();
   }
@@ -131,8 +200,11 @@ export class TenantAdmission implements BeforeApplicationShutdown {
     return this.inFlight.get(tenantId) ?? 0;
   }
 
-  /** Drops what is kept of a tenant that is gone (its bucket; its slots end with their units). */
+  /**
+   * Drops what this process keeps of a tenant that is gone (its cached rate verdict; its slots end
+   * with their units; the store forgets its count when the window ends).
+   */
   forget(tenantId: string): void {
-    this.buckets.delete(tenantId);
+    this.blockedUntil.delete(tenantId);
   }
 }

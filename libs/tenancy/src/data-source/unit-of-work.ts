@@ -17,8 +17,11 @@ type Client = DriverClient & { query(sql: string): Promise<{ command?: string }>
 
 /** What a unit of work takes when it starts, from the tenant's model and tier. */
 export interface UnitOfWorkSource {
-  /** Takes one of the tenant's in-flight slots and returns its release; throws when none is free. */
-  enter(): () => void;
+  /**
+   * Takes one of the tenant's in-flight slots (and counts it against the tier's rate) and gives
+   * its release, at once or once counted; throws (or rejects) when the tenant is past a limit.
+   */
+  enter(): (() => void) | Promise<() => void>;
   /** Leases the DataSource of the tenant's model. */
   lease(): Promise<DataSourceLease>;
 }
@@ -82,12 +85,14 @@ export class UnitOfWork {
   /**
    * Takes a concurrency slot of the tenant and leases its DataSource (no connection yet). Idempotent.
    * @throws TenantBusyError (429) when the tenant already has its tier's `concurrency` units in flight.
+   * @throws TenantRateLimitedError (429) when the tenant is past its tier's `rate`.
    * @throws UnitOfWorkEndedError when the unit has already ended.
    */
   start(): Promise<void> {
     if (this.ended) return Promise.reject(this.endedError());
     this.starting ??= (async () => {
-      this.leaveSlot = this.source.enter();
+      const entered = this.source.enter();
+      this.leaveSlot = typeof entered === 'function' ? entered : await entered;
       const lease = await this.source.lease();
       // Ended while the lease was being taken (the client went away): give it straight back.
       if (this.ended) {

@@ -3,7 +3,7 @@ import { nodeResponse } from '../core/node-http';
 import { isDatabaseUnavailable } from './database-unavailable';
 import { ErrorBody, writeErrorResponse } from './error-response';
 import { pgErrorCode, READ_ONLY_TRANSACTION } from './pg-error-code';
-import { TenantMovingError } from './tenancy.errors';
+import { TenantMovingError, TenantRateLimitedError } from './tenancy.errors';
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
@@ -66,7 +66,8 @@ export class TenancyExceptionFilter implements ExceptionFilter {
       res.destroy();
       return;
     }
-    writeErrorResponse(res, body, (exception as { retryAfterSeconds?: number })?.retryAfterSeconds);
+    const extra = exception instanceof TenantRateLimitedError ? exception.headers() : undefined;
+    writeErrorResponse(res, body, (exception as { retryAfterSeconds?: number })?.retryAfterSeconds, extra);
   }
 
   private toBody(exception: unknown): ErrorBody {

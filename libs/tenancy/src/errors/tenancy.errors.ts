@@ -155,19 +155,40 @@ export class TenantBusyError extends TenancyError {
   }
 }
 
-/** 429: the tenant started more requests than its tier's `rate` allows. */
+/**
+ * 429: the tenant started more requests than its tier's `rate` allows. Its answer carries
+ * `Retry-After` and the RateLimit header fields of draft-ietf-httpapi-ratelimit-headers-10
+ * (September 2025, section 3 and 4; see `headers`).
+ */
 export class TenantRateLimitedError extends TenancyError {
   constructor(
     id: string,
     perSecond: number,
     /** Seconds until the tenant may start a request again (the Retry-After header). */
     readonly retryAfterSeconds: number,
+    /** Requests the tier allows per window (the policy's quota). Default: `perSecond`, at least 1. */
+    readonly limit = Math.max(1, perSecond),
+    /** The window of `limit`, in whole seconds (rounded up). Default 1. */
+    readonly windowSeconds = 1,
   ) {
     super(
       `Tenant '${id}' is sending more than the ${perSecond} requests per second its tier allows. Retry after the Retry-After delay.`,
       HttpStatus.TOO_MANY_REQUESTS,
       'Too Many Requests',
     );
+  }
+
+  /**
+   * The answer's rate-limit header fields (lower-case names), per
+   * draft-ietf-httpapi-ratelimit-headers-10: `RateLimit-Policy: "tenant";q=<limit>;w=<window s>`
+   * (the tier's quota per window) and `RateLimit: "tenant";r=0;t=<seconds>` (none left, back after
+   * the Retry-After delay).
+   */
+  headers(): Record<string, string> {
+    return {
+      'ratelimit-policy': `"tenant";q=${this.limit};w=${this.windowSeconds}`,
+      ratelimit: `"tenant";r=0;t=${this.retryAfterSeconds}`,
+    };
   }
 }
 

@@ -4,6 +4,7 @@ import { TenantCatalog } from '../catalog/tenant-catalog';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { TenantAdmission } from '../data-source/tenant-admission';
 import { writeErrorResponse } from '../errors/error-response';
+import { TenantRateLimitedError } from '../errors/tenancy.errors';
 import { isExcludedPath } from './excluded-paths';
 import { toArrivedTarget } from './request-target';
 import { TenantResolver } from './tenant-resolver';
@@ -13,7 +14,8 @@ type Request = IncomingMessage & { url: string; originalUrl?: string };
 /**
  * The first middleware of a request: answers 429 at once, before the request context, tenant
  * resolution and the rest of the pipeline run, when the tenant the request names is already past
- * its tier's `concurrency` or `rate`. A flooding tenant's surplus then costs the process as little
+ * its tier's `concurrency` (this process's slots), or was refused for its `rate` and its
+ * Retry-After has not passed (the admission's cached verdict, so no store is asked). A flooding tenant's surplus then costs the process as little
  * as an HTTP answer can, and the other tenants keep the CPU.
  *
  * It reads the tenant unverified (`TenantResolver.peek`), so it only ever refuses, never serves:
@@ -38,6 +40,12 @@ export class TenantSheddingMiddleware implements NestMiddleware {
     if (!refusal) return next();
     const error = refusal();
     res.setHeader('Cache-Control', 'private, no-store');
-    writeErrorResponse(res, { statusCode: error.getStatus(), error: 'Too Many Requests', message: error.message }, error.retryAfterSeconds);
+    const extra = error instanceof TenantRateLimitedError ? error.headers() : undefined;
+    writeErrorResponse(
+      res,
+      { statusCode: error.getStatus(), error: 'Too Many Requests', message: error.message },
+      error.retryAfterSeconds,
+      extra,
+    );
   }
 }
