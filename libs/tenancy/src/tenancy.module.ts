@@ -30,6 +30,9 @@ import {
 } from './config/tenancy-options';
 import { currentTenantProvider, CURRENT_TENANT } from './context/current-tenant';
 import { TenancyService } from './context/tenancy.service';
+import { TenantActivity } from './context/tenant-activity';
+import { PoolGauges } from './pools/pool-gauges';
+import { LifecycleProgressReader } from './lifecycle/lifecycle-progress';
 import { TenantContextIdStrategy } from './context/tenant-context-id.strategy';
 import { UnitOfWorkScope } from './context/unit-of-work-scope';
 import { FeatureEntities } from './connections/feature-entities';
@@ -112,6 +115,9 @@ const PROVIDERS: Provider[] = [
   MoveRecovery,
   TenantMover,
   TenancyBootstrap,
+  TenantActivity,
+  PoolGauges,
+  LifecycleProgressReader,
   currentTenantProvider,
   // Outside the unit of work's interceptor: a cacheable answer is marked only once its commit succeeded.
   { provide: APP_INTERCEPTOR, useClass: TenantCacheInterceptor },
@@ -136,6 +142,9 @@ const EXPORTS = [
   TenantMover,
   SuperAdminGuard,
   PoolRegistry,
+  TenantActivity,
+  PoolGauges,
+  LifecycleProgressReader,
   CURRENT_TENANT,
 ];
 
