@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import pino, { type DestinationStream, type Logger as PinoRoot, type LoggerOptions } from 'pino';
-import { pinoHttp, type HttpLogger } from 'pino-http';
 import type { Params } from 'nestjs-pino';
 import { tenantLogFields, tenantRequestInfo } from '../../libs/tenancy/src';
 import type { LogLevel } from '../config/app.config';
@@ -22,7 +21,7 @@ export interface LoggingOptions {
 /** What the app's logging is made of: the root logger, the HTTP request logger, nestjs-pino's params. */
 export interface Logging {
   root: PinoRoot;
-  /** Express-style middleware: the request's id, its logger (`req.log`), and its line when it ends. */
+  /** Express-style middleware: the request's id, its logger (`req.log`), and its line once the response closes. */
   http: (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
   params: Params;
   /** Writes out what is buffered (before exiting). */
@@ -85,30 +84,25 @@ export function createLogging(options: LoggingOptions = {}): Logging {
     }
   }
   const root = pino(pinoOptions, destination);
-  const httpLogger: HttpLogger = pinoHttp<IncomingMessage, ServerResponse>({
-    logger: root,
-    quietReqLogger: true,
-    quietResLogger: true,
-    wrapSerializers: false,
-    customAttributeKeys: { reqId: 'reqId' },
-    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-    customSuccessMessage: (req, res) => (res.writableEnded ? 'request completed' : 'request aborted'),
-    customErrorMessage: () => 'request failed',
-    customSuccessObject: (req, res, base) => requestLine(req, res, (base as { responseTime: number }).responseTime),
-    // The error pino-http makes up for a 5xx says only the status, with a stack of its own code:
-    // the exception filter logs the real error.
-    customErrorObject: (req, res, _err, base) => requestLine(req, res, (base as { responseTime: number }).responseTime),
-  });
-  // pino-http keeps an id and a logger already on the request, and Fastify puts its own there
-  // (a counter, and its logger, which is off): the id is set before it looks, and its logger
-  // (the last it made) replaces Fastify's before nestjs-pino binds it to the request's context.
+  // The request line is written here rather than by pino-http, which binds each request to a
+  // child of a child logger: on Node 20 that cost about 20 µs of CPU per request, this one child
+  // of the root about 1 µs. nestjs-pino (useExisting) then binds `req.log` to the request's context.
   const http = (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
-    const marked = req as IncomingMessage & { id?: unknown; log?: unknown; allLogs?: unknown[] };
-    marked.id = requestId(req, res);
-    httpLogger(req, res, () => {
-      if (marked.allLogs?.length) marked.log = marked.allLogs[marked.allLogs.length - 1];
-      next();
-    });
+    const marked = req as IncomingMessage & { id?: unknown; log?: unknown };
+    const reqId = requestId(req, res);
+    marked.id = reqId;
+    if (root.isLevelEnabled('fatal')) {
+      const startedAt = performance.now();
+      const log = root.child({ reqId });
+      marked.log = log;
+      res.once('close', () => {
+        const line = requestLine(req, res, Math.round((performance.now() - startedAt) * 100) / 100);
+        if (!res.writableFinished) log.info(line, 'request aborted');
+        else if (res.statusCode >= 500) log.error(line, 'request failed');
+        else log.info(line, 'request completed');
+      });
+    }
+    next();
   };
   // nestjs-pino derives its own root from `root` through pino-http: without wrapSerializers
   // false, pino-http would give it serializers of its own in place of the redacting one.
