@@ -4,21 +4,47 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { AppLogger } from './common/app-logger';
 import { readJsonBody } from './common/json-body';
 import { ShutdownDrain } from './common/shutdown-drain';
 import { httpPlatformFromEnv } from './config/app.config';
 import { applyHttpTimeouts, httpTimeoutsFromEnv } from './http-timeouts';
+import { createLogging } from './observability/logging';
+import { requestMetricsMiddleware } from './observability/request-metrics.middleware';
+import { markRoute } from './observability/request-route';
+import { TenancyMetrics } from './observability/tenancy-metrics';
+import { TracingService } from './observability/tracing';
+import type { LogLevel } from './config/app.config';
+
+/** What `createApp` logs. */
+export interface CreateAppOptions {
+  /**
+   * Nest's log levels to keep (`log` means pino's `info` or LOG_LEVEL, `warn` warn, `error`
+   * error), or `false` for no logs at all. Default: LOG_LEVEL, else info.
+   */
+  logger?: false | ('error' | 'warn' | 'log')[];
+  /** Where the JSON log lines go instead of standard output (tests read them). */
+  logDestination?: DestinationStream;
+}
 
 /**
  * Builds the service as `npm start` runs it; the e2e tests use the same wiring. On Fastify by
  * default, on Express with HTTP_PLATFORM=express: the same routes, limits and error answers.
  */
-export async function createApp(options: { logger?: false | ('error' | 'warn' | 'log')[] } = {}): Promise<INestApplication> {
-  const logger = options.logger === false ? false : new AppLogger({ logLevels: options.logger ?? ['error', 'warn', 'log'] });
+export async function createApp(options: CreateAppOptions = {}): Promise<INestApplication> {
+  const logging = createLogging({ level: logLevelOf(options.logger), destination: options.logDestination });
+  const logger = options.logger === false ? false : new AppLogger(logging);
   const app = httpPlatformFromEnv() === 'express' ? await createExpressApp(logger) : await createFastifyApp(logger);
-  // Before every route (Nest registers its routes when the app initializes).
+  // Before every route and every Nest middleware (Nest registers those when the app initializes),
+  // so a request refused before routing (an unknown tenant, a stopping service) has its log line
+  // and its count too: the request line (pino-http), the request metrics, then the shutdown drain.
+  // With OTEL_EXPORTER_OTLP_ENDPOINT, each request's span opens first, around everything else.
+  const tracing = await app.get(TracingService).start();
+  if (tracing) app.use(tracing);
+  app.use(logging.http);
+  app.use(requestMetricsMiddleware(app.get(TenancyMetrics)));
   app.use(app.get(ShutdownDrain).middleware);
   app.useGlobalPipes(
     new ValidationPipe({
@@ -40,6 +66,13 @@ export async function createApp(options: { logger?: false | ('error' | 'warn' | 
   SwaggerModule.setup('docs', app, document);
   applyHttpTimeouts(app.getHttpServer(), httpTimeoutsFromEnv());
   return app;
+}
+
+/** pino's level for Nest's log levels (see `CreateAppOptions.logger`). */
+function logLevelOf(levels: CreateAppOptions['logger']): LogLevel | undefined {
+  if (levels === false) return 'silent';
+  if (!levels || levels.includes('log')) return undefined;
+  return levels.includes('warn') ? 'warn' : 'error';
 }
 
 // abortOnError: false makes a start-up error (say, an invalid tenants file) reject at create, so
@@ -64,6 +97,15 @@ async function createFastifyApp(logger: LoggerService | false): Promise<INestApp
     // 503 has none).
     return503OnClosing: false,
   });
+  // The route template that matched, for the request's log line and metrics (Express keeps its
+  // own). Added before NestFactory.create registers middie, so it runs before every middleware and
+  // marks also a request that a middleware refuses (an unknown tenant).
+  adapter
+    .getInstance()
+    .addHook('onRequest', (request: { raw: IncomingMessage; routeOptions?: { url?: string } }, _reply: unknown, done: () => void) => {
+      markRoute(request.raw, request.routeOptions?.url);
+      done();
+    });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, { ...NEST_OPTIONS, logger });
   const fastify = app.getHttpAdapter().getInstance();
   // JSON as on Express; any other body is left unread, as express.json leaves it (a DTO then

@@ -9,6 +9,7 @@ import { ShutdownDrain } from './common/shutdown-drain';
 import { AppConfig, appConfig, TENANCY_CONFIG_NAMES, validateEnvironment } from './config/app.config';
 import { ownerDataSourceOptions } from './database/owner-data-source';
 import { HealthController } from './health/health.controller';
+import { ObservabilityModule } from './observability/observability.module';
 import { TENANT_MIGRATIONS } from './migrations';
 import { ProjectsModule } from './projects/projects.module';
 import { UsersModule } from './users/users.module';
@@ -46,11 +47,12 @@ import { UsersModule } from './users/users.module';
           resolution: {
             baseDomain: app.baseDomain,
             jwt: app.jwtSecret || app.jwksUrl ? { secret: app.jwtSecret, jwksUrl: app.jwksUrl } : undefined,
-            exclude: ['/health', '/docs', '/admin'],
+            exclude: ['/health', '/docs', '/admin', '/metrics'],
           },
         };
       },
     }),
+    ObservabilityModule,
     UsersModule,
     ProjectsModule,
     AdminModule,

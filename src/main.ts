@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { httpPlatformFromEnv } from './config/app.config';
 import { exitOnInvalidEnvironment } from './config/check-environment';
 import { describeStartFailure, ensureDatabase } from './database/ensure-database';
+import { currentLogging } from './observability/logging';
 
 async function main(): Promise<void> {
   exitOnInvalidEnvironment();
@@ -16,7 +17,10 @@ async function main(): Promise<void> {
       void app
         .close()
         .then(() => embedded?.stop())
-        .finally(() => process.exit(0));
+        .finally(() => {
+          currentLogging().flush();
+          process.exit(0);
+        });
     });
   }
   const port = Number(process.env.PORT ?? 3000);

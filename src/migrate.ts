@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { exitOnInvalidEnvironment } from './config/check-environment';
 import { AppLogger } from './common/app-logger';
+import { createLogging } from './observability/logging';
 import { describeStartFailure, ensureDatabase } from './database/ensure-database';
 
 /**
@@ -15,7 +16,7 @@ async function main(argv: string[]): Promise<number> {
   const { AppModule } = await import('./app.module.js');
   const { TenantMigrations } = await import('../libs/tenancy/src/index.js');
   const app = await NestFactory.createApplicationContext(AppModule, {
-    logger: new AppLogger({ logLevels: ['error', 'warn'] }),
+    logger: new AppLogger(createLogging({ level: 'warn' })),
     abortOnError: false,
   });
   try {

@@ -164,9 +164,11 @@ describe('pool registry: one pool per tenant, budget, eviction, shutdown', () =>
     const freeFirst = await holdConnections(['p1', 'p1', 'p4', 'p4']);
     assert.equal(registry.stats().open.default, 6);
     assert.equal(await backends(database('p2')), 1, 'within the budget nothing is closed');
+    const closedBefore = registry.stats().evictions.idleConnections;
     // A fifth tenant's unit needs a connection: the least recently used idle pool (p2) makes room.
     const freeSecond = await holdConnections(['p5']);
     await waitFor('p2 to have no connection left', async () => (await backends(database('p2'))) === 0);
+    assert.equal(registry.stats().evictions.idleConnections, closedBefore + 1, 'the metrics count the connection closed to make room');
     assert.equal(await backends(database('p3')), 1, 'p3 was used after p2: it keeps its connection');
     assert.equal(p1.dataSource.isInitialized, true, 'the leased pool of p1 stays');
     assert.ok(registry.stats().open.default <= 6, `${registry.stats().open.default} open over a budget of 6`);
@@ -356,7 +358,9 @@ describe('pool registry: idle eviction', () => {
     const released = Date.now();
     assert.equal(registry.stats().pools, 1);
     assert.equal(lease.dataSource.isInitialized, true);
+    const evictedBefore = registry.stats().evictions.idlePools;
     await waitFor('the idle pool to be evicted', () => registry.stats().pools === 0, IDLE * 8);
+    assert.equal(registry.stats().evictions.idlePools, evictedBefore + 1, 'the metrics count the eviction');
     const evictedAfter = Date.now() - released;
     assert.ok(evictedAfter >= IDLE - 50, `evicted after ${evictedAfter} ms, before idleMillis`);
     await waitFor('the evicted pool to be closed', () => !lease.dataSource.isInitialized);

@@ -10,6 +10,10 @@ export const TENANCY_CONFIG_NAMES: ConfigNames = {
   defaultServer: 'DATABASE_URL',
 };
 
+/** pino's levels, for LOG_LEVEL (default info). */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 /** The HTTP platforms the service runs on (HTTP_PLATFORM); the first is the default. */
 export const HTTP_PLATFORMS = ['fastify', 'express'] as const;
 export type HttpPlatform = (typeof HTTP_PLATFORMS)[number];
@@ -79,6 +83,26 @@ class Environment {
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(3_600_000) HTTP_REQUEST_TIMEOUT_MILLIS?: number;
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(600_000) HTTP_KEEP_ALIVE_TIMEOUT_MILLIS?: number;
+
+  @IsOptional()
+  @IsIn(LOG_LEVELS, { message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })
+  LOG_LEVEL?: string;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'METRICS_TOKEN must hold at least 16 characters (a bearer token for GET /metrics)' })
+  METRICS_TOKEN?: string;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(65535) METRICS_PORT?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(1000) METRICS_TOP_TENANTS?: number;
+
+  @IsOptional()
+  @IsUrl(
+    { require_tld: false, protocols: ['http', 'https'] },
+    { message: 'OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL of an OTLP/HTTP collector' },
+  )
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
 }
 
 /** What is wrong with an environment, one `KEY: problem` a line; empty when it is valid. */
@@ -128,6 +152,12 @@ export interface AppConfig {
   tenantConcurrency?: number;
   /** Requests per second one tenant may start (TENANCY_TENANT_RATE); unset: no rate limit. */
   tenantRate?: number;
+  /** Bearer token of GET /metrics (METRICS_TOKEN); unset and no metricsPort: /metrics is 404. */
+  metricsToken?: string;
+  /** A port of its own for GET /metrics (METRICS_PORT); then the service's port answers /metrics with 404. */
+  metricsPort?: number;
+  /** Tenants labelled by name in the per-tenant metrics, the busiest first (METRICS_TOP_TENANTS); default 10. */
+  metricsTopTenants: number;
 }
 
 export const appConfig = registerAs('app', (): AppConfig => ({
@@ -151,6 +181,9 @@ export const appConfig = registerAs('app', (): AppConfig => ({
   statementTimeoutMillis: optionalNumber(process.env.TENANCY_STATEMENT_TIMEOUT_MILLIS),
   tenantConcurrency: optionalNumber(process.env.TENANCY_TENANT_CONCURRENCY),
   tenantRate: optionalNumber(process.env.TENANCY_TENANT_RATE),
+  metricsToken: process.env.METRICS_TOKEN || undefined,
+  metricsPort: optionalNumber(process.env.METRICS_PORT),
+  metricsTopTenants: optionalNumber(process.env.METRICS_TOP_TENANTS) ?? 10,
 }));
 
 function optionalNumber(value: string | undefined): number | undefined {

@@ -1,4 +1,4 @@
-import { BadRequestException, ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import { BadRequestException, ConflictException, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { Repository } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -29,6 +29,9 @@ export class UserHasProjectsError extends ConflictException {
 /** Feature code: no tenant, no model, no strategy. The repository is already the tenant's. */
 @Injectable()
 export class UsersService {
+  // Lines logged here carry the request id and the tenant without saying so (see src/observability).
+  private readonly logger = new Logger('Users');
+
   constructor(@InjectRepository(User, TENANT_CONNECTION) private readonly users: Repository<User>) {}
 
   async create(dto: CreateUserDto): Promise<UserView> {
@@ -41,6 +44,7 @@ export class UsersService {
       .returning(RETURNED)
       .execute();
     if (!result.raw?.length) throw new EmailTakenError();
+    this.logger.debug(`user ${id} created`);
     return fromRow(result.raw[0]);
   }
 

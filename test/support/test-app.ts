@@ -33,6 +33,8 @@ export interface TestAppOptions {
    * through the pooler too, so this instance's LISTEN cannot hear (an instance with a stale catalog).
    */
   pooler?: 'requests' | 'both';
+  /** The app's JSON log lines go here (at LOG_LEVEL, default info) instead of nowhere. */
+  logDestination?: { write(line: string): unknown };
 }
 
 export interface TestApp {
@@ -101,7 +103,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   }
   Object.assign(process.env, serviceEnv);
   const { createApp } = await import('../../src/app.factory.js');
-  const app = await createApp({ logger: process.env.TEST_LOG ? ['error', 'warn', 'log'] : false });
+  const app = await createApp(
+    options.logDestination
+      ? { logDestination: options.logDestination }
+      : { logger: process.env.TEST_LOG ? ['error', 'warn', 'log'] : false },
+  );
   if (options.migrations) {
     // Providers exist once the app is created, and nothing reads the migration set before init.
     (app.get(TENANCY_OPTIONS) as ResolvedTenancyOptions).migrations = options.migrations;

@@ -62,3 +62,10 @@ export { TenantMover, MoveReport, MoveState, MovePhase, MoveVerificationError } 
 export { TenancyReadiness } from './pools/tenancy-readiness';
 export { PoolRegistry, PoolRegistryStats } from './pools/pool-registry';
 export { SuperAdminGuard, SUPER_ADMIN_ROLE } from './resolution/super-admin.guard';
+
+// Observability: what a logger, a metrics collector or a tracer needs, without depending on any.
+export { tenantLogFields, type TenantLogFields } from './context/tenant-log-fields';
+export { tenantRequestInfo, type TenantRequestInfo } from './context/request-tenant';
+export { TenantActivity, type TenantActivitySample, type TenantLoad } from './context/tenant-activity';
+export { PoolGauges, type PoolGauge } from './pools/pool-gauges';
+export { LifecycleProgressReader, type LifecycleProgress } from './lifecycle/lifecycle-progress';

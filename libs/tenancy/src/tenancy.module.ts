@@ -34,6 +34,9 @@ import { currentTenantDataSourceProvider, CURRENT_TENANT_DATA_SOURCE } from './c
 import { SHARED_TENANT_DATA_SOURCE } from './context/tenant-data-source';
 import { TENANT_DATA_SOURCE_TOKEN, TENANT_ENTITY_MANAGER_TOKEN, tenantTypeOrmProviders } from './context/typeorm-tokens';
 import { TenancyService } from './context/tenancy.service';
+import { TenantActivity } from './context/tenant-activity';
+import { PoolGauges } from './pools/pool-gauges';
+import { LifecycleProgressReader } from './lifecycle/lifecycle-progress';
 import { TenantContextIdStrategy } from './context/tenant-context-id.strategy';
 import { UnitOfWorkScope } from './context/unit-of-work-scope';
 import { FeatureEntities } from './connections/feature-entities';
@@ -119,6 +122,9 @@ const PROVIDERS: Provider[] = [
   MoveRecovery,
   TenantMover,
   TenancyBootstrap,
+  TenantActivity,
+  PoolGauges,
+  LifecycleProgressReader,
   currentTenantProvider,
   TenantCacheableRoutes,
   currentStrategyProvider,
@@ -144,6 +150,9 @@ const EXPORTS = [
   TenantMover,
   SuperAdminGuard,
   PoolRegistry,
+  TenantActivity,
+  PoolGauges,
+  LifecycleProgressReader,
   CURRENT_TENANT,
   CURRENT_STRATEGY,
   CURRENT_TENANT_DATA_SOURCE,

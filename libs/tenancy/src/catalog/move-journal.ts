@@ -65,6 +65,17 @@ export class MoveJournal {
     return row;
   }
 
+  /** Every recorded move (in progress, or failed and not yet cleared). */
+  async all(): Promise<MoveState[]> {
+    const ds = await this.owner.controlDataSource();
+    return ds.query(
+      `SELECT tenant_id AS "tenantId", source_strategy AS "sourceStrategy", source_server AS "sourceServer",
+              target_strategy AS "targetStrategy", target_server AS "targetServer", phase, progress, error,
+              started_at AS "startedAt", updated_at AS "updatedAt"
+         FROM ${this.table} ORDER BY tenant_id`,
+    );
+  }
+
   /** Both ends of the tenant's recorded move (none when no move is recorded). */
   async ends(tenantId: string): Promise<MoveEnd[]> {
     const state = await this.state(tenantId);

@@ -4,7 +4,9 @@ import type { TenantRecord } from '../core/tenant-record';
 import type { UnitOfWork } from '../data-source/unit-of-work';
 import { NoTenantContextError } from '../errors/tenancy.errors';
 
-const TENANT = 'tenancy:tenant';
+/** The key of the current tenant's record in the nestjs-cls store. */
+export const TENANT_CLS_KEY = 'tenancy:tenant';
+const TENANT = TENANT_CLS_KEY;
 const UNIT_OF_WORK = 'tenancy:unit-of-work';
 
 /**

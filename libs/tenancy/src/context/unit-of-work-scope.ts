@@ -6,12 +6,16 @@ import type { UnitOfWork } from '../data-source/unit-of-work';
 import { UnitOfWorkFactory } from '../data-source/unit-of-work-factory';
 import { pgErrorCode, READ_ONLY_TRANSACTION } from '../errors/pg-error-code';
 import { ClsContextMissingError, TenantMovingError } from '../errors/tenancy.errors';
+import { TenantActivity } from './tenant-activity';
 import { TenantContext } from './tenant-context';
 
 /** What `bindToResponse` needs of an HTTP response: Node's `ServerResponse` has it. */
 export interface ClosableResponse {
   readonly closed: boolean;
   readonly destroyed: boolean;
+  /** The status answered (Node's response has it); 0 or absent when none was. */
+  readonly statusCode?: number;
+  readonly headersSent?: boolean;
   once(event: 'close', listener: () => void): unknown;
 }
 
@@ -35,6 +39,7 @@ export class UnitOfWorkScope {
     private readonly cls: ClsService,
     private readonly units: UnitOfWorkFactory,
     private readonly context: TenantContext,
+    private readonly activity: TenantActivity = new TenantActivity(),
   ) {}
 
   /** The unit of the current async context, or undefined outside a tenant's context. */
@@ -80,9 +85,21 @@ export class UnitOfWorkScope {
    * makes it a no-op). A response already closed (the client went away while the tenant was being
    * resolved) rolls it back at once, so a connection is always released.
    */
-  bindToResponse(unit: UnitOfWork, res: ClosableResponse): void {
-    if (res.closed || res.destroyed) void this.rollback(unit);
-    else res.once('close', () => void this.rollback(unit));
+  bindToResponse(unit: UnitOfWork, res: ClosableResponse, arrivedAt = performance.now()): void {
+    const ended = () => {
+      const millis = performance.now() - arrivedAt;
+      const status = res.headersSent === false ? 0 : (res.statusCode ?? 0);
+      void this.rollback(unit).then(() => this.recordEnd(unit, 'request', millis, status >= 500, status));
+    };
+    if (res.closed || res.destroyed) ended();
+    else res.once('close', ended);
+  }
+
+  /** Records an ended unit in the tenant's activity (see `TenantActivity`). */
+  private recordEnd(unit: UnitOfWork, kind: 'request' | 'run', millis: number, failed: boolean, status?: number): void {
+    // Units made by hand (tests) may have no tenant.
+    if (!unit.tenant) return;
+    this.activity.record({ tenant: unit.tenant, kind, status, failed, millis, databaseMillis: unit.databaseMillis ?? 0 });
   }
 
   /**
@@ -128,13 +145,16 @@ export class UnitOfWorkScope {
     return this.cls.run({ ifNested: 'override' }, async () => {
       const unit = await this.open(tenant);
       this.enter(tenant, unit);
+      const startedAt = performance.now();
       try {
         await this.start(unit);
         const result = await fn();
         await this.commit(unit);
+        this.recordEnd(unit, 'run', performance.now() - startedAt, false);
         return result;
       } catch (err) {
         await this.rollback(unit);
+        this.recordEnd(unit, 'run', performance.now() - startedAt, true);
         if (pgErrorCode(err) === READ_ONLY_TRANSACTION) throw new TenantMovingError(tenant.id);
         throw err;
       }

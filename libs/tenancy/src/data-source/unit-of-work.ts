@@ -52,6 +52,9 @@ export class UnitOfWork {
   private leaveSlot?: () => void;
   private permit?: () => void;
   private opener?: TransactionOpener;
+  /** performance.now() when the first query asked for a connection, and when the unit released it. */
+  private connectingAt?: number;
+  private releasedAt?: number;
 
   constructor(
     readonly tenant: TenantRecord,
@@ -72,6 +75,16 @@ export class UnitOfWork {
      */
     private readonly onBeginFailed: (err: unknown) => Promise<void> = async () => undefined,
   ) {}
+
+  /**
+   * Milliseconds this unit has spent on the database: from its first query asking for a connection
+   * (waiting for one included) to the end of its COMMIT or ROLLBACK, or until now while it runs.
+   * 0 when it made no query.
+   */
+  get databaseMillis(): number {
+    if (this.connectingAt === undefined) return 0;
+    return (this.releasedAt ?? performance.now()) - this.connectingAt;
+  }
 
   /** True from the moment `commit` or `rollback` is called. */
   get ended(): boolean {
@@ -181,6 +194,7 @@ export class UnitOfWork {
     runner.connect = () => {
       if (!this.begun) {
         if (this.ended) return Promise.reject(this.endedError());
+        this.connectingAt = performance.now();
         this.begun = Promise.resolve()
           .then(() => this.beforeBegin())
           .then(async () => {
@@ -258,6 +272,7 @@ export class UnitOfWork {
         else await runner.release();
       }
     } finally {
+      if (this.connectingAt !== undefined) this.releasedAt = performance.now();
       this.permit?.();
       // A start still in flight gives its lease back itself once it sees the unit ended.
       await this.starting?.catch(() => undefined);

@@ -45,6 +45,13 @@ export class HomeDataSource implements OnApplicationShutdown {
     return this.ds;
   }
 
+  /** Connections of the home pool now: open (in use and idle), idle, and callers waiting for one. Zeros before start. */
+  stats(): { open: number; idle: number; waiting: number } {
+    const pool = (this.ds?.driver as unknown as { master?: { totalCount: number; idleCount: number; waitingCount: number } } | undefined)
+      ?.master;
+    return { open: pool?.totalCount ?? 0, idle: pool?.idleCount ?? 0, waiting: pool?.waitingCount ?? 0 };
+  }
+
   /** Leases of the home pool cost nothing: it is never evicted. */
   acquire(): DataSourceLease {
     return this.lease;

@@ -32,6 +32,12 @@ export interface PoolRegistryStats {
   open: Record<string, number>;
   /** Per server: connections held by units of work now (permits of the budget). */
   busy: Record<string, number>;
+  /** Per server: connections open and idle now. */
+  idle: Record<string, number>;
+  /** Per server: units of work waiting for a connection permit now (the budget is full). */
+  waiting: Record<string, number>;
+  /** Since start: pools closed for being idle `idleMillis`, and idle connections closed to make room under the budget. */
+  evictions: { idlePools: number; idleConnections: number };
 }
 
 /** The part of pg's Pool the registry reads. */
@@ -82,6 +88,7 @@ export class PoolRegistry implements OnApplicationShutdown {
   /** Per server, the driver facts learned from its first tenant pool (see `open`). */
   private readonly facts = new Map<string, DriverFacts>();
   private readonly sweeper: NodeJS.Timeout;
+  private readonly evictions = { idlePools: 0, idleConnections: 0 };
 
   constructor(
     @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
@@ -142,16 +149,21 @@ export class PoolRegistry implements OnApplicationShutdown {
   stats(): PoolRegistryStats {
     const open: Record<string, number> = {};
     const busy: Record<string, number> = {};
+    const idle: Record<string, number> = {};
+    const waiting: Record<string, number> = {};
     let inUse = 0;
     let connected = 0;
     for (const e of this.entries.values()) {
-      const total = poolOf(e)?.totalCount ?? 0;
+      const pool = poolOf(e);
+      const total = pool?.totalCount ?? 0;
       open[e.server] = (open[e.server] ?? 0) + total;
+      idle[e.server] = (idle[e.server] ?? 0) + (pool?.idleCount ?? 0);
       busy[e.server] = this.budget.busy(e.server);
+      waiting[e.server] = this.budget.waiting(e.server);
       if (e.refs > 0) inUse++;
       if (total > 0) connected++;
     }
-    return { pools: this.entries.size, connected, inUse, open, busy };
+    return { pools: this.entries.size, connected, inUse, open, busy, idle, waiting, evictions: { ...this.evictions } };
   }
 
   /** Closes the tenant's pool if it is idle (for example before its database is dropped). */
@@ -255,6 +267,7 @@ export class PoolRegistry implements OnApplicationShutdown {
         if (excess <= 0) break;
         const n = Math.min(excess, s[pass]);
         for (let k = 0; k < n; k++) closing.push(closeIdleConnection(s.pool));
+        this.evictions.idleConnections += n;
         excess -= n;
         s.spare -= n;
         s.beyondOne -= n;
@@ -286,6 +299,7 @@ export class PoolRegistry implements OnApplicationShutdown {
     for (const e of [...this.entries.values()]) {
       if (e.refs === 0 && e.dataSource && e.lastUsed < cutoff) {
         this.entries.delete(e.tenantId);
+        this.evictions.idlePools++;
         void this.close(e);
       }
     }

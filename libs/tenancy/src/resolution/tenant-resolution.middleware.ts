@@ -3,6 +3,7 @@ import { ClsService } from 'nestjs-cls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TenantAccess } from '../catalog/tenant-access';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
+import { markTenantRequest } from '../context/request-tenant';
 import { TENANT_REQUEST_KEY } from '../context/tenant-context-id.strategy';
 import { UnitOfWorkScope } from '../context/unit-of-work-scope';
 import { isExcludedPath } from './excluded-paths';
@@ -40,12 +41,14 @@ export class TenantResolutionMiddleware implements NestMiddleware {
     // Every answer to a tenant-scoped request, errors included, is the caller's own: no shared
     // cache may keep it (a route can relax this with @TenantCacheable).
     res.setHeader('Cache-Control', 'private, no-store');
+    const arrivedAt = performance.now();
     const { id, source } = await this.resolver.resolve(req);
     const tenant = this.access.servable(id, source, req.method);
     const unit = await this.scope.open(tenant, req.method);
-    this.scope.bindToResponse(unit, res);
+    this.scope.bindToResponse(unit, res, arrivedAt);
     this.scope.enter(tenant, unit);
     req[TENANT_REQUEST_KEY] = tenant.id;
+    markTenantRequest(req, tenant, unit);
     next();
   }
 }
