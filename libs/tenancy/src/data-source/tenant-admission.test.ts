@@ -1,7 +1,7 @@
 // The admission limits on their own: concurrency slots given back once, and the token bucket of a
 // tier's rate (refill, burst, Retry-After) on a clock the test moves.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { resolveTenancyOptions, TierDefinition } from '../config/tenancy-options';
 import { TenantBusyError, TenantRateLimitedError } from '../errors/tenancy.errors';
 import { TenantAdmission } from './tenant-admission';
