@@ -1,4 +1,4 @@
-import { INestApplication, LoggerService, ValidationPipe } from '@nestjs/common';
+import { INestApplication, LoggerService, NestApplicationOptions, Type, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -27,16 +27,33 @@ export interface CreateAppOptions {
   logger?: false | ('error' | 'warn' | 'log')[];
   /** Where the JSON log lines go instead of standard output (tests read them). */
   logDestination?: DestinationStream;
+  /**
+   * Makes the Nest application of a module, on a Fastify adapter or, without one, on Express.
+   * Default `NestFactory.create`; the e2e tests give one that compiles a testing module
+   * (`Test.createTestingModule`) and calls its `createNestApplication`.
+   */
+  build?: AppBuilder;
 }
 
+export type AppBuilder = (
+  module: Type<unknown>,
+  adapter: FastifyAdapter | undefined,
+  options: NestApplicationOptions,
+) => Promise<INestApplication>;
+
+const nestFactory: AppBuilder = (module, adapter, options) =>
+  adapter ? NestFactory.create<NestFastifyApplication>(module, adapter, options) : NestFactory.create(module, options);
+
 /**
- * Builds the service as `npm start` runs it; the e2e tests use the same wiring. On Fastify by
- * default, on Express with HTTP_PLATFORM=express: the same routes, limits and error answers.
+ * Builds the service as `npm start` runs it; the e2e tests use the same wiring (with `build`, the
+ * app comes from a testing module). On Fastify by default, on Express with HTTP_PLATFORM=express:
+ * the same routes, limits and error answers.
  */
 export async function createApp(options: CreateAppOptions = {}): Promise<INestApplication> {
   const logging = createLogging({ level: logLevelOf(options.logger), destination: options.logDestination });
   const logger = options.logger === false ? false : new AppLogger(logging);
-  const app = httpPlatformFromEnv() === 'express' ? await createExpressApp(logger) : await createFastifyApp(logger);
+  const build = options.build ?? nestFactory;
+  const app = httpPlatformFromEnv() === 'express' ? await createExpressApp(build, logger) : await createFastifyApp(build, logger);
   // Before every route and every Nest middleware (Nest registers those when the app initializes),
   // so a request refused before routing (an unknown tenant, a stopping service) has its log line
   // and its count too: the request line (pino-http), the request metrics, then the shutdown drain.
@@ -80,13 +97,13 @@ function logLevelOf(levels: CreateAppOptions['logger']): LogLevel | undefined {
 // JSON body parser is the app's own (JsonBodyMiddleware on Express, readJsonBody on Fastify).
 const NEST_OPTIONS = { bodyParser: false, abortOnError: false } as const;
 
-async function createExpressApp(logger: LoggerService | false): Promise<INestApplication> {
-  const app = await NestFactory.create(AppModule, { ...NEST_OPTIONS, logger });
+async function createExpressApp(build: AppBuilder, logger: LoggerService | false): Promise<INestApplication> {
+  const app = await build(AppModule, undefined, { ...NEST_OPTIONS, logger });
   app.getHttpServer().on('clientError', answerClientErrorAsJson);
   return app;
 }
 
-async function createFastifyApp(logger: LoggerService | false): Promise<INestApplication> {
+async function createFastifyApp(build: AppBuilder, logger: LoggerService | false): Promise<INestApplication> {
   const adapter = new FastifyAdapter({
     // Routed as Express routes: without regard to case or a trailing slash, and a path parameter
     // of any length (Node's header size limit bounds the URL).
@@ -106,7 +123,7 @@ async function createFastifyApp(logger: LoggerService | false): Promise<INestApp
       markRoute(request.raw, request.routeOptions?.url);
       done();
     });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, { ...NEST_OPTIONS, logger });
+  const app = (await build(AppModule, adapter, { ...NEST_OPTIONS, logger })) as NestFastifyApplication;
   const fastify = app.getHttpAdapter().getInstance();
   // JSON as on Express; any other body is left unread, as express.json leaves it (a DTO then
   // finds no fields), rather than refused with 415.

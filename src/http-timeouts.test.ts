@@ -1,7 +1,7 @@
 // The HTTP server's time limits: defaults, environment overrides, and what is set on the server.
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { applyHttpTimeouts, httpTimeoutsFromEnv } from './http-timeouts';
 
 describe('HTTP timeouts', () => {

@@ -4,7 +4,7 @@
 // on a global provider, useClass with an imported dependency, forFeature-only entities and
 // @InjectTenantRepository as a property. Each scenario boots the library for real.
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { afterAll, describe, it } from '@jest/globals';
 import { Controller, Get, Global, Inject, Injectable, INestApplication, Module, Type } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
@@ -82,7 +82,7 @@ async function whoami(app: INestApplication, tenant: string, set: Record<string,
   assert.deepEqual(res.body, { tenant, databaseTenant: tenant });
 }
 
-after(async () => {
+afterAll(async () => {
   if (created) await dropEverything(names.controlDatabase, names.databasePrefix, names.runtimeRole);
 });
 

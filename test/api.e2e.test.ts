@@ -1,6 +1,6 @@
 // The reference API, run once per isolation model: the same suite, the same assertions.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import request from 'supertest';
 import type { IsolationModel } from '../libs/tenancy/src';
 import { startTestApp, TestApp } from './support/test-app';
@@ -14,7 +14,7 @@ for (const model of MODELS) {
     const B = `b-${model}`;
     const as = (tenant: string) => ({ 'X-Tenant-ID': tenant });
 
-    before(async () => {
+    beforeAll(async () => {
       t = await startTestApp({
         tenants: [
           { id: A, name: 'Tenant A', strategy: model },
@@ -22,7 +22,7 @@ for (const model of MODELS) {
         ],
       });
     });
-    after(async () => t?.close());
+    afterAll(async () => t?.close());
 
     async function createUser(tenant: string, email: string, name = 'Someone') {
       const res = await request(t.http).post('/users').set(as(tenant)).send({ email, name });

@@ -2,7 +2,7 @@
 // tenant migration puts in another schema, and a security_invoker view over such a function. Each
 // migration must be refused, or tenant b's runtime session must not read tenant a's row through it.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Client } from 'pg';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { TenancyConfigError, tenantTable, UnsafeTenantTableError } from '../libs/tenancy/src';
@@ -58,13 +58,13 @@ describe('objects that would escape the tenant-table audit', () => {
   let creds: { user: string; password: string };
   let seq = 0;
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({ tenants: [{ id: 'at-s1', name: 'S1', strategy: 'shared' }] });
     control = await t.app.get(OwnerConnections).controlDataSource();
     runner = t.app.get(MigrationRunner);
     creds = await t.app.get(RuntimeRole).getCredentials();
   });
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
   });
 

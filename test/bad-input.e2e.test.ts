@@ -3,7 +3,7 @@
 // through owner connections: every table of every schema and database of the suite).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import request from 'supertest';
 import type { IsolationModel } from '../libs/tenancy/src';
 import { rowsOf, snapshotData } from './support/db-snapshot';
@@ -83,7 +83,7 @@ describe('bad input', () => {
     assert.deepEqual(await snapshot(), before, 'bad input changed stored data');
   }
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({
       tenants: MODELS.map((model) => ({ id: TENANT[model], name: `Bad input ${model}`, strategy: model })),
     });
@@ -107,7 +107,7 @@ describe('bad input', () => {
     assert.equal(rowsOf(first, 'users'), 6);
     assert.equal(rowsOf(first, 'projects'), 3);
   });
-  after(async () => t?.close());
+  afterAll(async () => t?.close());
 
   describe('tenant resolution input', () => {
     it('SQL injection in X-Tenant-ID, the path prefix and the subdomain is a 400 before any lookup', () =>

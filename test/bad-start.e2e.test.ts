@@ -9,10 +9,11 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { afterAll, describe, it } from '@jest/globals';
 import { freePort, startEmbeddedPostgres, type EmbeddedPostgres } from '../src/database/embedded-postgres';
+import { compiledDir } from './support/compiled-dir';
 
-const main = resolve(__dirname, '../src/main.js');
+const main = resolve(compiledDir(__dirname), '../src/main.js');
 
 function start(cwd: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   return new Promise((ok, fail) => {
@@ -37,7 +38,7 @@ describe('npm start after a bad stop or with a bad environment', () => {
   const dir = mkdtempSync(join(tmpdir(), 'nt-bad-start-'));
   let orphan: EmbeddedPostgres | undefined;
 
-  after(async () => {
+  afterAll(async () => {
     await orphan?.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -58,7 +59,7 @@ describe('npm start after a bad stop or with a bad environment', () => {
   it('with DATABASE_URL naming a server that does not answer, says which and what to do, without a stack trace', async () => {
     const { code, output } = await start(dir, {
       DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/never',
-      TENANCY_CONFIG: resolve(__dirname, '../../config/tenants.yaml'),
+      TENANCY_CONFIG: resolve(compiledDir(__dirname), '../../config/tenants.yaml'),
       PORT: String(await freePort()),
     });
     assert.equal(code, 1, output);

@@ -5,10 +5,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { stringify } from 'yaml';
 import { TenancyConfigError } from '../libs/tenancy/src';
 import { uniqueSuffix, urlFor, withOwnerClient } from './support/test-database';
+import { compiledDir } from './support/compiled-dir';
 
 const TIERS = { free: { strategy: 'shared' }, enterprise: { strategy: 'database', pool: { max: 2 } } };
 
@@ -85,13 +86,13 @@ describe('invalid configuration fails the start', () => {
   };
   let createApp: typeof import('../src/app.factory').createApp;
 
-  before(async () => {
+  beforeAll(async () => {
     Object.assign(process.env, { DATABASE_URL: databaseUrl, TENANCY_CONFIG: file('first.yaml', BAD_FILES[0].doc) });
     delete process.env.TENANT_DB_SERVERS;
     ({ createApp } = await import('../src/app.factory.js'));
   });
 
-  after(() => {
+  afterAll(() => {
     for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
     Object.assign(process.env, saved);
     rmSync(dir, { recursive: true, force: true });
@@ -171,7 +172,7 @@ describe('invalid configuration fails the start', () => {
   });
 
   describe('as `npm start` runs it (node dist/src/main.js)', () => {
-    const main = resolve(__dirname, '../src/main.js');
+    const main = resolve(compiledDir(__dirname), '../src/main.js');
 
     function start(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
       return new Promise((ok, fail) => {

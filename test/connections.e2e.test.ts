@@ -4,7 +4,7 @@
 // a tenant that waits too long for a connection gets 503 with Retry-After, and only that tenant.
 import assert from 'node:assert/strict';
 import { connect, Socket } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { PoolRegistry, TenancyService, TenantDataSource } from '../libs/tenancy/src';
@@ -50,7 +50,7 @@ describe('connections: fair, bounded, never held for nothing', () => {
   let port: number;
   let registry: PoolRegistry;
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({
       tiers: {
         free: { strategy: 'shared' },
@@ -77,7 +77,7 @@ describe('connections: fair, bounded, never held for nothing', () => {
     registry = t.app.get(PoolRegistry);
   });
 
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
     for (const name of [
       'TENANCY_SERVER_CONNECTION_BUDGET',

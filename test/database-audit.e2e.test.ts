@@ -3,7 +3,7 @@
 // it as the runtime role). Each check names the rule of DESIGN.md ("Database rules") it enforces.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Client } from 'pg';
 import request from 'supertest';
 import { TenancyService, TenantCatalog, TenantDataSource } from '../libs/tenancy/src';
@@ -58,7 +58,7 @@ describe('database audit after a start with tenants of all three models', () => 
     return 'no error';
   }
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({ tenants: TENANTS.map((x) => ({ id: x.id, name: x.id, strategy: x.strategy })) });
     const catalog = t.app.get(TenantCatalog);
     const strategies = t.app.get(IsolationStrategies);
@@ -97,7 +97,7 @@ describe('database audit after a start with tenants of all three models', () => 
       return rows[0].value as string;
     });
   });
-  after(async () => t?.close());
+  afterAll(async () => t?.close());
 
   it('the runtime role is a plain login role: not superuser, NOBYPASSRLS, NOCREATEROLE, NOCREATEDB, member of no role', async () => {
     await withOwnerClient(undefined, async (c) => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Client } from 'pg';
 import request from 'supertest';
 import { EmbeddedPostgres, startEmbeddedPostgres } from '../src/database/embedded-postgres';
@@ -58,7 +58,7 @@ describe('the database frozen, restarting, or one tenant server down', () => {
   let t: TestApp;
   const homeTenants = ['acme', 'widget', 'gadget'];
 
-  before(async () => {
+  beforeAll(async () => {
     home = await startEmbeddedPostgres({ dir: homeDir, persistent: true });
     eu = await startEmbeddedPostgres({ dir: euDir, persistent: true });
     // This suite's apps live on its own server: the faults below never touch the shared test server.
@@ -74,7 +74,7 @@ describe('the database frozen, restarting, or one tenant server down', () => {
     });
   });
 
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
     await home?.stop().catch(() => undefined);
     await eu?.stop().catch(() => undefined);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, posix, relative, resolve } from 'node:path';
-import { before, describe, it } from 'node:test';
+import { beforeAll, describe, it } from '@jest/globals';
 import * as ts from 'typescript';
 import { parse } from 'yaml';
 import { validateEnvironment } from '../src/config/app.config';
@@ -160,7 +160,7 @@ describe('deploy files', () => {
   let compose: any;
   const composeEnv = { JWT_SECRET: 'x'.repeat(40) } as Record<string, string | undefined>;
 
-  before(() => {
+  beforeAll(() => {
     ({ stages, directives } = parseDockerfile(read('Dockerfile')));
     build = stages[0];
     runtime = stages[stages.length - 1];

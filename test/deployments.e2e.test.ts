@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Client } from 'pg';
 import request from 'supertest';
 import { DeploymentOwnershipError, TenantLifecycle, TenantProvisioner, type TenantDefinition } from '../libs/tenancy/src';
@@ -18,6 +18,7 @@ import { SchemaStrategy } from '../libs/tenancy/src/strategies/schema.strategy';
 import { freePort } from '../src/database/embedded-postgres';
 import { DEFAULT_TIERS, dropEverything, startTestApp, TestApp } from './support/test-app';
 import { childProcessEnv, uniqueSuffix, urlFor, withOwnerClient } from './support/test-database';
+import { compiledDir } from './support/compiled-dir';
 
 const TENANTS: TenantDefinition[] = [
   { id: 'acme', name: 'Acme Corp', tier: 'enterprise' },
@@ -73,7 +74,7 @@ async function startFails(env: Record<string, string>): Promise<{ code: number |
   const controlDatabase = `nt_${uniqueSuffix()}`;
   await withOwnerClient(undefined, (c) => c.query(`CREATE DATABASE "${controlDatabase}"`));
   try {
-    const child = spawn(process.execPath, [join(__dirname, '..', 'src', 'main.js')], {
+    const child = spawn(process.execPath, [join(compiledDir(__dirname), '..', 'src', 'main.js')], {
       env: childProcessEnv({ ...env, DATABASE_URL: urlFor(controlDatabase), PORT: String(await freePort()), NODE_ENV: 'test' }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -102,12 +103,12 @@ describe('two deployments on one server, same tenants file, same database prefix
   let a: TestApp;
   let b: TestApp;
 
-  before(async () => {
+  beforeAll(async () => {
     a = await startTestApp({ tenants: TENANTS, env: { TENANCY_DATABASE_PREFIX: prefix }, defaultRole: true });
     b = await startTestApp({ tenants: TENANTS, env: { TENANCY_DATABASE_PREFIX: prefix }, defaultRole: true });
   });
 
-  after(async () => {
+  afterAll(async () => {
     await b?.close();
     await a?.close();
   });
@@ -377,7 +378,7 @@ describe('upgrading a deployment made before deployment keys', () => {
   let t: TestApp;
   let upgraded: TestApp | undefined;
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({ tenants: TENANTS });
     for (const { id } of TENANTS) {
       const res = await request(t.http)
@@ -399,7 +400,7 @@ describe('upgrading a deployment made before deployment keys', () => {
     });
   });
 
-  after(async () => {
+  afterAll(async () => {
     await upgraded?.close();
     await dropEverything(t.controlDatabase, t.databasePrefix, t.runtimeRole);
   });

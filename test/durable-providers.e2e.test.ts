@@ -3,7 +3,7 @@
 // singletons (TenantDataSource, a controller that reaches the scoped providers through ModuleRef)
 // stay singletons.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Controller, Get, INestApplication, Inject, Injectable, Req, Scope } from '@nestjs/common';
 import { APP_FILTER, ContextIdFactory, ModuleRef } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
@@ -187,7 +187,7 @@ describe('durable (per-tenant) providers', () => {
     return res.body;
   }
 
-  before(async () => {
+  beforeAll(async () => {
     await withOwnerClient(undefined, (c) => c.query(`CREATE DATABASE "${controlDatabase}"`));
     const moduleRef = await Test.createTestingModule({
       imports: [
@@ -205,7 +205,7 @@ describe('durable (per-tenant) providers', () => {
     }).compile();
     app = await startNestApp(moduleRef, { logger: process.env.TEST_LOG ? ['error', 'warn', 'log'] : false });
   });
-  after(async () => {
+  afterAll(async () => {
     await app?.close();
     await dropEverything(controlDatabase, databasePrefix, runtimeRole);
   });

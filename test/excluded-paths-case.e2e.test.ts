@@ -5,21 +5,21 @@
 // 429 from the shedding middleware. A path the router serves as an excluded route must be treated
 // as excluded (or not be routed at all): never 400 for a missing tenant, never a tenant's 429.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import request from 'supertest';
 import { startTestApp, TestApp } from './support/test-app';
 
 describe('resolution.exclude and the case of the path', () => {
   let t: TestApp;
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({
       tiers: { metered: { strategy: 'shared', rate: { perSecond: 0.01, burst: 1 } } },
       tenants: [{ id: 'metered-co', name: 'Metered', tier: 'metered' }],
     });
   });
 
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
   });
 

@@ -4,7 +4,7 @@
 // neither read, change, forge nor reference a tenant's notes.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Injectable, INestApplication, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Column, Entity, MigrationInterface, PrimaryColumn, QueryRunner, Repository } from 'typeorm';
@@ -91,7 +91,7 @@ describe('a feature added with createTenantTable() and forFeature()', () => {
     return undefined;
   }
 
-  before(async () => {
+  beforeAll(async () => {
     await withOwnerClient(undefined, (c) => c.query(`CREATE DATABASE "${controlDatabase}"`));
     const moduleRef = await Test.createTestingModule({
       imports: [
@@ -115,7 +115,7 @@ describe('a feature added with createTenantTable() and forFeature()', () => {
     data = app.get(TenantDataSource);
     notes = app.get(NotesService);
   });
-  after(async () => {
+  afterAll(async () => {
     await app?.close();
     await dropEverything(controlDatabase, databasePrefix, runtimeRole);
   });

@@ -3,7 +3,7 @@
 // comment it with this deployment's mark and put its own fence function in it. Provisioning must
 // refuse it: a database or schema is this deployment's only when its owner role owns it too.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Client } from 'pg';
 import { DeploymentOwnershipError, TenantProvisioner } from '../libs/tenancy/src';
 import { startTestApp, TestApp } from './support/test-app';
@@ -13,11 +13,11 @@ describe('a forged deployment mark', () => {
   let t: TestApp;
   const intruder = `intruder_${uniqueSuffix()}`;
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({ tenants: [{ id: 'fm-s1', name: 'S1', strategy: 'shared' }] });
     await withOwnerClient(undefined, (c) => c.query(`CREATE ROLE ${intruder} LOGIN CREATEDB PASSWORD 'intruder'`));
   });
-  after(async () => {
+  afterAll(async () => {
     await withOwnerClient(undefined, async (c) => {
       await c.query(`DROP DATABASE IF EXISTS "${t.databaseStem}victim" WITH (FORCE)`);
       await c.query(`DROP ROLE IF EXISTS ${intruder}`);

@@ -3,7 +3,7 @@
 // in the server process, so bounding the units per connection bounds that cache however many
 // tenants there are. Tenants keep being served across the replacements.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import request from 'supertest';
 import { TenancyService, TenantDataSource } from '../libs/tenancy/src';
 import { startTestApp, TestApp } from './support/test-app';
@@ -14,7 +14,7 @@ const SCHEMA_TENANTS = ['h1', 'h2', 'h3', 'h4'];
 describe('home pool: a connection serves at most pool.maxUses units of work', () => {
   let t: TestApp;
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({
       tiers: { free: { strategy: 'shared' }, pro: { strategy: 'schema' } },
       tenants: [...SCHEMA_TENANTS.map((id) => ({ id, name: id, tier: 'pro' })), { id: 'h-shared', name: 'Shared', tier: 'free' }],
@@ -23,7 +23,7 @@ describe('home pool: a connection serves at most pool.maxUses units of work', ()
     });
   });
 
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
     delete process.env.TENANCY_POOL_MAX;
     delete process.env.TENANCY_POOL_MAX_USES;

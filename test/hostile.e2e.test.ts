@@ -5,13 +5,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { JWTPayload, SignJWT } from 'jose';
 import request from 'supertest';
 import type { IsolationModel } from '../libs/tenancy/src';
 import { rowsOf, snapshotData } from './support/db-snapshot';
 import { listen, rawRequest } from './support/raw-http';
 import { startTestApp, TestApp } from './support/test-app';
+import { compiledDir } from './support/compiled-dir';
 
 const SECRET = 'hostile-suite-secret-0123456789abcdef';
 const MODELS: IsolationModel[] = ['shared', 'schema', 'database'];
@@ -47,7 +48,7 @@ describe('hostile input', () => {
   const owners: Record<string, string> = {};
   const snapshot = () => snapshotData(t.controlDatabase, t.databasePrefix);
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({
       tenants: [
         ...MODELS.map((model) => ({ id: TENANT[model], name: `Hostile ${model}`, strategy: model })),
@@ -65,7 +66,7 @@ describe('hostile input', () => {
       owners[id] = res.body.id;
     }
   });
-  after(async () => t?.close());
+  afterAll(async () => t?.close());
 
   /** Which tenant's rows a 200 list holds. */
   function servedAs(res: { status: number; text: string; body: any }): string {
@@ -258,7 +259,7 @@ describe('hostile input', () => {
 describe('a bad environment at start', () => {
   function run(entry: string, args: string[]): Promise<{ code: number | null; output: string }> {
     return new Promise((ok, fail) => {
-      const child = spawn(process.execPath, [resolve(__dirname, `../src/${entry}.js`), ...args], {
+      const child = spawn(process.execPath, [resolve(compiledDir(__dirname), `../src/${entry}.js`), ...args], {
         env: {
           PATH: process.env.PATH ?? '',
           DATABASE_URL: 'postgres://nobody@127.0.0.1:1/never',

@@ -5,7 +5,7 @@
 // connection, so a "refusal" that silently wrote something would still fail the test.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { ClsService } from 'nestjs-cls';
 import request from 'supertest';
 import type { DataSource, Repository } from 'typeorm';
@@ -113,7 +113,7 @@ for (const model of MODELS) {
     const seeded: Record<string, string[]> = { [A]: [], [B]: [] };
     const victimUser: Record<string, string> = {};
 
-    before(async () => {
+    beforeAll(async () => {
       t = await startTestApp({
         tenants: [
           { id: A, name: 'Tenant A', strategy: model, tier: model === 'database' ? 'solo' : undefined },
@@ -136,7 +136,7 @@ for (const model of MODELS) {
         assert.equal(project.status, 201, JSON.stringify(project.body));
       }
     });
-    after(async () => t?.close());
+    afterAll(async () => t?.close());
 
     it('the pools really hold one connection (the premise of the leak checks below)', async () => {
       // Two units at once on the same pool must serialise: the second sees the first one's backend.
@@ -437,7 +437,7 @@ describe('isolation with tenants of all three models in one app', () => {
   let h: Harness;
   let base: string;
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({
       tenants: TENANTS.map((x) => ({ id: x.id, name: x.id, strategy: x.strategy })),
       env: { TENANCY_POOL_MAX: String(HOME_POOL) },
@@ -447,7 +447,7 @@ describe('isolation with tenants of all three models in one app', () => {
     await new Promise<void>((ok) => t.http.listen(0, '127.0.0.1', ok));
     base = `http://127.0.0.1:${t.http.address().port}`;
   });
-  after(async () => t?.close());
+  afterAll(async () => t?.close());
 
   it('alternating shared, schema and database tenants, each unit carries exactly its own settings', async () => {
     for (let round = 0; round < 20; round++) {

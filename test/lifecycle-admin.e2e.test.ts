@@ -2,7 +2,7 @@
 // provisioning per model (and what a bad definition leaves behind: nothing), listing and inspecting,
 // suspend and resume, the NDJSON export, and deletion that leaves no row of the tenant anywhere.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { JWTPayload, SignJWT } from 'jose';
 import request from 'supertest';
 import type { IsolationModel } from '../libs/tenancy/src';
@@ -125,11 +125,11 @@ describe('admin API: the tenant lifecycle over HTTP', () => {
     assert.deepEqual(fp.databases, [], `the database of ${id} remains`);
   }
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({ tenants: [{ id: 'seed-free', name: 'Seed Free', tier: 'free' }], env: { JWT_SECRET: SECRET } });
     admin = await sign({ sub: 'operator', role: 'super_admin' });
   });
-  after(async () => t?.close());
+  afterAll(async () => t?.close());
 
   describe('who may call it', () => {
     it('refuses a request without a token with 401', async () => {

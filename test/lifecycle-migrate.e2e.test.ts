@@ -3,7 +3,7 @@
 // result; the next run skips the current tenants without a connection and retries only the failed
 // one; two runs at once never migrate a tenant twice.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import request from 'supertest';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { MigrationRunReport, SHARED_TARGET, TenantLocation, TenantMigrations, TenantProvisioner } from '../libs/tenancy/src';
@@ -114,7 +114,7 @@ describe('migrating every tenant', () => {
     return found[0];
   }
 
-  before(async () => {
+  beforeAll(async () => {
     base = await startTestApp({ tenants: [{ id: FILE_TENANT, name: 'From the file', strategy: 'schema' }] });
     const provisioner = base.app.get(TenantProvisioner);
     const started = Date.now();
@@ -130,7 +130,7 @@ describe('migrating every tenant', () => {
     v2 = await startTestApp({ join: base, migrations: [...TENANT_MIGRATIONS, AddUserTimezone1732752100001] });
   });
 
-  after(async () => {
+  afterAll(async () => {
     for (const app of [...extra, v2]) await app?.close();
     await base?.close();
   });

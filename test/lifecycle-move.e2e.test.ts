@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { ChildProcess, fork } from 'node:child_process';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { SignJWT } from 'jose';
 import { Client } from 'pg';
 import request from 'supertest';
@@ -13,6 +13,7 @@ import { IsolationModel, TenantCatalog, TenantLifecycle, TenantMover, TenantProv
 import { startTestApp, TestApp } from './support/test-app';
 import { withOwnerClient } from './support/test-database';
 import { tenantFootprint, TenantFootprint, waitFor } from './support/tenant-rows';
+import { compiledDir } from './support/compiled-dir';
 
 const SECRET = 'lifecycle-move-suite-secret-0123456789abcdef';
 type Row = Record<string, unknown> & { id: string };
@@ -269,7 +270,7 @@ describe('moving tenants between models', () => {
     return { users: now.users.length, projects: now.projects.length };
   }
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({
       tenants: [
         { id: 'mover', name: 'Mover', strategy: 'shared' },
@@ -289,7 +290,7 @@ describe('moving tenants between models', () => {
     await seed(t, 'mover', 'shared', 300);
     for (const [model, id] of Object.entries(BYSTANDERS)) await seed(t, id, model as IsolationModel, 50);
   });
-  after(async () => t?.close());
+  afterAll(async () => t?.close());
 
   describe('every ordered pair of models, with live reads and writes', () => {
     for (const [from, to] of TOUR) {
@@ -336,10 +337,14 @@ describe('moving tenants between models', () => {
     const BIG = 'big';
     /** Starts the move in a child process and SIGKILLs it once the move record shows one of `phases`. */
     async function killMidway(strategy: IsolationModel, phases: string[], grace?: number): Promise<{ phase: string; output: string }> {
-      const child: ChildProcess = fork(join(__dirname, 'support', 'move-child.js'), [BIG, strategy, ...(grace ? [String(grace)] : [])], {
-        env: { ...process.env, ...t.serviceEnv, NODE_ENV: 'test' },
-        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      });
+      const child: ChildProcess = fork(
+        join(compiledDir(__dirname), 'support', 'move-child.js'),
+        [BIG, strategy, ...(grace ? [String(grace)] : [])],
+        {
+          env: { ...process.env, ...t.serviceEnv, NODE_ENV: 'test' },
+          stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+        },
+      );
       let output = '';
       child.stdout!.on('data', (d) => (output += d));
       child.stderr!.on('data', (d) => (output += d));
@@ -379,7 +384,7 @@ describe('moving tenants between models', () => {
       }
     }
 
-    before(async () => {
+    beforeAll(async () => {
       await t.app.get(TenantProvisioner).provision({ id: BIG, name: 'Big', strategy: 'shared' });
       const started = Date.now();
       await seed(t, BIG, 'shared', 100_000, 'bulk', false);
@@ -567,7 +572,7 @@ describe('moving tenants between models', () => {
       const id = 'abandoned';
       await t.app.get(TenantProvisioner).provision({ id, name: 'Abandoned', strategy: 'schema' });
       await seed(t, id, 'schema', 500);
-      const child = fork(join(__dirname, 'support', 'move-child.js'), [id, 'shared', '3000'], {
+      const child = fork(join(compiledDir(__dirname), 'support', 'move-child.js'), [id, 'shared', '3000'], {
         env: { ...process.env, ...t.serviceEnv, NODE_ENV: 'test' },
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       });
@@ -604,11 +609,11 @@ describe('moving tenants between models', () => {
   describe('a second instance of the service', () => {
     let t2: TestApp;
     const ID = 'seen-twice';
-    before(async () => {
+    beforeAll(async () => {
       t2 = await startTestApp({ join: t });
       await new Promise<void>((ok) => t2.http.listen(0, '127.0.0.1', ok));
     });
-    after(async () => t2?.close());
+    afterAll(async () => t2?.close());
 
     const seenBy2 = (what: string, probe: () => boolean) => waitFor(`instance 2 to see ${what}`, probe, 5_000, 5);
 

@@ -3,7 +3,7 @@
 // isGlobal: false (forFeature still works, other modules cannot inject the module's providers), and
 // cls: 'app' (the app's own nestjs-cls) with a tenant source of the app's own resolving a tenant.
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { afterAll, describe, it } from '@jest/globals';
 import { Controller, Get, Inject, Injectable, INestApplicationContext, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
@@ -86,7 +86,7 @@ describe('TenancyModule.forRootAsync forms', () => {
   const db = suiteDatabase();
   const settings = { refreshMillis: 0, build: db.options };
   let created = false;
-  after(async () => {
+  afterAll(async () => {
     if (created) await db.drop();
   });
 
@@ -166,7 +166,7 @@ class OutsiderModule {}
 describe('TenancyModule.forRoot({ isGlobal: false })', () => {
   const db = suiteDatabase();
   let created = false;
-  after(async () => {
+  afterAll(async () => {
     if (created) await db.drop();
   });
 
@@ -231,7 +231,7 @@ describe("cls: 'app' with a tenant source of the app's own", () => {
   const db = suiteDatabase();
   let http: any;
   let close: (() => Promise<void>) | undefined;
-  after(async () => {
+  afterAll(async () => {
     await close?.();
     if (http) await db.drop();
   });

@@ -5,7 +5,7 @@
 // nowhere; every 201 it gave is at the new place. Also: a NOTIFY on the catalog channel sent as the
 // runtime role (any role may NOTIFY) only triggers a bounded re-read and cannot change what is served.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Client } from 'pg';
 import request from 'supertest';
 import {
@@ -47,14 +47,14 @@ describe('a move is fenced by the database', () => {
   let stale: TestApp;
   let mover: TenantMover;
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({ tenants: ROUTES.map(([id, strategy]) => ({ id, name: id, strategy })) });
     stale = await startTestApp({ join: t });
     // The second instance hears nothing from now on: no listener, no periodic re-read, no refresh.
     await stale.app.get(TenantCatalog).onApplicationShutdown();
     mover = t.app.get(TenantMover);
   });
-  after(async () => {
+  afterAll(async () => {
     await stale?.close();
     await t?.close();
   });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Client } from 'pg';
 import request from 'supertest';
 import { TenantMover } from '../libs/tenancy/src';
@@ -27,7 +27,7 @@ describe('database model on a second server', () => {
   let dir: string;
   let t: TestApp;
 
-  before(async () => {
+  beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'nt-second-'));
     second = await startEmbeddedPostgres({ dir, persistent: false });
     t = await startTestApp({
@@ -39,7 +39,7 @@ describe('database model on a second server', () => {
     });
   });
 
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
     await second?.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@
 // Part 2: the owner connection is the app's DataSource (one owner pool, counted in pg_stat_activity),
 // and an ownerDataSource that is missing or on another database fails the start with a typed error.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { APP_FILTER } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { getDataSourceToken, getEntityManagerToken, getRepositoryToken, TypeOrmModule } from '@nestjs/typeorm';
@@ -70,7 +70,7 @@ for (const model of MODELS) {
       });
     }
 
-    before(async () => {
+    beforeAll(async () => {
       t = await startTestApp({
         tenants: [
           { id: A, name: 'Tenant A', strategy: model, tier: model === 'database' ? 'pair' : undefined },
@@ -90,7 +90,7 @@ for (const model of MODELS) {
         }
       }
     });
-    after(async () => t?.close());
+    afterAll(async () => t?.close());
 
     it('the premise: both tenants have their rows, where the owner sees them', async () => {
       for (const tenant of [A, B]) {
@@ -192,7 +192,7 @@ for (const model of MODELS) {
 describe('the owner connection is the app’s TypeOrmModule DataSource', () => {
   let t: TestApp;
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({
       tenants: [
         { id: 'own-shared', name: 'Shared', strategy: 'shared' },
@@ -201,7 +201,7 @@ describe('the owner connection is the app’s TypeOrmModule DataSource', () => {
       ],
     });
   });
-  after(async () => t?.close());
+  afterAll(async () => t?.close());
 
   it('the module’s control pool is the DataSource TypeOrmModule provides', async () => {
     const appDataSource = t.app.get<DataSource>(getDataSourceToken());
@@ -270,13 +270,13 @@ describe('ownerDataSource that cannot serve: a typed start-up error, nothing cre
   const runtimeRole = `nt_app_${suffix}`;
   const databasePrefix = `nt${suffix}_`;
 
-  before(async () => {
+  beforeAll(async () => {
     await withOwnerClient(undefined, async (c) => {
       await c.query(`CREATE DATABASE "${controlDatabase}"`);
       await c.query(`CREATE DATABASE "${otherDatabase}"`);
     });
   });
-  after(async () => {
+  afterAll(async () => {
     await dropEverything(otherDatabase, databasePrefix, runtimeRole);
     await dropEverything(controlDatabase, databasePrefix, runtimeRole);
   });

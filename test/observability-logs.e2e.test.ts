@@ -3,7 +3,7 @@
 // models (an HTTP request, and TenancyService.run); secrets never written.
 import assert from 'node:assert/strict';
 import { Logger } from '@nestjs/common';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import request from 'supertest';
 import { TenancyService, type IsolationModel } from '../libs/tenancy/src';
 import { httpPlatformFromEnv } from '../src/config/app.config';
@@ -38,11 +38,11 @@ describe('structured logs', () => {
   const lines = new Lines();
   let t: TestApp;
 
-  before(async () => {
+  beforeAll(async () => {
     process.env.LOG_LEVEL = 'debug';
     t = await startTestApp({ tenants: TENANTS.map((x) => ({ id: x.id, name: x.id, tier: x.tier })), logDestination: lines });
   });
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
     delete process.env.LOG_LEVEL;
   });

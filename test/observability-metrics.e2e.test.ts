@@ -4,7 +4,7 @@
 // without the token); no OpenTelemetry SDK is loaded when no OTLP endpoint is configured.
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import request from 'supertest';
 import type { TenantDefinition } from '../libs/tenancy/src';
 import { MetricsServer } from '../src/observability/metrics-server';
@@ -70,7 +70,7 @@ describe('metrics with METRICS_TOKEN, 50 tenants and METRICS_TOP_TENANTS=5', () 
   let t: TestApp;
   let samples: Sample[];
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({ tenants: TENANTS, env: { METRICS_TOKEN: TOKEN, METRICS_TOP_TENANTS: String(K) } });
     // Known traffic: each tenant's GETs (a query each), one POST for the database tenant, one
     // request for a tenant that does not exist.
@@ -84,7 +84,7 @@ describe('metrics with METRICS_TOKEN, 50 tenants and METRICS_TOP_TENANTS=5', () 
     assert.match(res.headers['content-type'], /^text\/plain; version=0\.0\.4/);
     samples = parse(res.text);
   });
-  after(async () => t?.close());
+  afterAll(async () => t?.close());
 
   it('refuses /metrics without the token (401), and with a wrong one', async () => {
     const none = await request(t.http).get('/metrics');
@@ -193,12 +193,12 @@ describe('metrics with METRICS_TOKEN, 50 tenants and METRICS_TOP_TENANTS=5', () 
 
 describe('/metrics is not public by default', () => {
   let t: TestApp;
-  before(async () => {
+  beforeAll(async () => {
     delete process.env.METRICS_TOKEN;
     delete process.env.METRICS_PORT;
     t = await startTestApp({ tenants: [] });
   });
-  after(async () => t?.close());
+  afterAll(async () => t?.close());
 
   it('answers 404 without METRICS_TOKEN or METRICS_PORT, as for a path the service does not have', async () => {
     const res = await request(t.http).get('/metrics').set('Authorization', `Bearer ${TOKEN}`);
@@ -212,11 +212,11 @@ describe('/metrics is not public by default', () => {
 describe('/metrics on METRICS_PORT', () => {
   let t: TestApp;
   let port: number;
-  before(async () => {
+  beforeAll(async () => {
     port = await freePort();
     t = await startTestApp({ tenants: [], env: { METRICS_PORT: String(port), METRICS_TOKEN: TOKEN } });
   });
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
     delete process.env.METRICS_PORT;
     delete process.env.METRICS_TOKEN;

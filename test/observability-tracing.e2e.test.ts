@@ -3,7 +3,7 @@
 // requests and for TenancyService.run.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import request from 'supertest';
 import { TenancyService, type IsolationModel } from '../libs/tenancy/src';
 import { TracingService } from '../src/observability/tracing';
@@ -53,7 +53,7 @@ describe('tracing with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
   const receiver = otlpReceiver();
   let t: TestApp;
 
-  before(async () => {
+  beforeAll(async () => {
     await new Promise<void>((r) => receiver.server.listen(0, '127.0.0.1', r));
     const port = (receiver.server.address() as { port: number }).port;
     t = await startTestApp({
@@ -61,7 +61,7 @@ describe('tracing with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` },
     });
   });
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
     delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
     await new Promise((r) => receiver.server.close(r));

@@ -5,7 +5,7 @@
 // eviction, clean shutdown.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, it } from '@jest/globals';
 import request from 'supertest';
 import { PoolRegistry, TenancyService, TenantCatalog, TenantDataSource, TenantRecord } from '../libs/tenancy/src';
 import { startTestApp, TestApp } from './support/test-app';
@@ -96,7 +96,7 @@ describe('pool registry: one pool per tenant, budget, eviction, shutdown', () =>
     return lease.dataSource;
   };
 
-  before(async () => {
+  beforeAll(async () => {
     delete process.env.TENANCY_POOL_IDLE_MILLIS;
     t = await startTestApp({
       tiers: TIERS,
@@ -111,7 +111,7 @@ describe('pool registry: one pool per tenant, budget, eviction, shutdown', () =>
     catalog = t.app.get(TenantCatalog);
   });
 
-  after(async () => {
+  afterAll(async () => {
     for (const lease of held.splice(0)) lease.release();
     await t?.close();
     delete process.env.TENANCY_SERVER_CONNECTION_BUDGET;
@@ -332,7 +332,7 @@ describe('pool registry: idle eviction', () => {
   let catalog: TenantCatalog;
   const IDLE = 600;
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({
       tiers: TIERS,
       tenants: [
@@ -345,7 +345,7 @@ describe('pool registry: idle eviction', () => {
     catalog = t.app.get(TenantCatalog);
   });
 
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
     delete process.env.TENANCY_POOL_IDLE_MILLIS;
     delete process.env.TENANCY_SERVER_CONNECTION_BUDGET;

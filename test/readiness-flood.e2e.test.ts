@@ -10,7 +10,7 @@ import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Client } from 'pg';
 import { EmbeddedPostgres, startEmbeddedPostgres } from '../src/database/embedded-postgres';
 import { listen } from './support/raw-http';
@@ -25,7 +25,7 @@ describe('a flood of GET /health/ready (unauthenticated)', () => {
   let t: TestApp;
   let port: number;
 
-  before(async () => {
+  beforeAll(async () => {
     server = await startEmbeddedPostgres({ dir, persistent: false });
     // The flood would take the shared test server's connections from the other suites.
     process.env.TEST_DATABASE_URL = server.url;
@@ -33,7 +33,7 @@ describe('a flood of GET /health/ready (unauthenticated)', () => {
     port = await listen(t.http);
   });
 
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
     await server?.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });

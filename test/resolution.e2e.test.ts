@@ -2,7 +2,7 @@
 // verified JWT; refused tokens; the JWT as the authority (production); suspended tenants; the
 // paths served without a tenant.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { JWTPayload, SignJWT, UnsecuredJWT } from 'jose';
 import request from 'supertest';
 import { TenantCatalog } from '../libs/tenancy/src';
@@ -61,8 +61,8 @@ async function start(nodeEnv: string): Promise<{ t: TestApp; users: Record<strin
 describe('tenant resolution (JWT not authoritative)', () => {
   let t: TestApp;
   let users: Record<string, string>;
-  before(async () => ({ t, users } = await start('test')));
-  after(async () => t?.close());
+  beforeAll(async () => ({ t, users } = await start('test')));
+  afterAll(async () => t?.close());
 
   /** Which tenant served the request: each tenant's user is visible to that tenant only. */
   async function servedAs(req: request.Test): Promise<string> {
@@ -322,8 +322,8 @@ describe('tenant resolution (JWT not authoritative)', () => {
 describe('tenant resolution with the JWT authoritative (NODE_ENV=production)', () => {
   let t: TestApp;
   let users: Record<string, string>;
-  before(async () => ({ t, users } = await start('production')));
-  after(async () => t?.close());
+  beforeAll(async () => ({ t, users } = await start('production')));
+  afterAll(async () => t?.close());
 
   it('a token alone resolves its tenant', async () => {
     const token = await sign({ tenant_id: 'acme' });

@@ -5,15 +5,16 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { deriveDeploymentKey } from '../libs/tenancy/src/config/tenancy-options';
 import { freePort } from '../src/database/embedded-postgres';
 import { DEFAULT_TIERS, dropEverything } from './support/test-app';
 import { childProcessEnv, uniqueSuffix, urlFor, withOwnerClient } from './support/test-database';
+import { compiledDir } from './support/compiled-dir';
 
-const ENTRY = (name: string) => join(__dirname, '..', 'src', `${name}.js`);
+const ENTRY = (name: string) => join(compiledDir(__dirname), '..', 'src', `${name}.js`);
 
 describe('shutdown', () => {
   const suffix = uniqueSuffix();
@@ -23,7 +24,7 @@ describe('shutdown', () => {
   const tenantsFile = join(dir, 'tenants.yaml');
   let env: Record<string, string>;
 
-  before(async () => {
+  beforeAll(async () => {
     await withOwnerClient(undefined, (c) => c.query(`CREATE DATABASE "${controlDatabase}"`));
     writeFileSync(
       tenantsFile,
@@ -44,7 +45,7 @@ describe('shutdown', () => {
     });
   });
 
-  after(async () => {
+  afterAll(async () => {
     await dropEverything(controlDatabase, prefix, `tenancy_app_${deriveDeploymentKey(controlDatabase)}`);
     rmSync(dir, { recursive: true, force: true });
   });

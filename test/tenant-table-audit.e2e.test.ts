@@ -2,7 +2,7 @@
 // anything: a table, view or function that would let one tenant reach another's rows is refused by
 // name with what it lacks, the migration rolls back and nothing is granted, in all three models.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { TenantCatalog, TenantMigrations, tenantTable, UnsafeTenantTableError } from '../libs/tenancy/src';
 import { IsolationStrategies } from '../libs/tenancy/src/strategies/isolation-strategies';
@@ -153,7 +153,7 @@ describe('the tenant-table audit', () => {
     return { schema, result: runner.apply(control, schema, [migrationOf(`Case${seq}`, sql)], t.runtimeRole) };
   }
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({
       tenants: [
         { id: 'au-s1', name: 'S1', strategy: 'shared' },
@@ -164,7 +164,7 @@ describe('the tenant-table audit', () => {
     control = await t.app.get(OwnerConnections).controlDataSource();
     runner = t.app.get(MigrationRunner);
   });
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
   });
 

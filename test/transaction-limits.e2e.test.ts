@@ -3,7 +3,7 @@
 // `limits`, each ending the statement or the transaction instead of letting it hang, and answered as
 // 503 with Retry-After over HTTP.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { TenancyService, TenantDataSource } from '../libs/tenancy/src';
 import { pgErrorCode } from '../libs/tenancy/src/errors/pg-error-code';
 import { DEFAULT_TIERS, startTestApp, TestApp } from './support/test-app';
@@ -13,7 +13,7 @@ describe('transaction limits', () => {
   let tenancy: TenancyService;
   let tds: TenantDataSource;
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({
       tiers: {
         ...DEFAULT_TIERS, // The idle limit stays well above the lock limit: the lock test's holder idles while the
@@ -30,7 +30,7 @@ describe('transaction limits', () => {
     tds = t.app.get(TenantDataSource);
   });
 
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
   });
 

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Client } from 'pg';
 import { TenantNaming } from '../libs/tenancy/src/catalog/tenant-naming';
 import { EmbeddedPostgres, startEmbeddedPostgres } from '../src/database/embedded-postgres';
@@ -181,7 +181,7 @@ describe('no query of an ended unit of work reaches a connection', () => {
   let log = '';
   const savedUrl = process.env.TEST_DATABASE_URL;
 
-  before(async () => {
+  beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'nt-uow-end-'));
     server = await startEmbeddedPostgres({ dir, persistent: false, log: (chunk) => (log += chunk) });
     const c = new Client({ connectionString: server.url });
@@ -198,7 +198,7 @@ describe('no query of an ended unit of work reaches a connection', () => {
     });
   });
 
-  after(async () => {
+  afterAll(async () => {
     await t?.close();
     await server?.stop();
     process.env.TEST_DATABASE_URL = savedUrl;

@@ -2,7 +2,7 @@
 // UnitOfWorkEndedError by every path (manager, query runner, stream, the runner's pg client), and
 // COMMIT/ROLLBACK wait for a query already on its way, which runs inside the transaction or not at all.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import type { QueryRunner } from 'typeorm';
 import { TenancyService, TenantDataSource, UnitOfWorkEndedError } from '../libs/tenancy/src';
 import { startTestApp, TestApp } from './support/test-app';
@@ -12,12 +12,12 @@ describe('a unit of work that has ended sends nothing more', () => {
   let tenancy: TenancyService;
   let tds: TenantDataSource;
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({ tenants: [{ id: 'ender', name: 'Ender', strategy: 'schema' }] });
     tenancy = t.app.get(TenancyService);
     tds = t.app.get(TenantDataSource);
   });
-  after(async () => t?.close());
+  afterAll(async () => t?.close());
 
   it('refuses a query after the end by the manager, the query runner, its stream and its pg client', async () => {
     const runner = await tenancy.run('ender', async () => {

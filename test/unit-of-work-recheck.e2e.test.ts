@@ -2,7 +2,7 @@
 // possibly much later. The tenant is checked again at that moment, so a change in between (suspend,
 // a move's freeze, a switch to another model) is never ignored by a transaction that starts late.
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, it } from '@jest/globals';
 import { TenancyService, TenantCatalog, TenantDataSource, TenantMovingError, TenantSuspendedError } from '../libs/tenancy/src';
 import { startTestApp, TestApp } from './support/test-app';
 
@@ -12,13 +12,13 @@ describe('the tenant is re-checked when a unit of work begins', () => {
   let catalog: TenantCatalog;
   let tds: TenantDataSource;
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({ tenants: [{ id: 'late', name: 'Late', strategy: 'schema' }] });
     tenancy = t.app.get(TenancyService);
     catalog = t.app.get(TenantCatalog);
     tds = t.app.get(TenantDataSource);
   });
-  after(async () => t?.close());
+  afterAll(async () => t?.close());
   beforeEach(async () => {
     await catalog.setStatus('late', 'active');
   });

@@ -1,7 +1,7 @@
 // Keyset cursors are opaque, versioned and checked; pages are cut from limit + 1 rows.
 import { BadRequestException } from '@nestjs/common';
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { decodeCursor, encodeCursor, likePattern, toPage } from './cursor';
 
 const ID = '01936b2e-7c4a-7b3d-9f1e-2a3b4c5d6e7f';

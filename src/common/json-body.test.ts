@@ -2,7 +2,7 @@
 // errors in body-parser's form (which the exception filter renders the same way on both).
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { JsonBodyTooComplexError } from './json-shape';
 import { JSON_BODY_LIMIT_BYTES, readJsonBody } from './json-body';

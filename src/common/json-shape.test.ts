@@ -1,6 +1,6 @@
 // The nesting and size check that runs on a JSON body's raw bytes before anything parses it.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { assertJsonShape, JsonBodyTooComplexError } from './json-shape';
 
 const check =

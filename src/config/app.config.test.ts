@@ -1,6 +1,6 @@
 // HTTP_PLATFORM: which platform the service runs on, validated with the rest of the environment.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { environmentProblems, httpPlatformFromEnv } from './app.config';
 
 describe('HTTP_PLATFORM', () => {

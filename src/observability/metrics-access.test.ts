@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { metricsAccess } from './metrics-access';
 
 const TOKEN = 'a-token-of-sixteen-characters';

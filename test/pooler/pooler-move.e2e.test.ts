@@ -4,7 +4,7 @@
 // acknowledged writes: every user that got a 201 is at the new place after the move, and nowhere else.
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { SignJWT } from 'jose';
 import { IsolationModel, TenantCatalog, TenantMover } from '../../libs/tenancy/src';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -63,7 +63,7 @@ describe('moves behind PgBouncer in transaction mode', () => {
   let staleBase: string;
   let admin: string;
 
-  before(async () => {
+  beforeAll(async () => {
     t = await startTestApp({
       tenants: ROUTES.map(([id, strategy]) => ({ id, name: id, strategy })),
       env: { JWT_SECRET: SECRET },
@@ -78,7 +78,7 @@ describe('moves behind PgBouncer in transaction mode', () => {
       .setExpirationTime('10m')
       .sign(new TextEncoder().encode(SECRET));
   });
-  after(async () => {
+  afterAll(async () => {
     await stale?.close();
     await t?.close();
   });

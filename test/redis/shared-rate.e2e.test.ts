@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { Redis } from 'ioredis';
@@ -61,7 +61,7 @@ describe('rate limits per tier shared through Redis by two instances', () => {
   let a: TestApp;
   let b: TestApp;
 
-  before(async () => {
+  beforeAll(async () => {
     redis = await startRedis();
     a = await startTestApp({
       // 4 requests per window of 4 s.
@@ -75,7 +75,7 @@ describe('rate limits per tier shared through Redis by two instances', () => {
     b = await startTestApp({ join: a, env: { REDIS_URL: redis.url } });
   });
 
-  after(async () => {
+  afterAll(async () => {
     await b?.close();
     await a?.close();
     delete process.env.REDIS_URL;

@@ -1,4 +1,5 @@
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, LoggerService } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { TenantNaming } from '../../libs/tenancy/src/catalog/tenant-naming';
 import { Deployment } from '../../libs/tenancy/src/catalog/deployment';
 import { testServerUrl, uniqueSuffix, urlFor, withOwnerClient } from './test-database';
 import { initForRequests } from './nest-app';
+import type { AppBuilder } from '../../src/app.factory';
 
 export interface TestAppOptions {
   /** The tenants of the suite's tenants file (ignored with `join`: the joined app's file is used). */
@@ -103,11 +105,12 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   }
   Object.assign(process.env, serviceEnv);
   const { createApp } = await import('../../src/app.factory.js');
-  const app = await createApp(
-    options.logDestination
+  const app = await createApp({
+    ...(options.logDestination
       ? { logDestination: options.logDestination }
-      : { logger: process.env.TEST_LOG ? ['error', 'warn', 'log'] : false },
-  );
+      : { logger: process.env.TEST_LOG ? ['error', 'warn', 'log'] : false }),
+    build: fromTestingModule,
+  });
   if (options.migrations) {
     // Providers exist once the app is created, and nothing reads the migration set before init.
     (app.get(TENANCY_OPTIONS) as ResolvedTenancyOptions).migrations = options.migrations;
@@ -143,6 +146,21 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     },
   };
 }
+
+const SILENT: LoggerService = { log: () => undefined, error: () => undefined, warn: () => undefined };
+
+/**
+ * The service's AppModule compiled as a testing module (`Test.createTestingModule`), then made an
+ * application on the adapter the service uses (createApp passes it).
+ */
+const fromTestingModule: AppBuilder = async (module, adapter, options) => {
+  const logger = options.logger;
+  const moduleRef = await Test.createTestingModule({ imports: [module] })
+    // The app's logger for the compile too (by default a testing module prints its errors).
+    .setLogger(logger && !Array.isArray(logger) ? logger : SILENT)
+    .compile();
+  return adapter ? moduleRef.createNestApplication(adapter, options) : moduleRef.createNestApplication(options);
+};
 
 /** The PgBouncer (transaction mode) in front of the test server, when `npm run test:pooler` runs. */
 export function poolerServerUrl(): string | undefined {

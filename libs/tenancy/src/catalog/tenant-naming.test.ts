@@ -1,7 +1,7 @@
 // Schema and database names derive injectively from the tenant id, fit PostgreSQL's 63-byte
 // identifiers, can never be the name of something else, and are always quoted.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { DEPLOYMENT_KEY_PATTERN, deriveDeploymentKey, resolveTenancyOptions, TenancyModuleOptions } from '../config/tenancy-options';
 import { TenancyConfigError } from '../errors/tenancy.errors';
 import { isValidTenantId } from '../core/tenant-id';

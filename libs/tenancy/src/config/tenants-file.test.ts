@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { afterAll, describe, it } from '@jest/globals';
 import { TenancyConfigError } from '../errors/tenancy.errors';
 import { loadTenantsFile, parseServerList, validateTenantsDefinition } from './tenants-file';
 
@@ -344,7 +344,7 @@ describe('validateTenantsDefinition', () => {
 
 describe('loadTenantsFile', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tenants-file-test-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const file = (name: string, text: string) => {
     const path = join(dir, name);
     writeFileSync(path, text);

@@ -1,7 +1,7 @@
 // The per-server connection budget on its own: a ceiling per tenant, round-robin between waiting
 // tenants (FIFO within one), and a bounded wait that fails only the waiter that timed out.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TenantPoolExhaustedError } from '../errors/tenancy.errors';
 import { ConnectionBudget, type ConnectionPermit } from './connection-budget';

@@ -2,7 +2,7 @@
 // the database model) looks no module up on disk, and it serves real queries with that driver.
 import assert from 'node:assert/strict';
 import Module from 'node:module';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { createRuntimeDataSource } from './runtime-data-source';
 
 const POOL = { max: 1, idleTimeoutMillis: 1_000, maxLifetimeSeconds: 60, acquireMillis: 3_000, queryTimeoutMillis: 5_000 };

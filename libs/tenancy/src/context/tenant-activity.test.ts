@@ -1,6 +1,6 @@
 // The recent load of each tenant: what metrics (top K), usage and noisy-neighbour reports read.
 import assert from 'node:assert/strict';
-import { describe, it, mock } from 'node:test';
+import { describe, it, jest } from '@jest/globals';
 import type { TenantRecord } from '../core/tenant-record';
 import { TenantActivity, type TenantActivitySample } from './tenant-activity';
 
@@ -31,11 +31,11 @@ describe('TenantActivity', () => {
   });
 
   it('forgets what is older than the window, and the tenants with nothing left in it', () => {
-    const now = mock.method(Date, 'now', () => 1_000_000);
+    const now = jest.spyOn(Date, 'now').mockImplementation(() => 1_000_000);
     try {
       const activity = new TenantActivity();
       activity.record(sample(tenant('old')));
-      now.mock.mockImplementation(() => 1_000_000 + 30_000);
+      now.mockImplementation(() => 1_000_000 + 30_000);
       activity.record(sample(tenant('new')));
       assert.deepEqual(
         activity
@@ -44,21 +44,21 @@ describe('TenantActivity', () => {
           .sort(),
         ['new:1', 'old:1'],
       );
-      now.mock.mockImplementation(() => 1_000_000 + activity.windowSeconds * 1000 + 1);
+      now.mockImplementation(() => 1_000_000 + activity.windowSeconds * 1000 + 1);
       assert.deepEqual(
         activity.recent().map((l) => l.tenant),
         ['new'],
         'old is out of the window',
       );
       // A slot reused after the window starts from zero.
-      now.mock.mockImplementation(() => 1_000_000 + 30_000 + activity.windowSeconds * 1000);
+      now.mockImplementation(() => 1_000_000 + 30_000 + activity.windowSeconds * 1000);
       activity.record(sample(tenant('new')));
       assert.deepEqual(
         activity.recent().map((l) => `${l.tenant}:${l.requests}`),
         ['new:1'],
       );
     } finally {
-      now.mock.restore();
+      now.mockRestore();
     }
   });
 

@@ -2,7 +2,7 @@
 // every call (one instance serves every tenant), expose only Repository members (so Nest's probes
 // and `await` see a plain object), refuse changes, and fail before any SQL with no tenant in context.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Column, Entity, PrimaryColumn, Repository } from 'typeorm';
 import type { TenantRecord } from '../core/tenant-record';
 import type { TenantContext } from './tenant-context';
@@ -49,11 +49,11 @@ describe('the tenant repository proxy', () => {
     return uow;
   }
 
-  before(async () => {
+  beforeAll(async () => {
     db = await scratchDatabase('repo_unit', SETUP, { entities: [Note], max: 2 });
     repo = createTenantRepository(new TenantDataSource(context), Note);
   });
-  after(async () => db?.drop());
+  afterAll(async () => db?.drop());
 
   it('reaches the current unit of work at each call: one instance, two tenants, two transactions', async () => {
     const a = await unit('alpha');

@@ -1,6 +1,6 @@
 // The tenant id format: checked before any lookup, and what keeps derived names injective and short.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { isValidTenantId, TENANT_ID_PATTERN } from './tenant-id';
 
 describe('isValidTenantId', () => {

@@ -2,7 +2,7 @@
 // in @nestjs/throttler's memory storage (the default store) under the deployment's tenant key, with
 // the verdict cached until its Retry-After, and a store that fails admitting uncounted.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ThrottlerStorageService, type ThrottlerStorage } from '@nestjs/throttler';
 import { resolveTenancyOptions, TierDefinition } from '../config/tenancy-options';

@@ -3,7 +3,7 @@
 // commit/rollback/abort, the once-only release of slot, lease, permit and connection, and refusal
 // after the end or when the client went away mid-start.
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, it } from '@jest/globals';
 import type { QueryRunner } from 'typeorm';
 import type { TenantRecord } from '../core/tenant-record';
 import { TenantSuspendedError, UnitOfWorkAbortedError, UnitOfWorkEndedError, UnitOfWorkNotStartedError } from '../errors/tenancy.errors';
@@ -78,10 +78,10 @@ describe('UnitOfWork and its patched query runner (real PostgreSQL)', () => {
     (await db.owner<{ body: string; tenant: string }>('SELECT body, tenant FROM notes ORDER BY body')).map((r) => `${r.body}@${r.tenant}`);
   const settle = () => new Promise((ok) => setImmediate(ok));
 
-  before(async () => {
+  beforeAll(async () => {
     db = await scratchDatabase('uow_unit', SETUP);
   });
-  after(async () => db?.drop());
+  afterAll(async () => db?.drop());
   beforeEach(async () => {
     source = new CountingSource(db);
     await db.owner('TRUNCATE notes');

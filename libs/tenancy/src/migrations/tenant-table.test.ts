@@ -1,7 +1,7 @@
 // The DDL tenantTable() writes: every rule of a tenant table, and refusal of a spec that would
 // break one (tenant_id in a key or a column list, a name that is not a plain identifier).
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { tenantTable } from './tenant-table';
 
 describe('tenantTable', () => {

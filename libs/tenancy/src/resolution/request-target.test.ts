@@ -1,6 +1,6 @@
 // Absolute-form request targets (RFC 9112 §3.2.2): the target's host wins over the Host header.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { toOriginForm } from './request-target';
 import type { TenantRequest } from '../config/tenant-source';
 

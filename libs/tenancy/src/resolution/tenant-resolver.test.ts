@@ -1,7 +1,7 @@
 // The resolver chain on fake requests: order, first wins, path stripping, malformed candidates,
 // no tenant at all, and how a Host header maps to a tenant.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { SignJWT } from 'jose';
 import { resolveTenancyOptions, TenancyModuleOptions } from '../config/tenancy-options';
 import {

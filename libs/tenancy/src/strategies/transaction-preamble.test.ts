@@ -1,6 +1,6 @@
 // The SELECT that follows BEGIN in a unit of work: transaction-scoped settings, quoted.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { fenceCheck, transactionPreamble } from './transaction-preamble';
 
 /** The set_config calls of a preamble as [setting, value literal, is_local]. */

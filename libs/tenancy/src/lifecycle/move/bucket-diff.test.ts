@@ -2,7 +2,7 @@
 // the target's sums are once caught up.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { type BucketSums, differingBuckets, goneKeys, missingKeys, type RowHashes, summary, sumsAfterCatchUp } from './bucket-diff';
 
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');

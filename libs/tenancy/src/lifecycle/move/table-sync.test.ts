@@ -3,7 +3,7 @@
 // its verification.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Client } from 'pg';
 import type { TenantTable } from '../../migrations/tenant-tables';
 import type { BucketSums } from './bucket-diff';
@@ -41,7 +41,7 @@ describe('table sync against PostgreSQL', () => {
     };
   };
 
-  before(async () => {
+  beforeAll(async () => {
     const admin = new Client({ connectionString: url() });
     await admin.connect();
     await admin.query(`CREATE DATABASE ${database}`);
@@ -58,7 +58,7 @@ describe('table sync against PostgreSQL', () => {
     }
   });
 
-  after(async () => {
+  afterAll(async () => {
     for (const c of clients) await c.end().catch(() => undefined);
     const admin = new Client({ connectionString: url() });
     await admin.connect();
