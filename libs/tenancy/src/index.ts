@@ -31,6 +31,7 @@ export { InjectTenantRepository, getTenantRepositoryToken } from './context/tena
 export { TenantCacheable, type TenantCacheableOptions } from './resolution/tenant-cacheable';
 export { VERIFIED_JWT } from './resolution/jwt.source';
 export { isValidTenantId, TENANT_ID_PATTERN } from './core/tenant-id';
+export { errorMessage } from './core/error-message';
 
 // Tenant migrations: tables that isolate tenants in every model.
 export { tenantTable, createTenantTable, TenantTableSpec, TenantForeignKey, TENANT_SETTING_EXPRESSION } from './migrations/tenant-table';

@@ -4,6 +4,7 @@ import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-optio
 import { TenancyConfigError } from '../errors/tenancy.errors';
 import { databaseOf, withDatabase } from '../core/connection-url';
 import { PG_DRIVER } from './runtime-data-source';
+import { errorMessage } from '../core/error-message';
 
 /**
  * Owner connections: migrations, DDL and provisioning, never a request's queries. One small pool on
@@ -56,7 +57,7 @@ export class OwnerConnections implements OnApplicationShutdown {
     try {
       return await fn(dataSource);
     } finally {
-      await close().catch((err) => this.logger.warn(`closing an owner connection failed: ${err.message}`));
+      await close().catch((err) => this.logger.warn(`closing an owner connection failed: ${errorMessage(err)}`));
     }
   }
 
