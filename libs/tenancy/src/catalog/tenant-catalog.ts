@@ -165,7 +165,7 @@ export class TenantCatalog implements BeforeApplicationShutdown, OnApplicationSh
 
   async markExported(id: string): Promise<void> {
     const ds = await this.owner.controlDataSource();
-    await ds.query(`UPDATE ${this.table} SET exported_at = now() WHERE id = $1`, [id]);
+    await ds.query(`UPDATE ${this.table} SET exported_at = now(), updated_at = now() WHERE id = $1`, [id]);
     await this.refresh(id);
   }
 
@@ -211,12 +211,17 @@ export class TenantCatalog implements BeforeApplicationShutdown, OnApplicationSh
     return this.refresh(id);
   }
 
-  /** Re-reads one tenant (or forgets it when gone). */
+  /**
+   * Re-reads one tenant (or forgets it when gone); resolves to the row read. Two reads of one
+   * tenant may land out of order (a notification's and a change's own, on two connections): a row
+   * older than the one held (by `updated_at`, which every change sets) does not replace it.
+   */
   async refresh(id: string): Promise<TenantRecord | undefined> {
     const ds = await this.owner.controlDataSource();
     const [row] = await ds.query(`SELECT ${COLUMNS} FROM ${this.table} WHERE id = $1`, [id]);
-    if (row) this.tenants.set(id, row);
-    else this.tenants.delete(id);
+    const held = this.tenants.get(id);
+    if (!row) this.tenants.delete(id);
+    else if (!held || new Date(row.updatedAt).getTime() >= new Date(held.updatedAt).getTime()) this.tenants.set(id, row);
     this.events.emit('change', id);
     return row;
   }
