@@ -35,7 +35,7 @@ class IndexUserTimezone1732752100002 implements MigrationInterface {
 }
 
 /** The app's migration set (users and projects, and whatever feature tables the app adds) and its last one. */
-const BASE_SET = TENANT_MIGRATIONS.map((m) => new m().name);
+const BASE_SET = TENANT_MIGRATIONS.map((m) => new m().name ?? m.name);
 const BASE = BASE_SET[BASE_SET.length - 1];
 const V2 = 'AddUserTimezone1732752100001';
 const V3 = 'IndexUserTimezone1732752100002';
