@@ -14,6 +14,7 @@ const dist = resolve(process.env.TEST_DIST ?? 'dist');
 const SUITES = [
   'test/api.e2e.test.js',
   'test/cli-catalog.e2e.test.js',
+  'test/cli-migrate.e2e.test.js',
   'test/database-audit.e2e.test.js',
   'test/deployments.e2e.test.js',
   'test/isolation.e2e.test.js',

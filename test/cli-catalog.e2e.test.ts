@@ -1,6 +1,6 @@
 // The operator's day with the CLI (dist/src/cli.js) and `npm run migrate`, run as processes: the
 // catalog is the truth once a tenant is in it (deleted stays deleted, a difference from the tenants
-// file is reported once, a move may set the tier), and a migration run says what it did.
+// file is reported once, a move may set the tier).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { assertReadable, run } from './support/cli-run';
@@ -23,18 +23,6 @@ describe('CLI: the catalog is the truth once a tenant is in it', () => {
   });
 
   after(() => service?.cleanup());
-
-  it('migrate right after a start-up that migrated everything says so, then says up to date', async () => {
-    const first = await run('migrate', [], env);
-    assertReadable(first.output);
-    assert.equal(first.code, 0, first.output);
-    assert.match(first.output, /^@shared\s+shared\s+migrated at start-up: CreateUsersAndProjects/m);
-    assert.match(first.output, /^acme\s+database\s+migrated at start-up: /m);
-    assert.match(first.output, /3 targets: 0 migrated now, 3 migrated at start-up, 0 up to date, 0 failed/);
-    assert.doesNotMatch(first.output, /skipped/);
-    const again = await cli('migrate');
-    assert.match(again, /3 targets: 0 migrated now, 0 migrated at start-up, 3 up to date, 0 failed/);
-  });
 
   it('a deleted tenant of the tenants file stays deleted, said once; provisioning it brings it back', async () => {
     assert.match(await cli('delete', 'gadget', '--force'), /gadget deleted/);
