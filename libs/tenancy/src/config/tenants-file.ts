@@ -169,7 +169,7 @@ export function loadTenantsFile(file: string, servers?: string[], names: ConfigN
   try {
     raw = parse(text);
   } catch (err) {
-    throw new TenancyConfigError(file, [`not valid YAML: ${errorMessage(err)}`]);
+    throw new TenancyConfigError(file, [`not valid YAML: ${errorMessage(err).split('\n')[0]}`]);
   }
   return validateTenantsDefinition(raw, file, servers, names);
 }

@@ -3,8 +3,11 @@ import { describe, it } from 'node:test';
 import { errorMessage } from './error-message';
 
 describe('errorMessage', () => {
-  it('gives the message of an Error, its first line only', () => {
-    assert.equal(errorMessage(new Error('the disk is full\n    at somewhere (file.js:1:1)')), 'the disk is full');
+  it('gives the message of an Error, all of it, trimmed', () => {
+    assert.equal(
+      errorMessage(new Error('  the disk is full\n  table notes: free space 0  ')),
+      'the disk is full\n  table notes: free space 0',
+    );
   });
 
   it('gives the name of an Error without a message, or its cause', () => {

@@ -4,7 +4,7 @@
  * its `cause`; a string gives itself; `undefined`, `null` and anything else get a sentence that
  * says what was thrown, so a log line or a terminal always reads as words.
  * @param err anything a `catch` or a rejection handed over.
- * @returns one line of text (the first line of a multi-line message).
+ * @returns the message, trimmed (several lines when the message has several).
  */
 export function errorMessage(err: unknown): string {
   const own = messageOf(err);
@@ -17,15 +17,14 @@ export function errorMessage(err: unknown): string {
 }
 
 function messageOf(value: unknown): string | undefined {
-  if (typeof value === 'string') return firstLine(value);
+  if (typeof value === 'string') return nonEmpty(value);
   if (typeof value !== 'object' || value === null) return undefined;
   const message = (value as { message?: unknown }).message;
-  if (typeof message === 'string') return firstLine(message);
-  if (Array.isArray(message) && message.every((m) => typeof m === 'string')) return firstLine(message.join('; '));
+  if (typeof message === 'string') return nonEmpty(message);
+  if (Array.isArray(message) && message.every((m) => typeof m === 'string')) return nonEmpty(message.join('; '));
   return undefined;
 }
 
-function firstLine(text: string): string | undefined {
-  const line = text.trim().split('\n')[0].trim();
-  return line || undefined;
+function nonEmpty(text: string): string | undefined {
+  return text.trim() || undefined;
 }
