@@ -1,13 +1,14 @@
 import { INestApplication, LoggerService, NestApplicationOptions, Type, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { AppLogger } from './common/app-logger';
 import { readJsonBody } from './common/json-body';
+import { buildOpenApiDocument } from './common/openapi';
 import { ShutdownDrain } from './common/shutdown-drain';
 import { httpPlatformFromEnv } from './config/app.config';
 import { applyHttpTimeouts, httpTimeoutsFromEnv } from './http-timeouts';
@@ -72,15 +73,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<INestAp
       validationError: { target: false, value: false },
     }),
   );
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('nest-tenancy reference API')
-      .setDescription('Users and projects, isolated per tenant (shared tables with RLS, schema per tenant or database per tenant).')
-      .addBearerAuth()
-      .build(),
-  );
-  SwaggerModule.setup('docs', app, document);
+  SwaggerModule.setup('docs', app, buildOpenApiDocument(app));
   applyHttpTimeouts(app.getHttpServer(), httpTimeoutsFromEnv());
   return app;
 }

@@ -47,7 +47,8 @@ import { UsersModule } from './users/users.module';
           resolution: {
             baseDomain: app.baseDomain,
             jwt: app.jwtSecret || app.jwksUrl ? { secret: app.jwtSecret, jwksUrl: app.jwksUrl } : undefined,
-            exclude: ['/health', '/docs', '/admin', '/metrics'],
+            // /docs serves the OpenAPI page; its document is at /docs-json (and /docs-yaml).
+            exclude: ['/health', '/docs', '/docs-json', '/docs-yaml', '/admin', '/metrics'],
           },
         };
       },

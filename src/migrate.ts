@@ -1,7 +1,7 @@
-import { Logger } from '@nestjs/common';
 import { exitOnInvalidEnvironment } from './config/check-environment';
 import { AppLogger } from './common/app-logger';
 import { createLogging } from './observability/logging';
+import { outcomeLine, statusLine, summarizeRun } from './cli/migration-report';
 import { describeStartFailure, ensureDatabase } from './database/ensure-database';
 
 /**
@@ -22,27 +22,12 @@ async function main(argv: string[]): Promise<number> {
   try {
     const migrations = app.get(TenantMigrations);
     if (argv.includes('--status')) {
-      for (const row of await migrations.status()) {
-        console.log(
-          `${row.target.padEnd(42)} ${row.model.padEnd(9)} ${row.status.padEnd(8)} ${row.version ?? '-'}${row.error ? `  (${row.error})` : ''}`,
-        );
-      }
+      for (const row of await migrations.status()) console.log(statusLine(row));
       return 0;
     }
     const report = await migrations.run({ concurrency: 4 });
-    for (const o of report.outcomes) {
-      const what = o.error
-        ? `FAILED: ${o.error}`
-        : o.result === 'skipped'
-          ? 'current (skipped)'
-          : o.applied.length
-            ? `applied ${o.applied.join(', ')}`
-            : 'current';
-      console.log(`${o.target.padEnd(42)} ${o.model.padEnd(9)} ${what}`);
-    }
-    console.log(
-      `${report.outcomes.length} targets: ${report.applied} migrated, ${report.skipped} skipped, ${report.failed} failed, ${report.millis} ms`,
-    );
+    for (const o of report.outcomes) console.log(outcomeLine(o));
+    console.log(summarizeRun(report));
     return report.failed ? 1 : 0;
   } finally {
     await app.close();
@@ -53,7 +38,8 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {
-    new Logger('Migrate').error(describeStartFailure(err));
+    // One line, as the CLI prints it (describeStartFailure never gives undefined or a stack trace).
+    console.error(describeStartFailure(err));
     process.exit(1);
   },
 );

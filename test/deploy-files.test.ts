@@ -330,7 +330,7 @@ describe('deploy files', () => {
       // The script is valid JavaScript.
       assert.doesNotThrow(() => new Function(check.args[check.args.length - 1]));
       // /health is served without a tenant.
-      assert.match(read('src/health/health.controller.ts'), /@Controller\('health'\)[\s\S]*@Get\(\)\s+live\(\)/);
+      assert.match(read('src/health/health.controller.ts'), /@Controller\('health'\)[\s\S]*@Get\(\)\s+(?:@Api\w+\(.*\)\s+)*live\(\)/);
       assert.match(read('src/app.module.ts'), /exclude: \[[^\]]*'\/health'/);
     });
   });
@@ -399,6 +399,34 @@ describe('deploy files', () => {
       assert.match(String(raw.JWT_SECRET), /^\$\{JWT_SECRET:\?[^}]+\}$/);
       assert.throws(() => environmentOf(compose.services.api, {}), /required variable JWT_SECRET is missing/);
       assert.equal(environmentOf(compose.services.api, composeEnv).JWT_SECRET, composeEnv.JWT_SECRET);
+    });
+
+    it("the README's compose commands give JWT_SECRET a value the service accepts, kept out of git and the image", () => {
+      const deploying =
+        read('README.md')
+          .split(/^## Deploying$/m)[1]
+          ?.split(/^## /m)[0] ?? '';
+      const block = [...deploying.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => /docker compose up/.test(b));
+      assert.ok(block, 'the Deploying section shows the docker compose up command');
+      const lines = block.split('\n');
+      const up = lines.findIndex((l) => /docker compose up/.test(l));
+      // The secret is written to .env before `up` (or given on the command line of `up` itself).
+      const setting = lines
+        .slice(0, up + 1)
+        .map((l) => /JWT_SECRET=\$\(openssl rand -hex (\d+)\)/.exec(l) && { line: l, bytes: Number(/-hex (\d+)/.exec(l)![1]) })
+        .find(Boolean);
+      assert.ok(setting, `no JWT_SECRET is set before docker compose up:\n${block}`);
+      assert.ok(/>\s*\.env\b/.test(setting.line) || /docker compose up/.test(setting.line), setting.line);
+      // openssl rand -hex N prints 2N hex digits.
+      const env = environmentOf(compose.services.api, { JWT_SECRET: 'ab'.repeat(setting.bytes) });
+      assert.doesNotThrow(() => validateEnvironment({ ...env }));
+      for (const file of ['.gitignore', '.dockerignore'])
+        assert.ok(
+          read(file)
+            .split('\n')
+            .some((l) => l.trim() === '.env'),
+          `${file} leaves .env out`,
+        );
     });
 
     it('gives the api an environment the service accepts', () => {

@@ -2,53 +2,27 @@
 // both close their connections without a warning or an error line, and exit 0.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { stringify } from 'yaml';
-import { deriveDeploymentKey } from '../libs/tenancy/src/config/tenancy-options';
 import { freePort } from '../src/database/embedded-postgres';
-import { DEFAULT_TIERS, dropEverything } from './support/test-app';
-import { childProcessEnv, uniqueSuffix, urlFor, withOwnerClient } from './support/test-database';
+import { prepareServiceRun, type ServiceRun } from './support/service-run';
 import { compiledDir } from './support/compiled-dir';
 
 const ENTRY = (name: string) => join(compiledDir(__dirname), '..', 'src', `${name}.js`);
 
 describe('shutdown', () => {
-  const suffix = uniqueSuffix();
-  const controlDatabase = `nt_${suffix}`;
-  const prefix = `nt${suffix}_`;
-  const dir = mkdtempSync(join(tmpdir(), 'nt-shutdown-'));
-  const tenantsFile = join(dir, 'tenants.yaml');
+  let service: ServiceRun;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    await withOwnerClient(undefined, (c) => c.query(`CREATE DATABASE "${controlDatabase}"`));
-    writeFileSync(
-      tenantsFile,
-      stringify({
-        tiers: DEFAULT_TIERS,
-        tenants: [
-          { id: 'acme', name: 'Acme', tier: 'enterprise' },
-          { id: 'widget', name: 'Widget', tier: 'pro' },
-          { id: 'gadget', name: 'Gadget', tier: 'free' },
-        ],
-      }),
-    );
-    env = childProcessEnv({
-      DATABASE_URL: urlFor(controlDatabase),
-      TENANCY_CONFIG: tenantsFile,
-      TENANCY_DATABASE_PREFIX: prefix,
-      NODE_ENV: 'test',
-    });
+    service = await prepareServiceRun();
+    env = service.env;
   });
 
-  afterAll(async () => {
-    await dropEverything(controlDatabase, prefix, `tenancy_app_${deriveDeploymentKey(controlDatabase)}`);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => service?.cleanup());
 
   /** Runs an entry point until it exits (after `stopWhen` matches its output, with `signal`). */
   function run(

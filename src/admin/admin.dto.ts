@@ -36,11 +36,20 @@ export class MoveTenantDto {
   @IsIn(ISOLATION_MODELS)
   strategy!: IsolationModel;
 
-  @ApiPropertyOptional()
+  @ApiPropertyOptional({ description: 'database model: a TENANT_DB_SERVERS name' })
   @IsOptional()
   @IsString()
   @IsNotEmpty()
   server?: string;
+
+  @ApiPropertyOptional({
+    description: 'a tier of the target model the tenant takes with the move (default: it keeps its tier)',
+    example: 'pro',
+  })
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  tier?: string;
 }
 
 export class DeleteTenantQueryDto {

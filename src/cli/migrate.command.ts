@@ -1,6 +1,7 @@
 import { SingleBar } from 'cli-progress';
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { TenantMigrations } from '../../libs/tenancy/src';
+import { statusLine, summarizeRun } from './migration-report';
 
 @Command({
   name: 'migrate',
@@ -16,9 +17,7 @@ export class MigrateCommand extends CommandRunner {
       const rows = await this.migrations.status();
       const counts = new Map<string, number>();
       for (const r of rows) {
-        console.log(
-          `${r.target.padEnd(42)} ${r.model.padEnd(9)} ${r.status.padEnd(8)} ${r.version ?? '-'}${r.error ? `  (${r.error})` : ''}`,
-        );
+        console.log(statusLine(r));
         counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
       }
       console.log(`latest: ${this.migrations.latest ?? '-'}; ${[...counts].map(([k, v]) => `${v} ${k}`).join(', ')}`);
@@ -40,9 +39,7 @@ export class MigrateCommand extends CommandRunner {
       },
     });
     bar?.stop();
-    console.log(
-      `${report.outcomes.length} targets: ${report.applied} migrated, ${report.skipped} skipped, ${report.failed} failed, ${report.millis} ms`,
-    );
+    console.log(summarizeRun(report));
     if (report.failed) process.exitCode = 1;
   }
 

@@ -1,11 +1,10 @@
 import { Module } from '@nestjs/common';
 import { AppModule } from '../app.module';
-import { DeleteCommand, ExportCommand, ListCommand, ProvisionCommand, ResumeCommand, SuspendCommand } from './tenant.commands';
-import { MigrateCommand } from './migrate.command';
-import { MoveCommand } from './move.command';
+import { CLI_COMMANDS } from './cli-commands';
 
+/** The CLI with the service's modules: a command runs against the database. */
 @Module({
   imports: [AppModule],
-  providers: [ListCommand, ProvisionCommand, SuspendCommand, ResumeCommand, ExportCommand, DeleteCommand, MigrateCommand, MoveCommand],
+  providers: CLI_COMMANDS,
 })
 export class TenancyCliModule {}

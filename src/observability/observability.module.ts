@@ -20,7 +20,7 @@ import { TracingService } from './tracing';
 @Module({
   imports: [
     // useExisting: pino-http itself is mounted by createApp; this binds each request's logger.
-    LoggerModule.forRootAsync({ useFactory: () => currentLogging().params }),
+    LoggerModule.forRootAsync({ imports: [], providers: [], useFactory: () => currentLogging().params }),
   ],
   controllers: [MetricsController],
   providers: [

@@ -36,6 +36,7 @@ export { TENANT_CONNECTION } from './context/typeorm-tokens';
 export { TenantCacheable, type TenantCacheableOptions } from './context/tenant-cacheable';
 export { VERIFIED_JWT } from './resolution/jwt.source';
 export { isValidTenantId, TENANT_ID_PATTERN } from './core/tenant-id';
+export { errorMessage } from './core/error-message';
 
 // Tenant migrations: tables that isolate tenants in every model.
 export { tenantTable, createTenantTable, TenantTableSpec, TenantForeignKey, TENANT_SETTING_EXPRESSION } from './migrations/tenant-table';

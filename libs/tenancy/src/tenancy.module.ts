@@ -18,6 +18,7 @@ import { ControlLocks } from './catalog/control-locks';
 import { Deployment } from './catalog/deployment';
 import { TenantAccess } from './catalog/tenant-access';
 import { MoveJournal } from './catalog/move-journal';
+import { SeedRecords } from './catalog/seed-records';
 import { TenantCatalog } from './catalog/tenant-catalog';
 import { TenantNaming } from './catalog/tenant-naming';
 import type { TenancyModuleAsyncOptions, TenancyModuleRegistration, TenancyOptionsFactory } from './config/tenancy-module-options';
@@ -119,6 +120,7 @@ const PROVIDERS: Provider[] = [
   TenantInspector,
   TenantExporter,
   MoveJournal,
+  SeedRecords,
   MoveRecovery,
   TenantMover,
   TenancyBootstrap,

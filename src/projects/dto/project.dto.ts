@@ -12,26 +12,26 @@ export class CreateProjectDto {
   @Length(1, 200)
   name!: string;
 
-  @ApiPropertyOptional({ nullable: true })
+  @ApiPropertyOptional({ type: String, nullable: true, maxLength: 2000, example: 'To the moon' })
   @IsOptional()
   @IsString()
   @MaxLength(2000)
   description?: string | null;
 
-  @ApiProperty({ description: 'id of a user of this tenant' })
+  @ApiProperty({ format: 'uuid', description: 'id of a user of this tenant' })
   @IsUUID('all')
   createdById!: string;
 }
 
 export class UpdateProjectDto {
-  @ApiPropertyOptional()
+  @ApiPropertyOptional({ minLength: 1, maxLength: 200 })
   @IsOptional()
   @Transform(trim)
   @IsString()
   @Length(1, 200)
   name?: string;
 
-  @ApiPropertyOptional({ nullable: true })
+  @ApiPropertyOptional({ type: String, nullable: true, maxLength: 2000, description: 'null clears it' })
   @ValidateIf((_o, v) => v !== null && v !== undefined)
   @IsString()
   @MaxLength(2000)
@@ -39,7 +39,7 @@ export class UpdateProjectDto {
 }
 
 export class ListProjectsQueryDto extends ListQueryDto {
-  @ApiPropertyOptional()
+  @ApiPropertyOptional({ format: 'uuid', description: 'only the projects this user created' })
   @IsOptional()
   @IsUUID('all')
   createdById?: string;

@@ -109,9 +109,33 @@ export class CreateLifecycleLocks1732752000004 implements MigrationInterface {
   }
 }
 
+/**
+ * What the tenants file may no longer do once a tenant is in the catalog (the catalog is the truth,
+ * the file only seeds it): `deleted_tenants` keeps the ids deleted since, which seeding does not
+ * recreate (provisioning one explicitly takes it off the list); `seed_reports` keeps, per tenant,
+ * the last difference between the file and the catalog that was reported, so a difference is
+ * reported once, not at every start.
+ */
+export class CreateSeedRecords1732752000005 implements MigrationInterface {
+  name = 'CreateSeedRecords1732752000005';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`CREATE TABLE deleted_tenants (id text PRIMARY KEY, deleted_at timestamptz NOT NULL DEFAULT now())`);
+    await q.query(
+      `CREATE TABLE seed_reports (tenant_id text PRIMARY KEY, report text NOT NULL, reported_at timestamptz NOT NULL DEFAULT now())`,
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE seed_reports`);
+    await q.query(`DROP TABLE deleted_tenants`);
+  }
+}
+
 export const CONTROL_MIGRATIONS = [
   CreateTenantCatalog1732752000000,
   CreateMigrationLedger1732752000002,
   CreateExportsAndMoves1732752000003,
   CreateLifecycleLocks1732752000004,
+  CreateSeedRecords1732752000005,
 ];

@@ -8,6 +8,7 @@ import { isValidTenantId } from '../core/tenant-id';
 import { TenantNaming } from './tenant-naming';
 import { quoteIdent } from '../core/sql';
 import { TenantRecord, TenantStatus } from '../core/tenant-record';
+import { errorMessage } from '../core/error-message';
 
 const COLUMNS = `id, name, tier, strategy, server, status, exported_at AS "exportedAt", created_at AS "createdAt", updated_at AS "updatedAt"`;
 
@@ -74,7 +75,7 @@ export class TenantCatalog implements BeforeApplicationShutdown, OnApplicationSh
           `Point it at PostgreSQL itself. Until then the catalog is re-read every ${every} ms; moves stay safe (the database fences them).`,
       );
     }
-    this.timer = setInterval(() => void this.reload().catch((e) => this.warn(`catalog re-read failed: ${e.message}`)), every);
+    this.timer = setInterval(() => void this.reload().catch((e) => this.warn(`catalog re-read failed: ${errorMessage(e)}`)), every);
     this.timer.unref();
   }
 
@@ -123,7 +124,7 @@ export class TenantCatalog implements BeforeApplicationShutdown, OnApplicationSh
     const run = (): void => {
       state.again = false;
       void this.refresh(id)
-        .catch((e) => this.warn(`catalog refresh failed: ${e.message}`))
+        .catch((e) => this.warn(`catalog refresh failed: ${errorMessage(e)}`))
         .finally(() => {
           if (state.again && !this.stopped) run();
           else this.refreshing.delete(id);
@@ -164,7 +165,7 @@ export class TenantCatalog implements BeforeApplicationShutdown, OnApplicationSh
 
   async markExported(id: string): Promise<void> {
     const ds = await this.owner.controlDataSource();
-    await ds.query(`UPDATE ${this.table} SET exported_at = now() WHERE id = $1`, [id]);
+    await ds.query(`UPDATE ${this.table} SET exported_at = now(), updated_at = now() WHERE id = $1`, [id]);
     await this.refresh(id);
   }
 
@@ -190,33 +191,37 @@ export class TenantCatalog implements BeforeApplicationShutdown, OnApplicationSh
   }
 
   /**
-   * Serves the tenant from `place` from now on, `active`: one transaction that also runs `also`
-   * (the move journal's switch), so both commit or neither does. Every instance hears it through
-   * NOTIFY; this one re-reads the row at once.
+   * Serves the tenant from `place` from now on, `active`, with `place.tier` when given (else its
+   * tier stays): one transaction that also runs `also` (the move journal's switch), so both commit
+   * or neither does. Every instance hears it through NOTIFY; this one re-reads the row at once.
    */
   async switchPlace(
     id: string,
-    place: Pick<TenantRecord, 'strategy' | 'server'>,
+    place: Pick<TenantRecord, 'strategy' | 'server'> & { tier?: string },
     also?: (m: EntityManager) => Promise<void>,
   ): Promise<TenantRecord | undefined> {
     const ds = await this.owner.controlDataSource();
     await ds.transaction(async (m) => {
-      await m.query(`UPDATE ${this.table} SET strategy = $2, server = $3, status = 'active', updated_at = now() WHERE id = $1`, [
-        id,
-        place.strategy,
-        place.server,
-      ]);
+      await m.query(
+        `UPDATE ${this.table} SET strategy = $2, server = $3, tier = COALESCE($4, tier), status = 'active', updated_at = now() WHERE id = $1`,
+        [id, place.strategy, place.server, place.tier ?? null],
+      );
       await also?.(m);
     });
     return this.refresh(id);
   }
 
-  /** Re-reads one tenant (or forgets it when gone). */
+  /**
+   * Re-reads one tenant (or forgets it when gone); resolves to the row read. Two reads of one
+   * tenant may land out of order (a notification's and a change's own, on two connections): a row
+   * older than the one held (by `updated_at`, which every change sets) does not replace it.
+   */
   async refresh(id: string): Promise<TenantRecord | undefined> {
     const ds = await this.owner.controlDataSource();
     const [row] = await ds.query(`SELECT ${COLUMNS} FROM ${this.table} WHERE id = $1`, [id]);
-    if (row) this.tenants.set(id, row);
-    else this.tenants.delete(id);
+    const held = this.tenants.get(id);
+    if (!row) this.tenants.delete(id);
+    else if (!held || new Date(row.updatedAt).getTime() >= new Date(held.updatedAt).getTime()) this.tenants.set(id, row);
     this.events.emit('change', id);
     return row;
   }
@@ -241,7 +246,7 @@ export class TenantCatalog implements BeforeApplicationShutdown, OnApplicationSh
       // Said a second later, and only if the service is not stopping by then: Ctrl-C in a terminal
       // signals the database too (an embedded one), which may end this connection first.
       setTimeout(() => {
-        this.warn(`catalog listener lost its connection (${err.message}); reconnecting`);
+        this.warn(`catalog listener lost its connection (${errorMessage(err)}); reconnecting`);
         void this.reconnect();
       }, 1_000).unref();
     });
@@ -256,7 +261,7 @@ export class TenantCatalog implements BeforeApplicationShutdown, OnApplicationSh
       await this.listen();
       await this.reload();
     } catch (err) {
-      this.warn(`catalog listener reconnect failed (${(err as Error).message}); retrying`);
+      this.warn(`catalog listener reconnect failed (${errorMessage(err)}); retrying`);
       setTimeout(() => void this.reconnect(), 1_000).unref();
     }
   }

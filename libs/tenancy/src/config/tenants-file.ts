@@ -21,6 +21,7 @@ import { parse } from 'yaml';
 import { TenancyConfigError } from '../errors/tenancy.errors';
 import { TENANT_ID_PATTERN } from '../core/tenant-id';
 import { ISOLATION_MODELS, IsolationModel, TenantsDefinition } from './tenancy-options';
+import { errorMessage } from '../core/error-message';
 
 class PoolSection {
   @IsOptional() @IsInt() @Min(1) @Max(100) max?: number;
@@ -168,7 +169,7 @@ export function loadTenantsFile(file: string, servers?: string[], names: ConfigN
   try {
     raw = parse(text);
   } catch (err) {
-    throw new TenancyConfigError(file, [`not valid YAML: ${(err as Error).message.split('\n')[0]}`]);
+    throw new TenancyConfigError(file, [`not valid YAML: ${errorMessage(err).split('\n')[0]}`]);
   }
   return validateTenantsDefinition(raw, file, servers, names);
 }

@@ -5,6 +5,7 @@ import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-optio
 import { TenancyConfigError } from '../errors/tenancy.errors';
 import { databaseOf, withDatabase } from '../core/connection-url';
 import { PG_DRIVER } from './runtime-data-source';
+import { errorMessage } from '../core/error-message';
 
 /**
  * The token of the app's DataSource that serves as the owner pool on the control database (the
@@ -108,7 +109,7 @@ export class OwnerConnections implements OnApplicationShutdown {
     try {
       return await fn(dataSource);
     } finally {
-      await close().catch((err) => this.logger.warn(`closing an owner connection failed: ${err.message}`));
+      await close().catch((err) => this.logger.warn(`closing an owner connection failed: ${errorMessage(err)}`));
     }
   }
 

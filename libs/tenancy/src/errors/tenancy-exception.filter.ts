@@ -4,6 +4,7 @@ import { isDatabaseUnavailable } from './database-unavailable';
 import { ErrorBody, writeErrorResponse } from './error-response';
 import { pgErrorCode, READ_ONLY_TRANSACTION } from './pg-error-code';
 import { TenantMovingError, TenantRateLimitedError } from './tenancy.errors';
+import { errorMessage } from '../core/error-message';
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
@@ -107,7 +108,7 @@ export class TenancyExceptionFilter implements ExceptionFilter {
     const known = code ? (DATABASE_ERRORS[code] ?? (code.startsWith('22') ? DATA_EXCEPTION : undefined)) : undefined;
     if (known) return { statusCode: known[0], error: REASONS[known[0]], message: known[1] };
     if (isDatabaseUnavailable(exception)) {
-      this.logger.warn(`the database is unavailable: ${(exception as Error)?.message ?? String(exception)}`);
+      this.logger.warn(`the database is unavailable: ${errorMessage(exception)}`);
       return {
         statusCode: HttpStatus.SERVICE_UNAVAILABLE,
         error: REASONS[503],

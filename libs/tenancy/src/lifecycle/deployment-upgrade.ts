@@ -4,6 +4,7 @@ import { TenantCatalog } from '../catalog/tenant-catalog';
 import { RuntimeRole } from '../catalog/runtime-role';
 import { TenantMigrator } from '../migrations/tenant-migrator';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
+import { errorMessage } from '../core/error-message';
 
 /**
  * The upgrade of a deployment started by a version without deployment keys, run once at start
@@ -66,7 +67,7 @@ export class DeploymentUpgrade {
         await this.migrator.migrate(this.strategies.for(tenant.strategy).location(tenant), tenant.id);
       } catch (err) {
         failed++;
-        this.logger.warn(`upgrade: tenant ${tenant.id} was not migrated: ${(err as Error).message}`);
+        this.logger.warn(`upgrade: tenant ${tenant.id} was not migrated: ${errorMessage(err)}`);
       }
     }
     if (!failed) await this.deployment.layoutDone();

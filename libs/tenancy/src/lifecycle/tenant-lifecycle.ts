@@ -3,6 +3,7 @@ import { TenantCatalog } from '../catalog/tenant-catalog';
 import { TenantRecord } from '../core/tenant-record';
 import { ControlLocks } from '../catalog/control-locks';
 import { MoveJournal } from '../catalog/move-journal';
+import { SeedRecords } from '../catalog/seed-records';
 import { TenantStateError, UnknownTenantError } from '../errors/tenancy.errors';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
 import { MigrationLedger } from '../migrations/migration-ledger';
@@ -19,6 +20,7 @@ export class TenantLifecycle {
     private readonly journal: MoveJournal,
     private readonly ledger: MigrationLedger,
     private readonly locks: ControlLocks,
+    private readonly seedRecords: SeedRecords,
   ) {}
 
   require(id: string): TenantRecord {
@@ -46,6 +48,8 @@ export class TenantLifecycle {
    * Deletes every row of the tenant wherever it lives (drops its schema or database, or deletes its
    * rows from the shared tables) and then removes it from the catalog. Asks for an export first
    * unless `force`. Marked `deleting` first, so it is no longer served, and safe to run again.
+   * A deleted tenant stays deleted even if the tenants file lists it (provisioning it explicitly
+   * brings it back, empty).
    */
   async remove(id: string, options: { force?: boolean } = {}): Promise<void> {
     const tenant = this.require(id);
@@ -68,6 +72,8 @@ export class TenantLifecycle {
         // A move out of a place other tenants share leaves the tenant fenced there: that row goes too.
         for (const strategy of this.strategies.all().filter((s) => s.commonPlace())) await strategy.unfence({ id, server: 'default' });
         await this.ledger.forget(id);
+        // Before it leaves the catalog: the tenants file must not bring it back at the next start.
+        await this.seedRecords.recordDeleted(id);
         await this.catalog.remove(id);
       },
       () => {

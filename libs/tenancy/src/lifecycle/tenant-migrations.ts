@@ -5,6 +5,7 @@ import { IsolationStrategies } from '../strategies/isolation-strategies';
 import type { TenantLocation } from '../core/tenant-location';
 import { MigrationLedger } from '../migrations/migration-ledger';
 import { TenantMigrator } from '../migrations/tenant-migrator';
+import { errorMessage } from '../core/error-message';
 
 export interface MigrationTarget {
   /** Its ledger entry: a common place's (`@shared`) or a tenant id. */
@@ -18,17 +19,30 @@ export interface MigrationTarget {
 export interface MigrationOutcome {
   target: string;
   model: string;
-  /** `skipped`: the ledger says current, no connection was opened. */
+  /**
+   * `applied`: the run migrated the target (`applied` lists what it applied; empty when the target
+   * turned out current). `skipped`: the ledger says current, no connection was opened.
+   */
   result: 'applied' | 'skipped' | 'failed';
   applied: string[];
+  /**
+   * Migrations this same process applied to the target before the run (at its start-up, or while
+   * provisioning): a skipped target with some was migrated moments ago, not found current.
+   * Absent when none.
+   */
+  appliedEarlier?: string[];
   error?: string;
 }
 
 export interface MigrationRunReport {
   latest: string | null;
   outcomes: MigrationOutcome[];
+  /** Targets the run migrated (outcome `applied`). */
   applied: number;
+  /** Targets the ledger recorded as current (outcome `skipped`), whether or not this process migrated them earlier. */
   skipped: number;
+  /** Of the skipped targets, those this process migrated before the run (at start-up). */
+  migratedEarlier: number;
   failed: number;
   millis: number;
 }
@@ -90,7 +104,7 @@ export class TenantMigrations {
       await this.ledger.recordCurrent(target.target, target.location.server, this.latest);
       return { target: target.target, model: target.model, result: 'applied', applied };
     } catch (err) {
-      const error = (err as Error).message;
+      const error = errorMessage(err);
       await this.ledger.recordFailure(target.target, target.location.server, error).catch(() => undefined);
       return { target: target.target, model: target.model, result: 'failed', applied: [], error };
     }
@@ -110,7 +124,14 @@ export class TenantMigrations {
     for (const t of targets) {
       const entry = ledger.get(t.target);
       if (entry?.status === 'current' && entry.version === latest && entry.server === t.location.server) {
-        report({ target: t.target, model: t.model, result: 'skipped', applied: [] });
+        const earlier = this.migrator.appliedByThisProcess(t.location);
+        report({
+          target: t.target,
+          model: t.model,
+          result: 'skipped',
+          applied: [],
+          ...(earlier.length ? { appliedEarlier: earlier } : {}),
+        });
         continue;
       }
       byServer.set(t.location.server, [...(byServer.get(t.location.server) ?? []), t]);
@@ -130,6 +151,7 @@ export class TenantMigrations {
       outcomes,
       applied: outcomes.filter((o) => o.result === 'applied').length,
       skipped: outcomes.filter((o) => o.result === 'skipped').length,
+      migratedEarlier: outcomes.filter((o) => o.appliedEarlier?.length).length,
       failed: outcomes.filter((o) => o.result === 'failed').length,
       millis: Date.now() - started,
     };

@@ -11,6 +11,9 @@ import { MigrationRunner } from './migration-runner';
 /** Applies the tenant migration set to one location (a schema of a database of a server). */
 @Injectable()
 export class TenantMigrator {
+  /** What this process applied, per location (`server/database/schema`), oldest first. */
+  private readonly appliedHere = new Map<string, string[]>();
+
   constructor(
     @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
     private readonly owner: OwnerConnections,
@@ -35,11 +38,24 @@ export class TenantMigrator {
       );
     }
     // A lifecycle lock, out of the runtime role's reach (it could hold an advisory lock forever).
-    return this.locks.withLock(`migrate:${location.server}:${location.database}:${location.schema}`, () =>
+    const applied = await this.locks.withLock(`migrate:${location.server}:${location.database}:${location.schema}`, () =>
       this.owner.withDatabase(location.server, location.database, (ds) =>
         this.runner.apply(ds, location.schema, this.options.migrations, this.role.name, pinTenant, true),
       ),
     );
+    if (applied.length) {
+      const key = locationKey(location);
+      this.appliedHere.set(key, [...(this.appliedHere.get(key) ?? []), ...applied]);
+    }
+    return applied;
+  }
+
+  /**
+   * The migrations this process has applied to the location so far (at start-up, while
+   * provisioning, or in an earlier run), oldest first; empty when it applied none there.
+   */
+  appliedByThisProcess(location: TenantLocation): string[] {
+    return [...(this.appliedHere.get(locationKey(location)) ?? [])];
   }
 
   /**
@@ -56,4 +72,8 @@ export class TenantMigrator {
   private inHome(location: TenantLocation): boolean {
     return location.server === 'default' && location.database === this.owner.homeDatabase();
   }
+}
+
+function locationKey(location: TenantLocation): string {
+  return JSON.stringify([location.server, location.database, location.schema]);
 }

@@ -9,6 +9,7 @@ import { FeatureEntities } from '../connections/feature-entities';
 import { OwnerConnections } from '../connections/owner-connections';
 import { createRuntimeDataSource, DataSourceLease } from '../connections/runtime-data-source';
 import { RuntimeRole } from '../catalog/runtime-role';
+import { errorMessage } from '../core/error-message';
 
 interface PoolEntry {
   tenantId: string;
@@ -310,7 +311,7 @@ export class PoolRegistry implements OnApplicationShutdown {
       const ds = await entry.ready;
       if (ds.isInitialized) await ds.destroy();
     } catch (err) {
-      this.logger.debug(`closing the pool of ${entry.tenantId}: ${(err as Error).message}`);
+      this.logger.debug(`closing the pool of ${entry.tenantId}: ${errorMessage(err)}`);
     } finally {
       // Counted against the budget until its connections are gone.
       this.live.get(entry.server)?.delete(entry);

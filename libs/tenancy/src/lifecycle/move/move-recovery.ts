@@ -3,6 +3,7 @@ import { ControlLocks } from '../../catalog/control-locks';
 import { TenantCatalog } from '../../catalog/tenant-catalog';
 import { IsolationStrategies } from '../../strategies/isolation-strategies';
 import { moveLockKey } from '../move-lock';
+import { errorMessage } from '../../core/error-message';
 
 /** How often every instance looks for tenants left frozen by a mover that died. */
 const RECOVERY_MILLIS = 5_000;
@@ -26,7 +27,7 @@ export class MoveRecovery implements OnApplicationBootstrap, BeforeApplicationSh
 
   onApplicationBootstrap(): void {
     const recover = () =>
-      void this.recoverAbandoned().catch((e) => this.stopping || this.logger.warn(`move recovery failed: ${e.message}`));
+      void this.recoverAbandoned().catch((e) => this.stopping || this.logger.warn(`move recovery failed: ${errorMessage(e)}`));
     this.timer = setInterval(recover, RECOVERY_MILLIS);
     this.timer.unref();
     recover();

@@ -1,8 +1,8 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ControlLocks } from '../../catalog/control-locks';
 import { type MoveEnd, MoveJournal, type MoveProgress, type MoveState } from '../../catalog/move-journal';
 import { TenantCatalog } from '../../catalog/tenant-catalog';
-import type { IsolationModel } from '../../config/tenancy-options';
+import { type IsolationModel, type ResolvedTenancyOptions, TENANCY_OPTIONS } from '../../config/tenancy-options';
 import { OwnerConnections } from '../../connections/owner-connections';
 import { RuntimeRole } from '../../catalog/runtime-role';
 import { TenantStateError } from '../../errors/tenancy.errors';
@@ -12,10 +12,11 @@ import { moveLockKey } from '../move-lock';
 import { TenantLifecycle } from '../tenant-lifecycle';
 import { TenantMigrations } from '../tenant-migrations';
 import { waitForOpenTransactions } from './freeze-barrier';
-import { alreadyThere, isUnfinished, notActive } from './move-checks';
+import { alreadyThere, isUnfinished, notActive, tierOfMove } from './move-checks';
 import { MoveRecovery } from './move-recovery';
 import { beginSide, openSide } from './move-side';
 import { bulkCopy, catchUpAndVerify, tablesToSync } from './table-sync';
+import { errorMessage } from '../../core/error-message';
 
 export type { MovePhase, MoveState } from '../../catalog/move-journal';
 export { MoveVerificationError } from './table-sync';
@@ -29,10 +30,16 @@ export interface MoveReport {
   /** How long writes were refused (status `moving`): the final catch-up and the switch. */
   freezeMillis: number;
   totalMillis: number;
+  /** The tenant's tier afterwards (set by `MoveTo.tier`, else the one it had). */
+  tier: string | null;
 }
 
-/** Where a move goes: a model, and a server for a model that takes one (default `default`). */
-export type MoveTo = { strategy: IsolationModel; server?: string };
+/**
+ * Where a move goes: a model, and a server for a model that takes one (default `default`).
+ * `tier`: a tier of that model the tenant takes with the switch (default: it keeps its tier). A
+ * tenant already in place only changes its tier.
+ */
+export type MoveTo = { strategy: IsolationModel; server?: string; tier?: string };
 
 /**
  * Moves one tenant's rows between any two models (or servers), keeping ids: provision the target;
@@ -55,6 +62,7 @@ export class TenantMover {
   freezeBarrierMillis = 5_000;
 
   constructor(
+    @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
     private readonly catalog: TenantCatalog,
     private readonly strategies: IsolationStrategies,
     private readonly owner: OwnerConnections,
@@ -85,9 +93,13 @@ export class TenantMover {
    */
   async check(tenantId: string, to: MoveTo): Promise<void> {
     const target = this.strategies.placeOf(to);
+    const tier = tierOfMove(this.options, to);
     const tenant = this.lifecycle.require(tenantId);
     if (isUnfinished(await this.journal.state(tenantId))) return;
-    if (tenant.strategy === target.strategy && tenant.server === target.server) throw alreadyThere(this.strategies, tenantId, target);
+    if (tenant.strategy === target.strategy && tenant.server === target.server) {
+      if (tier !== undefined && tier !== tenant.tier) return;
+      throw alreadyThere(this.strategies, tenantId, target);
+    }
     if (tenant.status !== 'active') throw notActive(tenantId, tenant.status);
   }
 
@@ -100,6 +112,7 @@ export class TenantMover {
   async move(tenantId: string, to: MoveTo, onPhase?: (phase: string, detail?: string) => void): Promise<MoveReport> {
     const started = Date.now();
     const target = this.strategies.placeOf(to);
+    const tier = tierOfMove(this.options, to);
     const busy = () => {
       throw new TenantStateError(`A move of tenant '${tenantId}' is already running.`);
     };
@@ -115,9 +128,11 @@ export class TenantMover {
           tenant = this.lifecycle.require(tenantId);
         }
         if (tenant.strategy === target.strategy && tenant.server === target.server) {
-          if (!isUnfinished(previous)) throw alreadyThere(this.strategies, tenantId, target);
-          const from = { strategy: previous.sourceStrategy, server: previous.sourceServer };
-          return { tenantId, from, to: target, rows: {}, freezeMillis: 0, totalMillis: Date.now() - started };
+          const retier = tier !== undefined && tier !== tenant.tier;
+          if (!isUnfinished(previous) && !retier) throw alreadyThere(this.strategies, tenantId, target);
+          if (retier) tenant = (await this.catalog.update(tenantId, { tier }))!;
+          const from = isUnfinished(previous) ? { strategy: previous.sourceStrategy, server: previous.sourceServer } : target;
+          return { tenantId, from, to: target, rows: {}, freezeMillis: 0, totalMillis: Date.now() - started, tier: tenant.tier };
         }
         if (tenant.status !== 'active') throw notActive(tenantId, tenant.status);
         const source = { strategy: tenant.strategy, server: tenant.server };
@@ -128,17 +143,24 @@ export class TenantMover {
         await into.provision({ id: tenantId, server: target.server });
         // Moving into a place lifts a fence left there by an earlier move out of it.
         await into.unfence({ id: tenantId, server: target.server });
-        const { rows, freezeMillis } = await this.copyAndSwitch(tenantId, source, target, onPhase);
+        const { rows, freezeMillis } = await this.copyAndSwitch(tenantId, source, target, tier, onPhase);
         onPhase?.('cleanup');
         await this.cleanup(tenantId, source);
-        return { tenantId, from: source, to: target, rows, freezeMillis, totalMillis: Date.now() - started };
+        const after = this.catalog.get(tenantId)?.tier ?? tier ?? tenant.tier;
+        return { tenantId, from: source, to: target, rows, freezeMillis, totalMillis: Date.now() - started, tier: after };
       },
       busy,
     );
   }
 
   /** Copy, freeze, catch up and verify, switch. Before the switch a failure unfreezes the tenant at its source. */
-  private async copyAndSwitch(tenantId: string, source: MoveEnd, target: MoveEnd, onPhase?: (phase: string, detail?: string) => void) {
+  private async copyAndSwitch(
+    tenantId: string,
+    source: MoveEnd,
+    target: MoveEnd,
+    tier: string | undefined,
+    onPhase?: (phase: string, detail?: string) => void,
+  ) {
     const from = this.strategies.for(source.strategy);
     const src = await openSide(this.owner, from.location({ id: tenantId, server: source.server }));
     const dst = await openSide(this.owner, this.strategies.for(target.strategy).location({ id: tenantId, server: target.server }));
@@ -177,7 +199,9 @@ export class TenantMover {
 
       // Switch: one transaction on the control database; every instance hears it through NOTIFY.
       onPhase?.('switching');
-      await this.catalog.switchPlace(tenantId, target, (m) => this.journal.setPhase(tenantId, 'switched', progress, undefined, m));
+      await this.catalog.switchPlace(tenantId, { ...target, tier }, (m) =>
+        this.journal.setPhase(tenantId, 'switched', progress, undefined, m),
+      );
       // From here the source must stay fenced whatever fails: the tenant is served from the target.
       switched = true;
       frozen = false;
@@ -199,11 +223,13 @@ export class TenantMover {
           await from
             .unfence({ id: tenantId, server: source.server })
             .catch((e) =>
-              this.logger.error(`tenant ${tenantId} stays fenced at its source after a failed move (${e.message}); run the move again`),
+              this.logger.error(
+                `tenant ${tenantId} stays fenced at its source after a failed move (${errorMessage(e)}); run the move again`,
+              ),
             );
           await this.catalog.setStatus(tenantId, 'active').catch(() => undefined);
         }
-        await this.journal.setPhase(tenantId, 'failed', undefined, (err as Error).message).catch(() => undefined);
+        await this.journal.setPhase(tenantId, 'failed', undefined, errorMessage(err)).catch(() => undefined);
       }
       throw err;
     } finally {
