@@ -5,12 +5,13 @@
 // 2. TENANCY_CONFIG naming a file that does not exist: the problem is printed with a stack trace
 //    (Nest's ExceptionHandler). Wanted: the problems, one a line, no stack trace, exit 1.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, it } from '@jest/globals';
 import { freePort, startEmbeddedPostgres, type EmbeddedPostgres } from '../src/database/embedded-postgres';
+import { RUNNING_FILE } from '../src/database/running-server-file';
 import { compiledDir } from './support/compiled-dir';
 
 const main = resolve(compiledDir(__dirname), '../src/main.js');
@@ -49,6 +50,11 @@ describe('npm start after a bad stop or with a bad environment', () => {
     chmodSync(dir, 0o755);
     mkdirSync(join(dir, '.data'), { mode: 0o755 });
     orphan = await startEmbeddedPostgres({ dir: join(dir, '.data/postgres'), persistent: true });
+    // Its record names the process that started it, which is this test's and alive: make it the
+    // killed service's, a process that has exited.
+    const record = join(dir, '.data/postgres', RUNNING_FILE);
+    const gone = spawnSync(process.execPath, ['-e', '']).pid;
+    writeFileSync(record, JSON.stringify({ ...JSON.parse(readFileSync(record, 'utf8')), pid: gone }));
     const { code, output } = await start(dir, { PORT: String(await freePort()) });
     assert.notEqual(code, 0, output);
     assert.doesNotMatch(output, /^undefined$/m, output);

