@@ -14,7 +14,7 @@ export abstract class TenancyError extends HttpException {
 
 export class TenantMissingError extends TenancyError {
   constructor(sources: string[]) {
-    super(`No tenant given. Name the tenant with ${sources.join(', ')}.`, HttpStatus.BAD_REQUEST, 'Bad Request');
+    super(`No tenant given. Name the tenant with ${oneOf(sources)}.`, HttpStatus.BAD_REQUEST, 'Bad Request');
   }
 }
 
@@ -331,4 +331,9 @@ export class DeploymentOwnershipError extends TenancyError {
   constructor(message: string) {
     super(message, HttpStatus.CONFLICT, 'Conflict');
   }
+}
+
+/** `a`, `a or b`, `a, b or c`: the ways to name a tenant, as a sentence says them. */
+function oneOf(ways: string[]): string {
+  return ways.length < 2 ? ways.join('') : `${ways.slice(0, -1).join(', ')} or ${ways[ways.length - 1]}`;
 }
