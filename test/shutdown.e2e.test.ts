@@ -9,9 +9,7 @@ import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../src/database/embedded-postgres';
 import { prepareServiceRun, type ServiceRun } from './support/service-run';
-import { compiledDir } from './support/compiled-dir';
-
-const ENTRY = (name: string) => join(compiledDir(__dirname), '..', 'src', `${name}.js`);
+import { ENTRY } from './support/cli-run';
 
 describe('shutdown', () => {
   let service: ServiceRun;
