@@ -279,7 +279,7 @@ describe('TenantResolver: malformed and missing', () => {
     );
     assert.match(
       err.message,
-      /"tenant_id" claim of a bearer token, the x-tenant-id header, a subdomain of localhost, a path prefix \/t\/<tenant>\//,
+      /"tenant_id" claim of a bearer token, the x-tenant-id header, a subdomain of localhost or a path prefix \/t\/<tenant>\//,
     );
   });
 });
