@@ -46,3 +46,34 @@ describe('createRuntimeDataSource', () => {
     }
   });
 });
+
+describe('a leased connection the server ends', () => {
+  // TypeORM's query runners listen for their client's errors; a client leased from the pool by
+  // other code (the registry closing an idle connection, a user's own `driver.master.connect()`)
+  // had no listener, and an error event with no listener ends the process.
+  it('is reported by its next query, not thrown from an event with no listener, and the pool serves again', async () => {
+    const url = process.env.TEST_DATABASE_URL;
+    assert.ok(url, 'TEST_DATABASE_URL is not set: run the tests with `npm test`');
+    const ds = await createRuntimeDataSource(url, [], { ...POOL, max: 2 }, 'nest-tenancy:leased-end-test').initialize();
+    const pool = (ds.driver as unknown as { master: import('pg').Pool }).master;
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    const client = await pool.connect();
+    try {
+      const { rows } = await client.query('SELECT pg_backend_pid() AS pid');
+      // Ended from another connection while leased and idle.
+      const [ended] = await ds.query('SELECT pg_terminate_backend($1) AS ended', [rows[0].pid]);
+      assert.equal(ended.ended, true);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(uncaught, []);
+      await assert.rejects(client.query('SELECT 1'));
+    } finally {
+      client.release(true);
+      process.off('uncaughtException', onUncaught);
+    }
+    const [row] = await ds.query('SELECT 1 AS one');
+    assert.equal(row.one, 1);
+    await ds.destroy();
+  });
+});

@@ -7,7 +7,34 @@ import { DataSource } from 'typeorm';
  * node_modules on disk again each time, about 0.6 ms of a tenant pool's 0.7 ms DataSource
  * constructor. The native driver is never used.
  */
-export const PG_DRIVER = { driver: pg, nativeDriver: false } as const;
+export const PG_DRIVER = { driver: withGuardedPool(pg), nativeDriver: false } as const;
+
+/**
+ * `pg` with a Pool whose every client has an `error` listener from the moment it connects.
+ *
+ * pg-pool listens for a client's errors only while the client is idle in the pool; TypeORM adds
+ * none to a client it has checked out. A leased connection that the server ends between two
+ * queries (a restart: `57P01 terminating connection due to administrator command`, or
+ * `pg_terminate_backend`) makes its client emit `error` with no listener, which Node turns into an
+ * uncaught exception that ends the process. With the listener, the error is dropped here and shows
+ * where it belongs: the unit of work's next query fails (a database fault, 503), and pg-pool
+ * discards the broken client when it is released.
+ *
+ * The returned object inherits from `pg` (lazy getters such as `native` stay lazy) and replaces only
+ * `Pool`.
+ */
+function withGuardedPool(driver: typeof pg): typeof pg {
+  class GuardedPool extends driver.Pool {
+    constructor(config?: pg.PoolConfig) {
+      super(config);
+      this.on('connect', (client) => client.on('error', ignoreLeasedClientError));
+    }
+  }
+  return Object.assign(Object.create(driver) as typeof pg, { Pool: GuardedPool });
+}
+
+/** See withGuardedPool: the failure is reported by the query that meets the broken connection. */
+function ignoreLeasedClientError(): void {}
 
 export interface RuntimePoolOptions {
   max: number;
