@@ -13,6 +13,8 @@ import { ShutdownDrain } from './common/shutdown-drain';
 import { httpPlatformFromEnv } from './config/app.config';
 import { applyHttpTimeouts, httpTimeoutsFromEnv } from './http-timeouts';
 import { createLogging } from './observability/logging';
+import { metricsServed } from './observability/metrics-access';
+import { OBSERVABILITY_CONFIG, type ObservabilityConfig } from './observability/observability.config';
 import { requestMetricsMiddleware } from './observability/request-metrics.middleware';
 import { markRoute } from './observability/request-route';
 import { TenancyMetrics } from './observability/tenancy-metrics';
@@ -62,7 +64,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<INestAp
   const tracing = await app.get(TracingService).start();
   if (tracing) app.use(tracing);
   app.use(logging.http);
-  app.use(requestMetricsMiddleware(app.get(TenancyMetrics)));
+  if (metricsServed(app.get<ObservabilityConfig>(OBSERVABILITY_CONFIG))) app.use(requestMetricsMiddleware(app.get(TenancyMetrics)));
   app.use(app.get(ShutdownDrain).middleware);
   app.useGlobalPipes(
     new ValidationPipe({

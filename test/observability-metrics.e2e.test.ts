@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import request from 'supertest';
 import type { TenantDefinition } from '../libs/tenancy/src';
 import { MetricsServer } from '../src/observability/metrics-server';
+import { TenancyMetrics } from '../src/observability/tenancy-metrics';
 import { httpPlatformFromEnv } from '../src/config/app.config';
 import { startTestApp, type TestApp } from './support/test-app';
 
@@ -206,6 +207,13 @@ describe('/metrics is not public by default', () => {
     const unknown = await request(t.http).get('/health/no-such-path');
     assert.equal(res.body.statusCode, unknown.body.statusCode);
     assert.equal(res.body.error, unknown.body.error);
+  });
+
+  it('records no request metrics that nothing could read', async () => {
+    assert.equal((await request(t.http).get('/health')).status, 200);
+    const text = await t.app.get(TenancyMetrics).registry.metrics();
+    assert.doesNotMatch(text, /^http_requests_total\{/m);
+    assert.doesNotMatch(text, /^http_request_duration_seconds_count\{/m);
   });
 });
 

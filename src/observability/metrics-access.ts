@@ -19,6 +19,15 @@ export function metricsAccess(config: ObservabilityConfig, onMetricsPort: boolea
   return same ? 'allowed' : 'unauthorized';
 }
 
+/**
+ * Whether /metrics exists at all (METRICS_TOKEN or METRICS_PORT is set). When it does not, nothing
+ * could read the request counters and database-time histograms, so they are not recorded: the
+ * request path pays for metrics only where they are scraped.
+ */
+export function metricsServed(config: Pick<ObservabilityConfig, 'metricsToken' | 'metricsPort'>): boolean {
+  return config.metricsToken !== undefined || config.metricsPort !== undefined;
+}
+
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }

@@ -10,6 +10,7 @@ import {
   type LifecycleProgress,
   type TenantActivitySample,
 } from '../../libs/tenancy/src';
+import { metricsServed } from './metrics-access';
 import { OBSERVABILITY_CONFIG, type ObservabilityConfig } from './observability.config';
 import { routeOf } from './request-route';
 
@@ -61,7 +62,7 @@ export class TenancyMetrics implements OnModuleDestroy {
   private readonly latency: Histogram<Exclude<RequestLabels, 'status'>>;
   private readonly database: Histogram<'kind' | 'model' | 'tier'>;
   private readonly children = new Map<string, Children>();
-  private readonly unsubscribe: () => void;
+  private readonly unsubscribe: () => void = () => undefined;
   private progress?: { at: number; value: Promise<LifecycleProgress | undefined> };
 
   constructor(
@@ -93,9 +94,10 @@ export class TenancyMetrics implements OnModuleDestroy {
       buckets: SECONDS_BUCKETS,
       registers,
     });
-    this.unsubscribe = activity.subscribe((s: TenantActivitySample) =>
-      this.database.observe({ kind: s.kind, model: s.tenant.strategy, tier: s.tenant.tier ?? NONE }, s.databaseMillis / 1000),
-    );
+    if (metricsServed(config))
+      this.unsubscribe = activity.subscribe((s: TenantActivitySample) =>
+        this.database.observe({ kind: s.kind, model: s.tenant.strategy, tier: s.tenant.tier ?? NONE }, s.databaseMillis / 1000),
+      );
     new Gauge({
       name: 'tenancy_pool_connections',
       help: 'Runtime pool connections now: open (leased and idle), idle, leased by units of work, and units of work waiting for one; pool home serves the shared and schema models, pool tenant the database model of a server.',
