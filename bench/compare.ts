@@ -21,6 +21,13 @@
  * error count of all rounds, and the ratios to the plain app and to the peer. It is printed and
  * written with the raw figures to bench/results/<date>-bench.md and .json. With `BENCH_PROFILE=1`,
  * a CPU profile by category of each endpoint on the plain app and the kit follows (`-profile.md`).
+ *
+ * `BENCH_VARIANTS` adds targets: each is one more kit process on the same database with environment
+ * overrides, measured on the shared model's tenant and its data, e.g.
+ * `BENCH_VARIANTS='{"bare":{"LOG_LEVEL":"silent","METRICS":"off"}}'` adds "kit shared bare": the
+ * cost of a feature is the ratio of the two shared rows, measured alternated in one run.
+ * `BENCH_TARGETS` (comma-separated, say `plain,shared,shared bare`) measures only those targets; the
+ * plain app is always measured, for the ratios.
  */
 import autocannon from 'autocannon';
 import { ChildProcess, spawn } from 'node:child_process';
@@ -46,15 +53,14 @@ const PROBE = { nodeArgs: ['--require', './dist/bench/cpu-profile-probe.js'], ip
 const PLATFORM = httpPlatformFromEnv();
 const SEED = 1000;
 const MODELS = ['shared', 'schema', 'database'] as const;
-const TARGETS = ['plain', 'peer', ...MODELS] as const;
-type Target = (typeof TARGETS)[number];
-const LABEL: Record<Target, string> = {
-  plain: 'plain',
-  peer: 'peer',
-  shared: 'kit shared',
-  schema: 'kit schema',
-  database: 'kit database',
-};
+/** Kit variants: name → environment overrides (`BENCH_VARIANTS`, a JSON object). */
+const VARIANTS: Record<string, Record<string, string>> = JSON.parse(process.env.BENCH_VARIANTS || '{}');
+const ALL_TARGETS = ['plain', 'peer', ...MODELS, ...Object.keys(VARIANTS).map((name) => `shared ${name}`)];
+const CHOSEN = process.env.BENCH_TARGETS?.split(',').map((t) => t.trim());
+const TARGETS = ALL_TARGETS.filter((t) => t === 'plain' || !CHOSEN || CHOSEN.includes(t));
+/** `plain`, `peer`, a model, or `shared <variant>`. */
+type Target = string;
+const label = (t: Target) => (t === 'plain' || t === 'peer' ? t : `kit ${t}`);
 
 /** Where a target answers, the headers it needs, its server process and its seeded projects. */
 interface Service {
@@ -164,7 +170,7 @@ async function getJson(service: Service, path: string, headers = service.headers
  */
 async function checkAnswers(target: Target, service: Service): Promise<void> {
   const fail = (what: string, got: { status: number; body: unknown }) => {
-    throw new Error(`${LABEL[target]}: ${what}, got ${got.status} ${JSON.stringify(got.body).slice(0, 300)}`);
+    throw new Error(`${label(target)}: ${what}, got ${got.status} ${JSON.stringify(got.body).slice(0, 300)}`);
   };
   const page = await getJson(service, '/users?limit=20');
   if (page.status !== 200 || page.body.items?.length !== 20) fail('GET /users?limit=20 should list 20 users', page);
@@ -215,7 +221,7 @@ function table(results: Map<string, Run[]>): string {
       const errors = runs(t).reduce((n, r) => n + r.errors, 0);
       const cells = [
         e.name,
-        LABEL[t],
+        label(t),
         thousands(rps),
         String(mid(t, (r) => r.p50)),
         String(p99),
@@ -233,7 +239,7 @@ function table(results: Map<string, Run[]>): string {
               p99,
               mid('plain', (r) => r.p99),
             ),
-        t === 'peer'
+        t === 'peer' || !TARGETS.includes('peer')
           ? ''
           : ratio(
               rps,
@@ -281,7 +287,7 @@ async function profileAll(services: Record<Target, Service>): Promise<string> {
     const at = (t: Target, c: string) => perRequest.get(t)![c] ?? 0;
     categories.sort((a, b) => at('shared', b) - at('shared', a));
     const total = (t: Target) => categories.reduce((n, c) => n + at(t, c), 0);
-    out.push('', `${e.name}`, '', `| where | ${targets.map((t) => LABEL[t]).join(' | ')} | shared − plain |`);
+    out.push('', `${e.name}`, '', `| where | ${targets.map((t) => label(t)).join(' | ')} | shared − plain |`);
     out.push(`|---|${targets.map(() => '---:').join('|')}|---:|`);
     const row = (name: string, f: (t: Target) => number) =>
       `| ${name} | ${targets.map((t) => Math.round(f(t))).join(' | ')} | ${Math.round(f('shared') - f('plain'))} |`;
@@ -315,17 +321,30 @@ async function main(): Promise<void> {
   const stops: (() => Promise<void>)[] = [];
   const dbs: Client[] = [];
   try {
+    const tenants = {
+      tiers: { free: { strategy: 'shared' }, pro: { strategy: 'schema' }, enterprise: { strategy: 'database', pool: { max: 5 } } },
+      tenants: MODELS.map((m) => ({ id: `${m}-1`, name: `${m}-1`, tier: tierOf[m] })),
+    };
     const kit = await startKit({
       dir,
       databaseUrl: pg.url,
-      tenants: {
-        tiers: { free: { strategy: 'shared' }, pro: { strategy: 'schema' }, enterprise: { strategy: 'database', pool: { max: 5 } } },
-        tenants: MODELS.map((m) => ({ id: `${m}-1`, name: `${m}-1`, tier: tierOf[m] })),
-      },
+      tenants,
       env: { TENANCY_POOL_MAX: '10', ...platform },
       ...(PROFILE ? PROBE : {}),
     });
     stops.push(kit.stop);
+    const variants: Record<string, Awaited<ReturnType<typeof startKit>>> = {};
+    for (const [name, env] of Object.entries(VARIANTS)) {
+      if (!TARGETS.includes(`shared ${name}`)) continue;
+      variants[name] = await startKit({
+        dir,
+        databaseUrl: pg.url,
+        tenants,
+        env: { TENANCY_POOL_MAX: '10', ...platform, ...env },
+        ...(PROFILE ? PROBE : {}),
+      });
+      stops.push(variants[name].stop);
+    }
     const plainPort = await freePort();
     const plain = start('dist/bench/plain-app/main.js', {
       DATABASE_URL: plainUrl.href,
@@ -345,6 +364,14 @@ async function main(): Promise<void> {
       schema: { base: kit.base, headers: { 'x-tenant-id': 'schema-1' }, pid: kit.child.pid!, projectIds: [], child: kit.child },
       database: { base: kit.base, headers: { 'x-tenant-id': 'database-1' }, pid: kit.child.pid!, projectIds: [], child: kit.child },
     };
+    for (const [name, v] of Object.entries(variants))
+      services[`shared ${name}`] = {
+        base: v.base,
+        headers: { 'x-tenant-id': 'shared-1' },
+        pid: v.child.pid!,
+        projectIds: [],
+        child: v.child,
+      };
     const plainDb = new Client({ connectionString: plainUrl.href });
     const peerDb = new Client({ connectionString: peerOwnerUrl.href });
     dbs.push(plainDb, peerDb);
@@ -352,6 +379,8 @@ async function main(): Promise<void> {
     await seed(services.plain, { client: plainDb });
     await seed(services.peer, { client: peerDb, tenantId: 'peer-1' });
     for (const m of MODELS) await seed(services[m]);
+    // A variant serves the shared tenant's data, seeded above.
+    for (const name of Object.keys(variants)) services[`shared ${name}`].projectIds = services.shared.projectIds;
     for (const t of TARGETS) await checkAnswers(t, services[t]);
 
     const quiet = await waitForQuiet(1, QUIET_WAIT);
