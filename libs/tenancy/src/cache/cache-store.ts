@@ -86,5 +86,9 @@ async function redisKeyv(url: string, timeoutMillis: number): Promise<Keyv> {
   // Failures reach TenantCache as rejections (it logs them once); the events would be said again.
   keyv.on('error', () => undefined);
   client.on('error', () => undefined);
+  // Connected now, once: the store would otherwise connect at its first use, and concurrent first
+  // uses would each try to. Not awaited: a Redis that is away must not stop the start (commands fail
+  // fast, as misses, until the client has connected; it retries by itself).
+  client.connect().catch(() => undefined);
   return keyv;
 }
