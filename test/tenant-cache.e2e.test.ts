@@ -178,6 +178,26 @@ describe('tenant cache and response cache, memory store', () => {
     assert.ok(fresh.body.items.some((u: { name: string }) => u.name === 'behind'));
   });
 
+  it('keeps an answer per credentials and per Accept: another caller of the same tenant and URL is not served it', async () => {
+    const id = ids[2];
+    const get = (authorization: string, accept = 'application/json') =>
+      request(app.http).get('/users?limit=100').set('X-Tenant-ID', id).set('Authorization', authorization).set('Accept', accept);
+    const post = await request(app.http)
+      .post('/users')
+      .set('X-Tenant-ID', id)
+      .send({ email: `cred-${Date.now()}@${id}.test`, name: 'Cred' });
+    assert.equal(post.status, 201);
+    const first = await get('Bearer one');
+    await behindTheKit(app, id, (s) => `UPDATE ${s}.users SET name = 'changed for two' WHERE tenant_id = $1`, [id]);
+    assert.deepEqual((await get('Bearer one')).body, first.body, 'the same caller is served the kept answer');
+    for (const other of [await get('Bearer two'), await get('Bearer one', 'application/json, */*')]) {
+      assert.ok(
+        other.body.items.every((u: { name: string }) => u.name === 'changed for two'),
+        'another caller (or another Accept) got an answer kept for someone else',
+      );
+    }
+  });
+
   it("keeps each instance's memory apart, and a lifecycle change on one instance empties the other's (through the catalog)", async () => {
     const second = await startTestApp({ join: app, env: ENV });
     try {
