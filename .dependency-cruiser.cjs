@@ -6,7 +6,8 @@
 //
 //   lifecycle/              provision, migrate all, move, export, delete (operators)
 //   resolution/             the HTTP edge: a request becomes a tenant id; shedding
-//   context/ data-source/   runtime: the unit of work, its scope, the tenant DataSource, repositories
+//   context/ data-source/   runtime: the unit of work, its scope, the tenant DataSource, repositories,
+//   cache/                  and the tenant cache and response cache
 //   strategies/             the isolation models, one file each
 //   pools/                  the runtime pools: per-tenant (database model) and home, readiness
 //   migrations/             the migration runner, ledger, tenant-table DDL and its audit
@@ -26,7 +27,7 @@ const LAYERS = [
   ['migrations'],
   ['pools'],
   ['strategies'],
-  ['context', 'data-source'],
+  ['context', 'data-source', 'cache'],
   ['resolution'],
   ['lifecycle'],
 ];

@@ -11,7 +11,8 @@
 const base = require('./test/jest/base.config.cjs');
 
 // The suites of HTTP behaviour (resolution, body limits, error answers, the admin guard, durable
-// providers, the shutdown drain), run a second time on Express, which the service still supports.
+// providers, the shutdown drain, the response cache), run a second time on Express, which the
+// service still supports.
 const EXPRESS_SUITES = [
   'test/adopter.e2e.test.ts',
   'test/api.e2e.test.ts',
@@ -23,6 +24,7 @@ const EXPRESS_SUITES = [
   'test/module-options.e2e.test.ts',
   'test/resolution.e2e.test.ts',
   'test/shutdown.e2e.test.ts',
+  'test/tenant-cache.e2e.test.ts',
 ];
 
 module.exports = {

@@ -19,14 +19,14 @@
  *
  * BENCH_SECONDS (default 5) per round and path, BENCH_CONNECTIONS (default 16), BENCH_ROUNDS (default 3).
  */
-import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startEmbeddedPostgres } from '../src/database/embedded-postgres';
 import { stopChild } from './kit-service';
-import { cpuMicros, load1, machine } from './machine';
+import { type LoadFigures, loadFigures } from './load-figures';
+import { load1, machine } from './machine';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -36,13 +36,7 @@ const TENANTS = (['shared', 'schema', 'database'] as const).flatMap((strategy) =
   [1, 2].map((i) => ({ id: `${strategy}-${i}`, strategy })),
 );
 
-interface Figures {
-  rps: number;
-  p50: number;
-  p99: number;
-  cpuMicrosPerRequest: number;
-  failures: number;
-}
+type Figures = LoadFigures;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'nest-tenancy-bench-scoped-'));
@@ -109,8 +103,7 @@ async function measure(
   pick: <T>(xs: T[]) => T,
   seconds: number,
 ): Promise<Figures> {
-  const cpuBefore = cpuMicros(pid);
-  const r = await autocannon({
+  return loadFigures(pid, {
     url: `${base}/${path}/users/x`,
     connections: CONNECTIONS,
     duration: seconds,
@@ -123,14 +116,6 @@ async function measure(
       },
     ],
   });
-  const cpu = cpuMicros(pid) - cpuBefore;
-  return {
-    rps: r.requests.average,
-    p50: r.latency.p50,
-    p99: r.latency.p99,
-    cpuMicrosPerRequest: r.requests.total > 0 ? cpu / r.requests.total : NaN,
-    failures: r.non2xx + r.errors,
-  };
 }
 
 main().catch((err) => {

@@ -43,6 +43,9 @@ import { UsersModule } from './users/users.module';
           concurrency: app.tenantConcurrency,
           rate: app.tenantRate ? { perSecond: app.tenantRate } : undefined,
           rateLimitStore: { redisUrl: app.redisUrl },
+          // The tenant cache in Redis when REDIS_URL is set (shared by every instance), else in memory;
+          // the GET routes' response cache on when RESPONSE_CACHE_TTL_SECONDS is above 0.
+          cache: { redisUrl: app.redisUrl, responseTtlSeconds: app.responseCacheTtlSeconds },
           timeouts: { acquireMillis: app.acquireTimeoutMillis, statementMillis: app.statementTimeoutMillis },
           resolution: {
             baseDomain: app.baseDomain,

@@ -46,6 +46,13 @@ class Environment {
   @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
 
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'RESPONSE_CACHE_TTL_SECONDS must be a whole number of seconds (0 turns the response cache off)' })
+  @Min(0)
+  @Max(86_400)
+  RESPONSE_CACHE_TTL_SECONDS?: number;
+
   @IsOptional() @IsIn(['development', 'production', 'test']) NODE_ENV?: string;
 
   @IsOptional() @IsIn(HTTP_PLATFORMS, { message: 'HTTP_PLATFORM must be fastify (the default) or express' }) HTTP_PLATFORM?: string;
@@ -132,8 +139,13 @@ export interface AppConfig {
   tenantDbServers?: string;
   jwtSecret?: string;
   jwksUrl?: string;
-  /** A Redis every instance shares for the tenants' rate counts (REDIS_URL); unset: each process counts its own. */
+  /**
+   * A Redis every instance shares (REDIS_URL) for the tenants' rate counts and the tenant cache;
+   * unset: each process counts and caches on its own.
+   */
   redisUrl?: string;
+  /** Seconds a GET route's answer is kept in the tenant response cache (RESPONSE_CACHE_TTL_SECONDS); 0 or unset: off. */
+  responseCacheTtlSeconds: number;
   runtimeRole?: string;
   deploymentKey?: string;
   databasePrefix?: string;
@@ -169,6 +181,7 @@ export const appConfig = registerAs('app', (): AppConfig => ({
   jwtSecret: process.env.JWT_SECRET,
   jwksUrl: process.env.JWKS_URL,
   redisUrl: process.env.REDIS_URL || undefined,
+  responseCacheTtlSeconds: optionalNumber(process.env.RESPONSE_CACHE_TTL_SECONDS) ?? 0,
   runtimeRole: process.env.TENANCY_RUNTIME_ROLE,
   deploymentKey: process.env.TENANCY_DEPLOYMENT_KEY,
   databasePrefix: process.env.TENANCY_DATABASE_PREFIX,

@@ -20,8 +20,10 @@ export class ProjectsController {
     return this.projects.create(dto);
   }
 
+  // GET routes' answers are kept in the tenant response cache when RESPONSE_CACHE_TTL_SECONDS is above 0.
   @Get()
   @ApiOkResponse({ type: ProjectPageDto, description: 'a page of projects, oldest first (ids are UUIDv7)' })
+  @TenantCacheable({ responseCache: true })
   list(@Query() query: ListProjectsQueryDto) {
     return this.projects.list(query);
   }
@@ -29,7 +31,7 @@ export class ProjectsController {
   // A project changes rarely: the caller's own cache may keep it a few seconds (Vary on the tenant's sources).
   @Get(':id')
   @ApiOkResponse({ type: ProjectDto, description: 'the project' })
-  @TenantCacheable({ maxAgeSeconds: 10 })
+  @TenantCacheable({ maxAgeSeconds: 10, responseCache: true })
   get(@Param('id', UuidParamPipe) id: string) {
     return this.projects.get(id);
   }

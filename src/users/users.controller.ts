@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses, ApiTenantRoute } from '../common/api-error-responses';
+import { TenantCacheable } from '../../libs/tenancy/src';
 import { UuidParamPipe } from '../common/uuid-param.pipe';
 import { UserDto, UserPageDto } from './dto/user-view.dto';
 import { CreateUserDto, ListUsersQueryDto, UpdateUserDto } from './dto/user.dto';
@@ -19,14 +20,17 @@ export class UsersController {
     return this.users.create(dto);
   }
 
+  // GET routes' answers are kept in the tenant response cache when RESPONSE_CACHE_TTL_SECONDS is above 0.
   @Get()
   @ApiOkResponse({ type: UserPageDto, description: 'a page of users, oldest first (ids are UUIDv7)' })
+  @TenantCacheable({ responseCache: true })
   list(@Query() query: ListUsersQueryDto) {
     return this.users.list(query);
   }
 
   @Get(':id')
   @ApiOkResponse({ type: UserDto, description: 'the user' })
+  @TenantCacheable({ responseCache: true })
   get(@Param('id', UuidParamPipe) id: string) {
     return this.users.get(id);
   }

@@ -6,11 +6,6 @@
 // @nest-lab/throttler-storage-redis, whose peer range stops at NestJS 11: this runs it on NestJS 12.
 // Needs Debian's redis-server (`npm run test:redis`, which .ci/run calls after installing it).
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
@@ -18,43 +13,8 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import { TENANCY_OPTIONS, type ResolvedTenancyOptions } from '../../libs/tenancy/src/config/tenancy-options';
 import { TENANCY_RATE_STORE } from '../../libs/tenancy/src/data-source/rate-limit-store';
-import { freePort } from '../../src/database/embedded-postgres';
+import { startRedis } from '../support/redis-server';
 import { startTestApp, TestApp } from '../support/test-app';
-
-const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server', '/usr/sbin/redis-server'].find((p) => existsSync(p));
-
-/** Starts a throwaway redis-server on a free port of 127.0.0.1, with no persistence. */
-async function startRedis(): Promise<{ url: string; process: ChildProcess; stop(): Promise<void> }> {
-  if (!REDIS_SERVER) {
-    throw new Error("redis-server is not installed: apt-get install redis-server (this suite runs Debian's redis-server on a free port)");
-  }
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'nt-redis-'));
-  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdio: 'ignore',
-  });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const open = await new Promise<boolean>((ok) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), ok(true)));
-      s.once('error', () => ok(false));
-    });
-    if (open) break;
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not listen on port ${port}`);
-    await sleep(50);
-  }
-  const exited = new Promise<void>((ok) => (child.exitCode !== null ? ok() : child.once('exit', () => ok())));
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    process: child,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 describe('rate limits per tier shared through Redis by two instances', () => {
   let redis: Awaited<ReturnType<typeof startRedis>>;

@@ -11,6 +11,7 @@ export type {
   RateLimit,
   RateLimitStoreOptions,
   ResolutionOptions,
+  TenantCacheOptions,
   TenancyModuleOptions,
   TenantDefinition,
   TenantsDefinition,
@@ -34,6 +35,9 @@ export { InjectTenantRepository, getTenantRepositoryToken } from './context/tena
 // With @nestjs/typeorm: @InjectRepository(Entity, TENANT_CONNECTION), @InjectDataSource(TENANT_CONNECTION).
 export { TENANT_CONNECTION } from './context/typeorm-tokens';
 export { TenantCacheable, type TenantCacheableOptions } from './context/tenant-cacheable';
+// The tenant cache: keys scoped by deployment and tenant, emptied by delete, move and suspend.
+export { TenantCache } from './cache/tenant-cache';
+export { TenantResponseCache, type ResponseCachePolicy } from './cache/response-cache';
 export { VERIFIED_JWT } from './resolution/jwt.source';
 export { isValidTenantId, TENANT_ID_PATTERN } from './core/tenant-id';
 export { errorMessage } from './core/error-message';
@@ -57,6 +61,7 @@ export {
 } from './lifecycle/tenant-migrations';
 export { SHARED_TARGET } from './migrations/migration-ledger';
 export { TenantLifecycle } from './lifecycle/tenant-lifecycle';
+export { TenantLifecycleHooks, type TenantLifecycleEvent, type TenantLifecycleListener } from './catalog/tenant-lifecycle-hooks';
 export { TenantInspector, TenantSummary, TenantDetails } from './lifecycle/tenant-inspector';
 export { TenantExporter } from './lifecycle/tenant-exporter';
 export { TenantMover, MoveReport, MoveState, MovePhase, MoveVerificationError } from './lifecycle/move/tenant-mover';

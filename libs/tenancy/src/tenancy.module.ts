@@ -54,6 +54,10 @@ import { rateLimitStoreProvider } from './data-source/rate-limit-store';
 import { UnitOfWorkFactory } from './data-source/unit-of-work-factory';
 import { UnitOfWorkInterceptor } from './context/unit-of-work.interceptor';
 import { TenantCacheableRoutes } from './context/tenant-cacheable';
+import { tenantCacheStoreProvider } from './cache/cache-store';
+import { TenantCache } from './cache/tenant-cache';
+import { TenantResponseCache } from './cache/response-cache';
+import { TenantLifecycleHooks } from './catalog/tenant-lifecycle-hooks';
 import { DeploymentUpgrade } from './lifecycle/deployment-upgrade';
 import { MigrationRunner } from './migrations/migration-runner';
 import { TenancyBootstrap } from './lifecycle/tenancy-bootstrap';
@@ -129,6 +133,10 @@ const PROVIDERS: Provider[] = [
   LifecycleProgressReader,
   currentTenantProvider,
   TenantCacheableRoutes,
+  TenantLifecycleHooks,
+  tenantCacheStoreProvider,
+  TenantCache,
+  TenantResponseCache,
   currentStrategyProvider,
   currentTenantDataSourceProvider,
   { provide: APP_INTERCEPTOR, useClass: UnitOfWorkInterceptor },
@@ -155,6 +163,9 @@ const EXPORTS = [
   TenantActivity,
   PoolGauges,
   LifecycleProgressReader,
+  TenantCache,
+  TenantResponseCache,
+  TenantLifecycleHooks,
   CURRENT_TENANT,
   CURRENT_STRATEGY,
   CURRENT_TENANT_DATA_SOURCE,

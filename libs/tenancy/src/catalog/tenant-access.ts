@@ -10,7 +10,9 @@ import { isValidTenantId } from '../core/tenant-id';
 import { TenantCatalog } from './tenant-catalog';
 import { TenantRecord } from '../core/tenant-record';
 
-const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** The methods whose requests do not write (RFC 9110, section 9.2.1). */
+export const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+const READS = SAFE_METHODS;
 
 /** Decides whether a tenant id may be served now: format, existence, status. */
 @Injectable()

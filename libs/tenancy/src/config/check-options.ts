@@ -53,6 +53,12 @@ export function checkTenancyOptions(options: TenancyModuleOptions): TenancyModul
     numberProblem('concurrency', o.concurrency, 1),
     o.rate === undefined ? undefined : numberProblem('rate.perSecond', o.rate.perSecond ?? NaN, 0.001, false),
     numberProblem('rate.burst', o.rate?.burst, 1),
+    numberProblem('cache.ttlMillis', o.cache?.ttlMillis, 1),
+    numberProblem('cache.timeoutMillis', o.cache?.timeoutMillis, 1),
+    numberProblem('cache.responseTtlSeconds', o.cache?.responseTtlSeconds, 0),
+    o.cache?.redisUrl === undefined || /^rediss?:\/\/\S+$/.test(o.cache.redisUrl)
+      ? undefined
+      : 'cache.redisUrl: expected a redis:// or rediss:// URL',
     numberProblem('catalogRefreshMillis', o.catalogRefreshMillis, 100),
     numberProblem('catalogFallbackRefreshMillis', o.catalogFallbackRefreshMillis, 100),
     numberProblem('timeouts.acquireMillis', o.timeouts?.acquireMillis, 1),

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Type } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
+import type { Cache } from 'cache-manager';
+import type { Keyv } from 'keyv';
 import type { MigrationInterface } from 'typeorm';
 import { databaseOf } from '../core/connection-url';
 import type { ResolverName, TenantSource } from './tenant-source';
@@ -68,6 +70,40 @@ export interface RateLimit {
 export interface RateLimitStoreOptions {
   redisUrl?: string;
   storage?: ThrottlerStorage;
+}
+
+/**
+ * The tenant cache (`TenantCache`) and the response cache of `@TenantCacheable({ responseCache })`
+ * routes: one cache-manager `Cache`, every key scoped by deployment and tenant.
+ *
+ * The store, first of these given:
+ * - `manager`: the app's own cache-manager `Cache` (for example `@nestjs/cache-manager`'s
+ *   `CACHE_MANAGER`, injected into `forRootAsync`'s factory), used as it is;
+ * - `stores`: Keyv instances (primary first), given to cache-manager's `createCache`; give them
+ *   `throwOnErrors: true`, or a store that fails an invalidation is taken to have done it;
+ * - `redisUrl` (`redis://` or `rediss://`): a Redis every instance shares (`@keyv/redis`, an optional
+ *   peer dependency: install it), so invalidations are seen by every instance;
+ * - none (the default): this process's memory (a Keyv over a `Map`, expired entries swept every
+ *   minute); each instance then has its own cache, and invalidations reach the other instances
+ *   through the catalog's LISTEN/NOTIFY (within about a second), not through the store.
+ */
+export interface TenantCacheOptions {
+  manager?: Cache;
+  stores?: Keyv[];
+  redisUrl?: string;
+  /** Time to live of `TenantCache.set` and `wrap` when the call gives none, in milliseconds. Default 60,000 ms. */
+  ttlMillis?: number;
+  /**
+   * The longest a store operation may take before it counts as failed (a get is then a miss, a set
+   * is skipped): a cache that does not answer costs a request at most this. Milliseconds. Default 500 ms.
+   */
+  timeoutMillis?: number;
+  /**
+   * The response cache: how long a `@TenantCacheable({ responseCache: true })` route's 200 answers
+   * are kept, in seconds (a route may give its own `ttlSeconds`). 0 turns the response cache off for
+   * every route (and spares writes the invalidation's round trip to the store). Default 0 (off).
+   */
+  responseTtlSeconds?: number;
 }
 
 /** A tenant to seed into the catalog. */
@@ -261,6 +297,8 @@ export interface TenancyModuleOptions {
   rate?: RateLimit;
   /** Where tenants' requests are counted against their `rate`. Default: this process's memory. */
   rateLimitStore?: RateLimitStoreOptions;
+  /** The tenant cache and the response cache (see `TenantCacheOptions`). Default: in memory, responses off. */
+  cache?: TenantCacheOptions;
   /** Provision and migrate the tenants of `catalog` at start. Default true. */
   seedOnStart?: boolean;
   /** Safety-net re-read of the catalog, besides LISTEN/NOTIFY, in milliseconds. Default 30,000 ms. */
@@ -282,8 +320,10 @@ export interface TenancyModuleOptions {
 }
 
 export type ResolvedTenancyOptions = Required<
-  Omit<TenancyModuleOptions, 'resolution' | 'naming' | 'pool' | 'databasePools' | 'servers' | 'timeouts' | 'rate' | 'entities'>
+  Omit<TenancyModuleOptions, 'resolution' | 'naming' | 'pool' | 'databasePools' | 'servers' | 'timeouts' | 'rate' | 'entities' | 'cache'>
 > & {
+  cache: Pick<TenantCacheOptions, 'manager' | 'stores' | 'redisUrl'> &
+    Required<Pick<TenantCacheOptions, 'ttlMillis' | 'timeoutMillis' | 'responseTtlSeconds'>>;
   entities: Function[];
   rate?: RateLimit;
   timeouts: Required<NonNullable<TenancyModuleOptions['timeouts']>>;
@@ -370,6 +410,14 @@ export function resolveTenancyOptions(options: TenancyModuleOptions): ResolvedTe
     concurrency: options.concurrency ?? 100,
     rate: options.rate,
     rateLimitStore: options.rateLimitStore ?? {},
+    cache: {
+      manager: options.cache?.manager,
+      stores: options.cache?.stores,
+      redisUrl: options.cache?.redisUrl,
+      ttlMillis: options.cache?.ttlMillis ?? 60_000,
+      timeoutMillis: options.cache?.timeoutMillis ?? 500,
+      responseTtlSeconds: options.cache?.responseTtlSeconds ?? 0,
+    },
     seedOnStart: options.seedOnStart ?? true,
     restrictControlDatabase: options.restrictControlDatabase ?? true,
     catalogRefreshMillis: options.catalogRefreshMillis ?? 30_000,

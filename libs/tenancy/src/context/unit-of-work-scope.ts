@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
+import { TenantResponseCache } from '../cache/response-cache';
 import { ClsService } from 'nestjs-cls';
 import { catchError, concatMap, from, lastValueFrom, Observable, throwError } from 'rxjs';
 import type { TenantRecord } from '../core/tenant-record';
@@ -40,6 +41,7 @@ export class UnitOfWorkScope {
     private readonly units: UnitOfWorkFactory,
     private readonly context: TenantContext,
     private readonly activity: TenantActivity = new TenantActivity(),
+    @Optional() private readonly responses?: TenantResponseCache,
   ) {}
 
   /** The unit of the current async context, or undefined outside a tenant's context. */
@@ -70,9 +72,18 @@ export class UnitOfWorkScope {
     return unit.start();
   }
 
-  /** Commits the unit (see `UnitOfWork.commit` for what it throws). */
-  commit(unit: UnitOfWork): Promise<void> {
-    return unit.commit();
+  /**
+   * Commits the unit (see `UnitOfWork.commit` for what it throws). A unit that may have written
+   * (`mayWrite`, and a statement was sent) then invalidates the tenant's cached answers, before its
+   * own answer is sent (see `TenantResponseCache`); also after a failed COMMIT, whose outcome may be
+   * unknown. The invalidation never throws.
+   */
+  async commit(unit: UnitOfWork): Promise<void> {
+    try {
+      await unit.commit();
+    } finally {
+      if (this.responses?.enabled && unit.mayWrite && unit.began && unit.tenant) await this.responses.dataChanged(unit.tenant.id);
+    }
   }
 
   /** Rolls the unit back; a no-op once it ended. Never throws. */

@@ -1,7 +1,9 @@
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
-import { SSE_METADATA } from '@nestjs/common/constants';
-import { from, type Observable } from 'rxjs';
-import { nodeResponse } from '../core/node-http';
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor, Optional } from '@nestjs/common';
+import { HTTP_CODE_METADATA, SSE_METADATA } from '@nestjs/common/constants';
+import type { IncomingMessage } from 'node:http';
+import { from, lastValueFrom, type Observable } from 'rxjs';
+import { TenantResponseCache } from '../cache/response-cache';
+import { nodeRequest, nodeResponse } from '../core/node-http';
 import { TenantCacheableRoutes } from './tenant-cacheable';
 import { UnitOfWorkScope } from './unit-of-work-scope';
 
@@ -10,7 +12,9 @@ import { UnitOfWorkScope } from './unit-of-work-scope';
  * middleware, body parsing included), so a slow or stalled body holds no concurrency slot, pool
  * lease or connection. Commits it before the response is written, so a 201 means the row is
  * durable; a failed commit becomes the response instead. Rolls back when the handler throws.
- * Once the commit succeeded, a @TenantCacheable route's answer gets its cache headers.
+ * Once the commit succeeded, a @TenantCacheable route's answer gets its cache headers. A route with
+ * `responseCache` (GET, response cache on) is first looked up in the tenant's response cache inside
+ * the started unit; on a miss its committed 200 answer is kept (see `TenantResponseCache`).
  * The steps live in `UnitOfWorkScope.aroundOne` (one promise; Nest takes a handler's one value
  * with `lastValueFrom` anyway) and, for a server-sent event stream, `UnitOfWorkScope.around`.
  * It is the module's only interceptor: each one more costs every request an rxjs layer.
@@ -20,6 +24,7 @@ export class UnitOfWorkInterceptor implements NestInterceptor {
   constructor(
     private readonly scope: UnitOfWorkScope,
     private readonly cacheable: TenantCacheableRoutes,
+    @Optional() private readonly responses?: TenantResponseCache,
   ) {}
 
   intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -27,19 +32,38 @@ export class UnitOfWorkInterceptor implements NestInterceptor {
     if (!unit) return next.handle();
     const handler = ctx.getHandler();
     if (Reflect.getMetadata(SSE_METADATA, handler)) return this.scope.around(unit, () => next.handle());
-    const headers = this.cacheable.headersFor(handler, ctx.getClass());
-    if (!headers) return from(this.scope.aroundOne(unit, () => next.handle()));
-    const res = nodeResponse(ctx.switchToHttp().getResponse());
+    const route = this.cacheable.routeFor(handler, ctx.getClass());
+    if (!route) return from(this.scope.aroundOne(unit, () => next.handle()));
+    const http = ctx.switchToHttp();
+    const res = nodeResponse(http.getResponse());
+    const req = route.responses ? nodeRequest<IncomingMessage>(http.getRequest()) : undefined;
+    const kept = req?.method === 'GET' ? route.responses : undefined;
+    let keepUnder: string | undefined;
+    const handle = !kept
+      ? () => next.handle()
+      : () =>
+          // Inside the started unit: a kept answer counts against the tenant's concurrency and rate
+          // like any other, and makes no query (so takes no connection).
+          from(
+            this.responses!.lookup(unit.tenant.id, req!, kept).then((found) => {
+              if (found.hit) return found.value;
+              keepUnder = found.key;
+              return lastValueFrom(next.handle(), { defaultValue: undefined });
+            }),
+          );
     return from(
-      this.scope
-        .aroundOne(unit, () => next.handle())
-        .then((value) => {
-          if (!res.headersSent) {
-            res.setHeader('Cache-Control', headers[0]);
-            if (headers[1]) res.setHeader('Vary', headers[1]);
+      this.scope.aroundOne(unit, handle).then((value) => {
+        if (!res.headersSent) {
+          if (route.headers) {
+            res.setHeader('Cache-Control', route.headers[0]);
+            if (route.headers[1]) res.setHeader('Vary', route.headers[1]);
           }
-          return value;
-        }),
+          // Committed, and answered 200 (the route's code, and no status set by the handler): kept.
+          if (keepUnder && res.statusCode === 200 && (Reflect.getMetadata(HTTP_CODE_METADATA, handler) ?? 200) === 200)
+            void this.responses!.keep(keepUnder, value, kept!);
+        }
+        return value;
+      }),
     );
   }
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { TenantAccess } from '../catalog/tenant-access';
+import { SAFE_METHODS, TenantAccess } from '../catalog/tenant-access';
 import { TenantCatalog } from '../catalog/tenant-catalog';
 import type { TenantRecord } from '../core/tenant-record';
 import { limitsFor, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
@@ -53,6 +53,8 @@ export class UnitOfWorkFactory {
     };
     // The tier's time limits travel in the settings' one SELECT, sent with BEGIN and the first query.
     const settings = strategy.preamble(tenant, limitsFor(this.options, tenant.tier));
-    return new UnitOfWork(tenant, source, settings, recheck, () => this.catalog.refreshSoon(tenant.id), beginFailed);
+    const unit = new UnitOfWork(tenant, source, settings, recheck, () => this.catalog.refreshSoon(tenant.id), beginFailed);
+    unit.mayWrite = !SAFE_METHODS.has(method.toUpperCase());
+    return unit;
   }
 }

@@ -86,6 +86,17 @@ export class UnitOfWork {
     return (this.releasedAt ?? performance.now()) - this.connectingAt;
   }
 
+  /**
+   * Whether the unit may write: false for the unit of a GET, HEAD or OPTIONS request (set by
+   * `UnitOfWorkFactory.open`). Default true (`TenancyService.run`).
+   */
+  mayWrite = true;
+
+  /** True once a statement of the unit was sent (its transaction began). */
+  get began(): boolean {
+    return this.opener?.sent === true;
+  }
+
   /** True from the moment `commit` or `rollback` is called. */
   get ended(): boolean {
     return this.ending !== undefined;

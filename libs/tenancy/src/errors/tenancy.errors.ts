@@ -311,6 +311,49 @@ export class UnsafeTenantTableError extends TenancyError {
   }
 }
 
+/**
+ * 503: a tenant was deleted, suspended or moved, but a lifecycle listener (the tenant cache: its
+ * store did not answer) could not forget the tenant's old state, which could then still be served.
+ * A delete is not finished (the tenant stays `deleting`, out of service) and a suspension stays in
+ * place: run the operation again once the listener's store is back. `failures`: `<listener>: <why>`.
+ */
+export class TenantLifecycleHookError extends TenancyError {
+  readonly retryAfterSeconds = 5;
+  constructor(
+    readonly tenantId: string,
+    readonly kind: 'deleted' | 'moved' | 'suspended',
+    readonly failures: string[],
+  ) {
+    const done = { deleted: 'its rows were deleted', moved: 'it was moved', suspended: 'it was suspended' }[kind];
+    const next = {
+      deleted: "the delete is not finished (the tenant stays 'deleting' and is not served): run the delete again",
+      moved: 'the move itself is done: its cached values are the same rows, kept until they expire',
+      suspended: 'the suspension holds: run the suspend again',
+    }[kind];
+    super(
+      `Tenant '${tenantId}': ${done}, but what is kept of it elsewhere could not be forgotten (${failures.join('; ')}); ${next} once that is reachable again.`,
+      HttpStatus.SERVICE_UNAVAILABLE,
+      'Service Unavailable',
+    );
+  }
+}
+
+/**
+ * 503: the tenant cache's store (Redis) did not answer an invalidation, so values of the tenant
+ * cached before it could still be served once the store is back. Reads and writes of the cache never
+ * throw this (a failing store is a miss); only `TenantCache.invalidate` and the lifecycle do.
+ */
+export class TenantCacheUnavailableError extends TenancyError {
+  readonly retryAfterSeconds = 5;
+  constructor(tenantId: string, cause: string) {
+    super(
+      `The tenant cache could not invalidate what it holds of tenant '${tenantId}' (its store did not answer: ${cause}). Retry once the cache's store is reachable.`,
+      HttpStatus.SERVICE_UNAVAILABLE,
+      'Service Unavailable',
+    );
+  }
+}
+
 /** Invalid tenancy configuration: raised at start, names the key and the tenant. */
 export class TenancyConfigError extends Error {
   constructor(

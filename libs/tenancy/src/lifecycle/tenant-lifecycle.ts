@@ -4,6 +4,7 @@ import { TenantRecord } from '../core/tenant-record';
 import { ControlLocks } from '../catalog/control-locks';
 import { MoveJournal } from '../catalog/move-journal';
 import { SeedRecords } from '../catalog/seed-records';
+import { TenantLifecycleHooks } from '../catalog/tenant-lifecycle-hooks';
 import { TenantStateError, UnknownTenantError } from '../errors/tenancy.errors';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
 import { MigrationLedger } from '../migrations/migration-ledger';
@@ -21,6 +22,7 @@ export class TenantLifecycle {
     private readonly ledger: MigrationLedger,
     private readonly locks: ControlLocks,
     private readonly seedRecords: SeedRecords,
+    private readonly hooks: TenantLifecycleHooks,
   ) {}
 
   require(id: string): TenantRecord {
@@ -29,12 +31,18 @@ export class TenantLifecycle {
     return tenant;
   }
 
-  /** Every instance answers the tenant's requests with 403 from the moment its catalog hears of it. */
+  /**
+   * Every instance answers the tenant's requests with 403 from the moment its catalog hears of it.
+   * Then the lifecycle listeners forget what they keep of it (the tenant cache is emptied).
+   * @throws TenantLifecycleHookError when a listener failed (the suspension holds; run it again).
+   */
   async suspend(id: string): Promise<TenantRecord> {
     const tenant = this.require(id);
     if (tenant.status !== 'active' && tenant.status !== 'suspended')
       throw new TenantStateError(`Tenant '${id}' is ${tenant.status}; only an active tenant can be suspended.`);
-    return (await this.catalog.setStatus(id, 'suspended'))!;
+    const suspended = (await this.catalog.setStatus(id, 'suspended'))!;
+    await this.hooks.emit({ tenantId: id, kind: 'suspended' });
+    return suspended;
   }
 
   async resume(id: string): Promise<TenantRecord> {
@@ -49,7 +57,10 @@ export class TenantLifecycle {
    * rows from the shared tables) and then removes it from the catalog. Asks for an export first
    * unless `force`. Marked `deleting` first, so it is no longer served, and safe to run again.
    * A deleted tenant stays deleted even if the tenants file lists it (provisioning it explicitly
-   * brings it back, empty).
+   * brings it back, empty). Once the rows are gone and before the tenant leaves the catalog, the
+   * lifecycle listeners forget it (the tenant cache is emptied): when one fails, the delete stops
+   * there with TenantLifecycleHookError, the tenant stays `deleting` (not served), and running the
+   * delete again finishes it.
    */
   async remove(id: string, options: { force?: boolean } = {}): Promise<void> {
     const tenant = this.require(id);
@@ -72,6 +83,8 @@ export class TenantLifecycle {
         // A move out of a place other tenants share leaves the tenant fenced there: that row goes too.
         for (const strategy of this.strategies.all().filter((s) => s.commonPlace())) await strategy.unfence({ id, server: 'default' });
         await this.ledger.forget(id);
+        // Not done while a cache could still serve its old values: a failure stops the delete here.
+        await this.hooks.emit({ tenantId: id, kind: 'deleted' });
         // Before it leaves the catalog: the tenants file must not bring it back at the next start.
         await this.seedRecords.recordDeleted(id);
         await this.catalog.remove(id);

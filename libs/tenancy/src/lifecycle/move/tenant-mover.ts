@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ControlLocks } from '../../catalog/control-locks';
 import { type MoveEnd, MoveJournal, type MoveProgress, type MoveState } from '../../catalog/move-journal';
 import { TenantCatalog } from '../../catalog/tenant-catalog';
+import { TenantLifecycleHooks } from '../../catalog/tenant-lifecycle-hooks';
 import { type IsolationModel, type ResolvedTenancyOptions, TENANCY_OPTIONS } from '../../config/tenancy-options';
 import { OwnerConnections } from '../../connections/owner-connections';
 import { RuntimeRole } from '../../catalog/runtime-role';
@@ -73,6 +74,7 @@ export class TenantMover {
     private readonly role: RuntimeRole,
     private readonly locks: ControlLocks,
     private readonly recovery: MoveRecovery,
+    private readonly hooks: TenantLifecycleHooks,
   ) {}
 
   /** The tenant's recorded move (undefined when none is under way or left unfinished). */
@@ -144,6 +146,11 @@ export class TenantMover {
         // Moving into a place lifts a fence left there by an earlier move out of it.
         await into.unfence({ id: tenantId, server: target.server });
         const { rows, freezeMillis } = await this.copyAndSwitch(tenantId, source, target, tier, onPhase);
+        // Served from its new place: what is kept of it elsewhere (the tenant cache) goes. The move is
+        // done whatever a listener says (its cached values are the rows it still has): only logged.
+        await this.hooks
+          .emit({ tenantId, kind: 'moved' })
+          .catch((err) => this.logger.error(`tenant ${tenantId} moved: ${errorMessage(err)}`));
         onPhase?.('cleanup');
         await this.cleanup(tenantId, source);
         const after = this.catalog.get(tenantId)?.tier ?? tier ?? tenant.tier;
