@@ -21,6 +21,9 @@
  * error count of all rounds, and the ratios to the plain app and to the peer. It is printed and
  * written with the raw figures to bench/results/<date>-bench.md and .json. With `BENCH_PROFILE=1`,
  * a CPU profile by category of each endpoint on the plain app and the kit follows (`-profile.md`).
+ * `BENCH_TENANT_PREDICATE=off` runs the kit without its explicit tenant_id predicate
+ * (TENANCY_TENANT_PREDICATE=off; default on): compare the kit-to-plain ratios of a run with and one
+ * without to see what the predicate costs (the header says which it was).
  */
 import autocannon from 'autocannon';
 import { ChildProcess, spawn } from 'node:child_process';
@@ -44,6 +47,8 @@ const QUIET_WAIT = Number(process.env.BENCH_QUIET_WAIT ?? 120);
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const PROBE = { nodeArgs: ['--require', './dist/bench/cpu-profile-probe.js'], ipc: true };
 const PLATFORM = httpPlatformFromEnv();
+/** The kit's explicit tenant_id predicate (TENANCY_TENANT_PREDICATE), on unless BENCH_TENANT_PREDICATE=off. */
+const PREDICATE = process.env.BENCH_TENANT_PREDICATE === 'off' ? 'off' : 'on';
 const SEED = 1000;
 const MODELS = ['shared', 'schema', 'database'] as const;
 const TARGETS = ['plain', 'peer', ...MODELS] as const;
@@ -322,7 +327,7 @@ async function main(): Promise<void> {
         tiers: { free: { strategy: 'shared' }, pro: { strategy: 'schema' }, enterprise: { strategy: 'database', pool: { max: 5 } } },
         tenants: MODELS.map((m) => ({ id: `${m}-1`, name: `${m}-1`, tier: tierOf[m] })),
       },
-      env: { TENANCY_POOL_MAX: '10', ...platform },
+      env: { TENANCY_POOL_MAX: '10', TENANCY_TENANT_PREDICATE: PREDICATE, ...platform },
       ...(PROFILE ? PROBE : {}),
     });
     stops.push(kit.stop);
@@ -369,7 +374,7 @@ async function main(): Promise<void> {
       }
     }
     const loadAtEnd = load1();
-    const settings = `${CONNECTIONS} connections, median of ${ROUNDS} alternated rounds of ${SECONDS} s, ${SEED} users and projects per target`;
+    const settings = `${CONNECTIONS} connections, median of ${ROUNDS} alternated rounds of ${SECONDS} s, ${SEED} users and projects per target, kit's tenant_id predicate ${PREDICATE}`;
     const header = [
       `${date.toISOString()}, ${machine()}, node ${process.version}, HTTP platform ${PLATFORM}; ${settings}.`,
       `1-minute load: ${loadAtStart.toFixed(2)} at start, ${loadBefore.toFixed(2)} when measuring began` +
@@ -390,7 +395,14 @@ async function main(): Promise<void> {
       node: process.version,
       httpPlatform: PLATFORM,
       peer: peerVersions,
-      settings: { seconds: SECONDS, connections: CONNECTIONS, rounds: ROUNDS, seed: SEED, quietWait: QUIET_WAIT },
+      settings: {
+        seconds: SECONDS,
+        connections: CONNECTIONS,
+        rounds: ROUNDS,
+        seed: SEED,
+        quietWait: QUIET_WAIT,
+        tenantPredicate: PREDICATE,
+      },
       load: { start: loadAtStart, measuringBegan: loadBefore, quietReached: quiet, end: loadAtEnd },
       runs: Object.fromEntries(results),
     };

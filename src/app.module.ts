@@ -44,6 +44,8 @@ import { UsersModule } from './users/users.module';
           rate: app.tenantRate ? { perSecond: app.tenantRate } : undefined,
           rateLimitStore: { redisUrl: app.redisUrl },
           timeouts: { acquireMillis: app.acquireTimeoutMillis, statementMillis: app.statementTimeoutMillis },
+          citus: app.citus,
+          tenantPredicate: app.tenantPredicate,
           resolution: {
             baseDomain: app.baseDomain,
             jwt: app.jwtSecret || app.jwksUrl ? { secret: app.jwtSecret, jwksUrl: app.jwksUrl } : undefined,

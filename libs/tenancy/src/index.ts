@@ -56,6 +56,9 @@ export {
   MigrationRunOptions,
 } from './lifecycle/tenant-migrations';
 export { SHARED_TARGET } from './migrations/migration-ledger';
+// Citus mode (option `citus`) and the tenant_id predicate (option `tenantPredicate`).
+export { CitusMode } from './connections/citus-mode';
+export { TENANT_COLUMN } from './data-source/tenant-predicate';
 export { TenantLifecycle } from './lifecycle/tenant-lifecycle';
 export { TenantInspector, TenantSummary, TenantDetails } from './lifecycle/tenant-inspector';
 export { TenantExporter } from './lifecycle/tenant-exporter';

@@ -4,6 +4,7 @@ import { type MoveEnd, MoveJournal, type MoveProgress, type MoveState } from '..
 import { TenantCatalog } from '../../catalog/tenant-catalog';
 import { type IsolationModel, type ResolvedTenancyOptions, TENANCY_OPTIONS } from '../../config/tenancy-options';
 import { OwnerConnections } from '../../connections/owner-connections';
+import { CitusMode } from '../../connections/citus-mode';
 import { RuntimeRole } from '../../catalog/runtime-role';
 import { TenantStateError } from '../../errors/tenancy.errors';
 import { MigrationLedger } from '../../migrations/migration-ledger';
@@ -73,6 +74,7 @@ export class TenantMover {
     private readonly role: RuntimeRole,
     private readonly locks: ControlLocks,
     private readonly recovery: MoveRecovery,
+    private readonly citus: CitusMode,
   ) {}
 
   /** The tenant's recorded move (undefined when none is under way or left unfinished). */
@@ -162,8 +164,14 @@ export class TenantMover {
     onPhase?: (phase: string, detail?: string) => void,
   ) {
     const from = this.strategies.for(source.strategy);
-    const src = await openSide(this.owner, from.location({ id: tenantId, server: source.server }));
-    const dst = await openSide(this.owner, this.strategies.for(target.strategy).location({ id: tenantId, server: target.server }));
+    // Citus mode: both ends in the coordinator's database (shared, schema) send their settings with SET LOCAL.
+    const citus = (strategy: string) => this.citus.enabled && strategy !== 'database';
+    const src = await openSide(this.owner, from.location({ id: tenantId, server: source.server }), citus(source.strategy));
+    const dst = await openSide(
+      this.owner,
+      this.strategies.for(target.strategy).location({ id: tenantId, server: target.server }),
+      citus(target.strategy),
+    );
     let frozen = false;
     let switched = false;
     try {
