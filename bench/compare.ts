@@ -398,7 +398,7 @@ async function main(): Promise<void> {
       }
     }
     const loadAtEnd = load1();
-    const settings = `${CONNECTIONS} connections, median of ${ROUNDS} alternated rounds of ${SECONDS} s, ${SEED} users and projects per target`;
+    const settings = `${CONNECTIONS} connections, median of ${ROUNDS} alternated rounds of ${SECONDS} s, ${SEED} users and projects per target${Object.keys(VARIANTS).length ? `; kit variants ${JSON.stringify(VARIANTS)}` : ''}`;
     const header = [
       `${date.toISOString()}, ${machine()}, node ${process.version}, HTTP platform ${PLATFORM}; ${settings}.`,
       `1-minute load: ${loadAtStart.toFixed(2)} at start, ${loadBefore.toFixed(2)} when measuring began` +
@@ -419,7 +419,14 @@ async function main(): Promise<void> {
       node: process.version,
       httpPlatform: PLATFORM,
       peer: peerVersions,
-      settings: { seconds: SECONDS, connections: CONNECTIONS, rounds: ROUNDS, seed: SEED, quietWait: QUIET_WAIT },
+      settings: {
+        seconds: SECONDS,
+        connections: CONNECTIONS,
+        rounds: ROUNDS,
+        seed: SEED,
+        quietWait: QUIET_WAIT,
+        variants: VARIANTS,
+      },
       load: { start: loadAtStart, measuringBegan: loadBefore, quietReached: quiet, end: loadAtEnd },
       runs: Object.fromEntries(results),
     };

@@ -47,6 +47,8 @@ import { UsersModule } from './users/users.module';
           // the GET routes' response cache on when RESPONSE_CACHE_TTL_SECONDS is above 0.
           cache: { redisUrl: app.redisUrl, responseTtlSeconds: app.responseCacheTtlSeconds },
           timeouts: { acquireMillis: app.acquireTimeoutMillis, statementMillis: app.statementTimeoutMillis },
+          citus: app.citus,
+          tenantPredicate: app.tenantPredicate,
           resolution: {
             baseDomain: app.baseDomain,
             jwt: app.jwtSecret || app.jwksUrl ? { secret: app.jwtSecret, jwksUrl: app.jwksUrl } : undefined,

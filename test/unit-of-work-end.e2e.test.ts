@@ -5,14 +5,12 @@
 // every statement of the runtime role must run inside a transaction whose preamble set the tenant of
 // the request the statement belongs to, and no row of a rolled-back unit may exist.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Client } from 'pg';
 import { TenantNaming } from '../libs/tenancy/src/catalog/tenant-naming';
-import { EmbeddedPostgres, startEmbeddedPostgres } from '../src/database/embedded-postgres';
+import type { EmbeddedPostgres } from '../src/database/embedded-postgres';
+import { LOG_PREFIX, markLog, startStatementLogServer, type StatementLogServer } from './support/statement-log';
 import { listen, type RawResponse } from './support/raw-http';
 import { startTestApp, TestApp } from './support/test-app';
 
@@ -24,7 +22,7 @@ const TENANTS = [
   { id: 'db-one', strategy: 'database' },
   { id: 'db-two', strategy: 'database' },
 ] as const;
-const PREFIX = '@@|';
+const PREFIX = LOG_PREFIX;
 const TAG = /tag:([a-z0-9-]+):(\d*)/g;
 
 interface LogRecord {
@@ -156,16 +154,6 @@ function sendAndMaybeAbort(port: number, head: string, body: string, abortAfterM
   });
 }
 
-/** Logs a unique statement as the owner; returns its text, to cut the log at. */
-async function mark(url: string, what: string): Promise<string> {
-  const marker = `nt-uow-end-${what}-${Date.now()}`;
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  await c.query(`SELECT '${marker}'`);
-  await c.end();
-  return marker;
-}
-
 async function waitFor(check: () => boolean, what: string): Promise<void> {
   const until = Date.now() + 15_000;
   while (!check()) {
@@ -175,21 +163,14 @@ async function waitFor(check: () => boolean, what: string): Promise<void> {
 }
 
 describe('no query of an ended unit of work reaches a connection', () => {
-  let dir: string;
+  let logged: StatementLogServer;
   let server: EmbeddedPostgres;
   let t: TestApp;
-  let log = '';
   const savedUrl = process.env.TEST_DATABASE_URL;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'nt-uow-end-'));
-    server = await startEmbeddedPostgres({ dir, persistent: false, log: (chunk) => (log += chunk) });
-    const c = new Client({ connectionString: server.url });
-    await c.connect();
-    await c.query(`ALTER SYSTEM SET log_line_prefix = '${PREFIX}%u|%d|%c|%v|'`);
-    await c.query(`ALTER SYSTEM SET log_statement = 'all'`);
-    await c.query(`SELECT pg_reload_conf()`);
-    await c.end();
+    logged = await startStatementLogServer('nt-uow-end');
+    server = logged.server;
     process.env.TEST_DATABASE_URL = server.url;
     t = await startTestApp({
       tiers: { free: { strategy: 'shared' }, pro: { strategy: 'schema' }, enterprise: { strategy: 'database', pool: { max: 1 } } },
@@ -200,9 +181,8 @@ describe('no query of an ended unit of work reaches a connection', () => {
 
   afterAll(async () => {
     await t?.close();
-    await server?.stop();
+    await logged?.stop();
     process.env.TEST_DATABASE_URL = savedUrl;
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it("every statement of the runtime role runs in its own request's transaction; no rolled-back row exists", async () => {
@@ -229,7 +209,7 @@ describe('no query of an ended unit of work reaches a connection', () => {
     }
 
     // The load starts here in the log (the DataSources' own start-up queries come before it).
-    const startMarker = await mark(server.url, 'start');
+    const startMarker = await markLog(server.url, 'start');
     const acknowledged = new Map<number, string>();
     const posted = new Map<number, string>();
     let n = 0;
@@ -264,8 +244,9 @@ describe('no query of an ended unit of work reaches a connection', () => {
     for (const { id } of TENANTS)
       assert.equal((await sendAndMaybeAbort(port, `GET /users?limit=1 HTTP/1.1\r\nX-Tenant-ID: ${id}`, ''))?.status, 200);
     await new Promise((ok) => setTimeout(ok, 300));
-    const endMarker = await mark(server.url, 'end');
-    await waitFor(() => log.includes(endMarker), 'the statement log');
+    const endMarker = await markLog(server.url, 'end');
+    await waitFor(() => logged.log().includes(endMarker), 'the statement log');
+    const log = logged.log();
     const records = parseLog(log.slice(log.indexOf(startMarker), log.indexOf(endMarker)));
 
     const { violations, transactions, statements } = audit(records, t.runtimeRole, ownerOf);

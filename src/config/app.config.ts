@@ -85,6 +85,12 @@ class Environment {
 
   @IsOptional() @Type(() => Number) @IsNumber() @Min(0.001) @Max(1_000_000) TENANCY_TENANT_RATE?: number;
 
+  @IsOptional() @IsIn(['auto', 'on', 'off'], { message: 'TENANCY_CITUS must be auto (the default), on or off' }) TENANCY_CITUS?: string;
+
+  @IsOptional()
+  @IsIn(['on', 'off'], { message: 'TENANCY_TENANT_PREDICATE must be on (the default) or off' })
+  TENANCY_TENANT_PREDICATE?: string;
+
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(600_000) HTTP_HEADERS_TIMEOUT_MILLIS?: number;
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(3_600_000) HTTP_REQUEST_TIMEOUT_MILLIS?: number;
@@ -164,6 +170,10 @@ export interface AppConfig {
   tenantConcurrency?: number;
   /** Requests per second one tenant may start (TENANCY_TENANT_RATE); unset: no rate limit. */
   tenantRate?: number;
+  /** Citus mode (TENANCY_CITUS: auto, on, off); default auto, from the control database's extensions. */
+  citus: 'auto' | boolean;
+  /** The explicit tenant_id predicate on every query the tenant repositories build (TENANCY_TENANT_PREDICATE); default on. */
+  tenantPredicate: boolean;
   /** Bearer token of GET /metrics (METRICS_TOKEN); unset and no metricsPort: /metrics is 404. */
   metricsToken?: string;
   /** A port of its own for GET /metrics (METRICS_PORT); then the service's port answers /metrics with 404. */
@@ -194,6 +204,8 @@ export const appConfig = registerAs('app', (): AppConfig => ({
   statementTimeoutMillis: optionalNumber(process.env.TENANCY_STATEMENT_TIMEOUT_MILLIS),
   tenantConcurrency: optionalNumber(process.env.TENANCY_TENANT_CONCURRENCY),
   tenantRate: optionalNumber(process.env.TENANCY_TENANT_RATE),
+  citus: process.env.TENANCY_CITUS === 'on' ? true : process.env.TENANCY_CITUS === 'off' ? false : 'auto',
+  tenantPredicate: process.env.TENANCY_TENANT_PREDICATE !== 'off',
   metricsToken: process.env.METRICS_TOKEN || undefined,
   metricsPort: optionalNumber(process.env.METRICS_PORT),
   metricsTopTenants: optionalNumber(process.env.METRICS_TOP_TENANTS) ?? 10,

@@ -3,6 +3,10 @@ import { User } from '../users/user.entity';
 
 @Entity('projects')
 export class Project {
+  /** The tenant (filled by the database, see User.tenantId). */
+  @PrimaryColumn('text', { name: 'tenant_id', default: () => "current_setting('app.tenant_id')", update: false })
+  tenantId!: string;
+
   @PrimaryColumn('uuid')
   id!: string;
 
@@ -15,8 +19,12 @@ export class Project {
   @Column('uuid', { name: 'created_by_id' })
   createdById!: string;
 
+  /** Joined on (tenant_id, created_by_id), the composite foreign key: co-located on Citus. */
   @ManyToOne(() => User, { createForeignKeyConstraints: false })
-  @JoinColumn({ name: 'created_by_id' })
+  @JoinColumn([
+    { name: 'tenant_id', referencedColumnName: 'tenantId' },
+    { name: 'created_by_id', referencedColumnName: 'id' },
+  ])
   createdBy?: User;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })

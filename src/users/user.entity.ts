@@ -1,11 +1,16 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
 /**
- * A user of one tenant. `tenant_id` is not mapped: the database fills it from the transaction's
- * tenant setting and row-level security filters on it, so feature code never handles it.
+ * A user of one tenant. `tenant_id` is mapped (part of the primary key, as in the table) so that
+ * the kit's tenant predicate and the join of a project to its creator name it; feature code never
+ * sets it: the database fills it from the transaction's tenant setting, and row-level security
+ * filters on it.
  */
 @Entity('users')
 export class User {
+  @PrimaryColumn('text', { name: 'tenant_id', default: () => "current_setting('app.tenant_id')", update: false })
+  tenantId!: string;
+
   @PrimaryColumn('uuid')
   id!: string;
 

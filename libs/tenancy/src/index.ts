@@ -60,6 +60,9 @@ export {
   MigrationRunOptions,
 } from './lifecycle/tenant-migrations';
 export { SHARED_TARGET } from './migrations/migration-ledger';
+// Citus mode (option `citus`) and the tenant_id predicate (option `tenantPredicate`).
+export { CitusMode } from './connections/citus-mode';
+export { TENANT_COLUMN } from './data-source/tenant-predicate';
 export { TenantLifecycle } from './lifecycle/tenant-lifecycle';
 export { TenantLifecycleHooks, type TenantLifecycleEvent, type TenantLifecycleListener } from './catalog/tenant-lifecycle-hooks';
 export { TenantInspector, TenantSummary, TenantDetails } from './lifecycle/tenant-inspector';

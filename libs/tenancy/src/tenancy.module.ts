@@ -46,6 +46,7 @@ import { HomeDataSource } from './pools/home-data-source';
 import { OWNER_DATA_SOURCE, OwnerConnections } from './connections/owner-connections';
 import { PoolRegistry } from './pools/pool-registry';
 import { RuntimeRole } from './catalog/runtime-role';
+import { CitusMode } from './connections/citus-mode';
 import { TenancyReadiness } from './pools/tenancy-readiness';
 import { TenantDataSource } from './context/tenant-data-source';
 import { tenantRepositoryProviders } from './context/tenant-repository';
@@ -90,6 +91,7 @@ export const tenantContextIdStrategy = new TenantContextIdStrategy();
 const PROVIDERS: Provider[] = [
   TenantNaming,
   OwnerConnections,
+  CitusMode,
   Deployment,
   ControlLocks,
   RuntimeRole,

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { OwnerConnections } from '../connections/owner-connections';
+import { CitusMode } from '../connections/citus-mode';
 import { DeploymentOwnershipError, TenancyConfigError } from '../errors/tenancy.errors';
 import { pgErrorCode } from '../errors/pg-error-code';
 import { TenantNaming } from './tenant-naming';
@@ -53,6 +54,7 @@ export class Deployment {
     @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
     private readonly owner: OwnerConnections,
     private readonly naming: TenantNaming,
+    private readonly citus: CitusMode,
   ) {}
 
   get key(): string {
@@ -225,6 +227,9 @@ export class Deployment {
           const [row] = await m.query(`SELECT ${SCHEMA_MARK} AS mark FROM pg_namespace WHERE nspname = $1`, [schema]);
           if (row && row.mark === this.mark) return;
           if (row) throw this.foreign('schema', schema, 'default', row.mark);
+          // Citus: never registered as a tenant schema on creation; the migration runner distributes
+          // a tenant's schema once migrated, and leaves the shared schema a regular one.
+          if (await this.citus.detect()) await m.query(`SET LOCAL citus.enable_schema_based_sharding TO off`);
           await m.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
           await m.query(`COMMENT ON SCHEMA ${quoteIdent(schema)} IS ${quoteLiteral(this.mark)}`);
         });

@@ -1,4 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+import { CitusMode } from '../connections/citus-mode';
+import { pgErrorCode } from '../errors/pg-error-code';
 import { randomBytes } from 'node:crypto';
 import { ControlLocks } from './control-locks';
 import { Deployment } from './deployment';
@@ -22,9 +25,15 @@ export interface RoleCredentials {
  * server never changes its password or attributes (a role of that name without this deployment's
  * mark is refused with DeploymentOwnershipError), and the runtime sessions of two deployments
  * cannot see each other's queries in pg_stat_activity or end each other's backends.
+ *
+ * Citus mode: on the coordinator (server `default`) the role also gets its `pg_dist_authinfo` row
+ * (all nodes, `nodeid` 0: `password=<its password>`), which Citus reads when it connects to a worker
+ * as the role; without it a worker that asks for a password refuses every routed query. See Citus's
+ * "Connection Credentials Table".
  */
 @Injectable()
 export class RuntimeRole {
+  private readonly logger = new Logger('Tenancy');
   private credentials?: Promise<RoleCredentials>;
   private readonly ensured = new Map<string, Promise<void>>();
 
@@ -34,6 +43,7 @@ export class RuntimeRole {
     private readonly naming: TenantNaming,
     private readonly deployment: Deployment,
     private readonly locks: ControlLocks,
+    private readonly citus: CitusMode,
   ) {}
 
   get name(): string {
@@ -73,6 +83,27 @@ export class RuntimeRole {
     return { user: this.name, password: row.value };
   }
 
+  /**
+   * The role's row of `pg_dist_authinfo` for every node (replaced, never duplicated). Writing it
+   * takes a superuser on most clusters: without the right, a warning says what to run instead.
+   */
+  private async storeWorkerCredentials(ds: DataSource, user: string, password: string): Promise<void> {
+    // libpq's keyword=value syntax: a value in single quotes, with \ and ' escaped by a backslash.
+    const authinfo = `password='${password.replace(/[\\']/g, (c) => `\\${c}`)}'`;
+    try {
+      await ds.transaction(async (m) => {
+        await m.query(`DELETE FROM pg_dist_authinfo WHERE nodeid = 0 AND rolename = $1`, [user]);
+        await m.query(`INSERT INTO pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, $1, $2)`, [user, authinfo]);
+      });
+    } catch (err) {
+      if (pgErrorCode(err) !== '42501') throw err;
+      this.logger.warn(
+        `Citus: the owner may not write pg_dist_authinfo, so the workers may refuse the runtime role "${user}" (fe_sendauth: no password supplied); ` +
+          `as a superuser on the coordinator, insert its row (nodeid 0, rolename '${user}', authinfo 'password=<its password from the control schema's settings>'), or let the workers trust the coordinator`,
+      );
+    }
+  }
+
   private async create(server: string): Promise<void> {
     const { user, password } = await this.getCredentials();
     const role = quoteIdent(user);
@@ -104,6 +135,7 @@ export class RuntimeRole {
           throw this.deployment.foreign('role', user, server, existing.mark);
         }
         await ds.query(`COMMENT ON ROLE ${role} IS ${quoteLiteral(this.deployment.mark)}`);
+        if (server === 'default' && (await this.citus.detect())) await this.storeWorkerCredentials(ds, user, password);
       }),
     );
   }

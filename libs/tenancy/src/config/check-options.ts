@@ -65,6 +65,15 @@ export function checkTenancyOptions(options: TenancyModuleOptions): TenancyModul
     numberProblem('timeouts.statementMillis', o.timeouts?.statementMillis, 1),
     numberProblem('timeouts.lockMillis', o.timeouts?.lockMillis, 1),
     numberProblem('timeouts.idleInTransactionMillis', o.timeouts?.idleInTransactionMillis, 1),
+    o.citus === undefined || o.citus === 'auto' || typeof o.citus === 'boolean'
+      ? undefined
+      : `citus: must be 'auto', true or false (got ${JSON.stringify(o.citus)})`,
+    o.tenantPredicate === undefined || typeof o.tenantPredicate === 'boolean'
+      ? undefined
+      : `tenantPredicate: must be true or false (got ${JSON.stringify(o.tenantPredicate)})`,
+    o.citus === true && o.tenantPredicate === false
+      ? 'tenantPredicate: Citus mode needs the tenant_id predicate to route queries to one shard; leave tenantPredicate on, or set citus: false'
+      : undefined,
     // A registration option, known before any option is computed: a factory's result cannot carry it.
     'ownerDataSource' in o
       ? 'ownerDataSource: give it to TenancyModule.forRootAsync({ ownerDataSource, useFactory, ... }) itself, beside useFactory, not in the options useFactory returns'

@@ -317,15 +317,32 @@ export interface TenancyModuleOptions {
     /** Opening a new connection (TCP and sign-in), and waiting for a free one of a full pool. Default 3,000 ms. */
     acquireMillis?: number;
   };
+  /**
+   * Citus mode, for the shared and schema models on a Citus cluster (the README's "Citus" section):
+   * the tenant is set with `SET LOCAL` so the workers see it, the shared tables are distributed by
+   * `tenant_id`, each tenant schema becomes a distributed schema, and the runtime role gets its
+   * `pg_dist_authinfo` row. `'auto'` (default): on when the `citus` extension is installed in the
+   * control database (`pg_extension`), looked up once at start; `true` requires it (start fails
+   * without it); `false` never uses Citus's functions.
+   */
+  citus?: 'auto' | boolean;
+  /**
+   * Add an explicit `tenant_id = '<tenant>'` predicate to every query TypeORM builds in a unit of
+   * work, for each entity that maps `tenant_id` (repositories, the tenant EntityManager and
+   * DataSource, their query builders), besides row-level security. Citus needs it to route a query
+   * to one shard (Citus mode refuses `false`); on plain PostgreSQL it is defence in depth. Default true.
+   */
+  tenantPredicate?: boolean;
 }
 
 export type ResolvedTenancyOptions = Required<
-  Omit<TenancyModuleOptions, 'resolution' | 'naming' | 'pool' | 'databasePools' | 'servers' | 'timeouts' | 'rate' | 'entities' | 'cache'>
+  Omit<TenancyModuleOptions, 'resolution' | 'naming' | 'pool' | 'databasePools' | 'servers' | 'timeouts' | 'rate' | 'entities' | 'cache' | 'citus'>
 > & {
   cache: Pick<TenantCacheOptions, 'manager' | 'stores' | 'redisUrl'> &
     Required<Pick<TenantCacheOptions, 'ttlMillis' | 'timeoutMillis' | 'responseTtlSeconds'>>;
   entities: Function[];
   rate?: RateLimit;
+  citus: 'auto' | boolean;
   timeouts: Required<NonNullable<TenancyModuleOptions['timeouts']>>;
   servers: Record<string, string>;
   resolution: Required<Omit<ResolutionOptions, 'jwt'>> & {
@@ -422,6 +439,8 @@ export function resolveTenancyOptions(options: TenancyModuleOptions): ResolvedTe
     restrictControlDatabase: options.restrictControlDatabase ?? true,
     catalogRefreshMillis: options.catalogRefreshMillis ?? 30_000,
     catalogFallbackRefreshMillis: options.catalogFallbackRefreshMillis ?? 1_000,
+    citus: options.citus ?? 'auto',
+    tenantPredicate: options.tenantPredicate ?? true,
     timeouts: {
       acquireMillis: options.timeouts?.acquireMillis ?? 3_000,
       statementMillis: options.timeouts?.statementMillis ?? 5_000,

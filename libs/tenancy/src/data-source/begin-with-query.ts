@@ -34,26 +34,32 @@ export type InnerQuery = PgQueryHandlers & { callback?: (err: Error | null, resu
  * and 55.2.4 Pipelining). PostgreSQL runs them in order; an error skips every later message up to the
  * Sync, so the query runs only inside the transaction, after the settings were applied, or not at all.
  *
- * `settings` is one SELECT whose LAST column is a boolean (the preamble's `fenced`); `onSettings`
- * gets that value once the SELECT has run. The query's own results and errors reach `inner` as pg
+ * `settings` are the statements run after `BEGIN`, each as its own Parse/Bind/Execute (so each
+ * reaches the server, and Citus, as a query string of its own): any number of statements without
+ * rows (Citus mode's `SET LOCAL`s), then one SELECT whose LAST column is a boolean (the preamble's
+ * `fenced`); `onSettings` gets that value once the SELECT has run. The query's own results and errors reach `inner` as pg
  * would give them; a failure of BEGIN or the settings reaches `onSettingsFailed` instead, and the
  * query is then never run.
  */
 export class BeginWithQuery implements PgQueryHandlers {
-  /** Commands completed so far of the two that open the transaction: 0 (BEGIN), 1 (settings), 2 (done). */
+  /** Commands completed so far of those that open the transaction (BEGIN, then each of `settings`). */
   private opened = 0;
+  /** How many commands open the transaction: BEGIN and the settings. */
+  private readonly opening: number;
   private lastColumn?: string | null;
 
   constructor(
-    private readonly settings: string,
+    private readonly settings: readonly string[],
     private readonly inner: InnerQuery & { text?: string },
     private readonly onSettings: (lastColumnIsTrue: boolean) => void,
     private readonly onSettingsFailed: (err: Error) => void,
-  ) {}
+  ) {
+    this.opening = 1 + settings.length;
+  }
 
   /** What is sent, in order (for logs and tests). */
   get statements(): string[] {
-    return ['BEGIN', this.settings, this.inner.text ?? ''];
+    return ['BEGIN', ...this.settings, this.inner.text ?? ''];
   }
 
   submit(connection: WireConnection): Error | null | void {
@@ -63,9 +69,11 @@ export class BeginWithQuery implements PgQueryHandlers {
       connection.parse({ text: 'BEGIN' });
       connection.bind({});
       connection.execute({});
-      connection.parse({ text: this.settings });
-      connection.bind({});
-      connection.execute({});
+      for (const text of this.settings) {
+        connection.parse({ text });
+        connection.bind({});
+        connection.execute({});
+      }
       return this.inner.submit(connection);
     } finally {
       connection.stream.uncork?.();
@@ -77,15 +85,15 @@ export class BeginWithQuery implements PgQueryHandlers {
   }
 
   handleDataRow(message: { fields: (string | null)[] }): void {
-    // The settings' SELECT was sent without Describe: its one row arrives as raw text fields.
-    if (this.opened === 1) this.lastColumn = message.fields[message.fields.length - 1];
+    // The settings' SELECT (the last) was sent without Describe: its one row arrives as raw text fields.
+    if (this.opened === this.opening - 1) this.lastColumn = message.fields[message.fields.length - 1];
     else this.inner.handleDataRow(message);
   }
 
   handleCommandComplete(message: unknown, connection: WireConnection): void {
-    if (this.opened === 0) this.opened = 1;
-    else if (this.opened === 1) {
-      this.opened = 2;
+    if (this.opened < this.opening - 1) this.opened++;
+    else if (this.opened === this.opening - 1) {
+      this.opened = this.opening;
       this.onSettings(this.lastColumn === 't');
     } else this.inner.handleCommandComplete(message, connection);
   }
@@ -108,7 +116,7 @@ export class BeginWithQuery implements PgQueryHandlers {
 
   /** pg calls this once, at the first ErrorResponse (PostgreSQL then skips to the Sync). */
   handleError(err: Error, connection: WireConnection): void {
-    if (this.opened < 2) this.onSettingsFailed(err);
+    if (this.opened < this.opening) this.onSettingsFailed(err);
     else this.inner.handleError(err, connection);
   }
 

@@ -7,13 +7,18 @@ type PgClient = DriverClient & { binary?: boolean; _types?: unknown };
 
 /**
  * Opens a unit of work's transaction on its connection at the first query, and sends every query of
- * the unit after it. Settings are `settings` (one SELECT whose last column is the fence flag, see
- * `transactionPreamble`).
+ * the unit after it. Settings are `settings`: statements run after BEGIN, the last one a SELECT
+ * whose last column is the fence flag (see `transactionPreamble`); before it, in Citus mode, the
+ * `SET LOCAL`s of `citusPreamble`.
  *
  * - The first query, when it is one statement given as text (and values), travels with `BEGIN` and
- *   the settings in one round trip (`BeginWithQuery`). That is every query TypeORM builds.
+ *   the settings in one round trip (`BeginWithQuery`), each as a statement of its own. That is
+ *   every query TypeORM builds.
  * - Anything else first (a stream, a callback, a config object, text with a `;` that may hold
  *   several statements): `BEGIN; <settings>` is sent alone and the query only once it succeeded.
+ *   With more than one setting statement (Citus mode) they are sent one query each, never as one
+ *   multi-statement string: Citus forwards a `SET LOCAL`'s whole query string to the workers, and
+ *   a string that holds `BEGIN` would open a nested transaction there.
  *
  * Either way no query of the unit runs outside its transaction or before its settings, and a
  * failure to open (BEGIN or the settings) reaches the first query as the error `failed(err)` throws
@@ -24,7 +29,7 @@ export class TransactionOpener {
 
   constructor(
     private readonly client: PgClient,
-    private readonly settings: string,
+    private readonly settings: readonly string[],
     private readonly onFenced: () => void,
     private readonly failed: (err: unknown) => Promise<never>,
   ) {}
@@ -74,10 +79,22 @@ export class TransactionOpener {
     });
   }
 
+  /** BEGIN and the settings, alone; the rows of the last setting (the SELECT with `fenced`). */
+  private async begin(): Promise<{ fenced?: boolean }[] | undefined> {
+    type Result = { rows?: { fenced?: boolean }[] };
+    if (this.settings.length === 1) {
+      const results = (await this.client.query(`BEGIN; ${this.settings[0]}`)) as Result[];
+      return results[results.length - 1]?.rows;
+    }
+    let last: Result | undefined;
+    for (const text of ['BEGIN', ...this.settings]) last = (await this.client.query(text)) as Result;
+    return last?.rows;
+  }
+
   private sendAfterBegin(args: unknown[]): unknown {
-    const opening = (this.opening = (this.client.query(`BEGIN; ${this.settings}`) as Promise<{ rows?: { fenced?: boolean }[] }[]>).then(
-      (results) => {
-        if (results[results.length - 1]?.rows?.[0]?.fenced === true) this.onFenced();
+    const opening = (this.opening = this.begin().then(
+      (rows) => {
+        if (rows?.[0]?.fenced === true) this.onFenced();
       },
       (err: unknown) => this.failed(err),
     ));

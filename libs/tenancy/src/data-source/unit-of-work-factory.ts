@@ -5,6 +5,8 @@ import type { TenantRecord } from '../core/tenant-record';
 import { limitsFor, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { TenantMovingError } from '../errors/tenancy.errors';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
+import { citusPreamble } from '../strategies/transaction-preamble';
+import { CitusMode } from '../connections/citus-mode';
 import { TenantAdmission } from './tenant-admission';
 import { UnitOfWork } from './unit-of-work';
 
@@ -17,6 +19,7 @@ export class UnitOfWorkFactory {
     private readonly access: TenantAccess,
     private readonly catalog: TenantCatalog,
     private readonly admission: TenantAdmission,
+    private readonly citus: CitusMode,
   ) {}
 
   /**
@@ -52,8 +55,18 @@ export class UnitOfWorkFactory {
       recheck();
     };
     // The tier's time limits travel in the settings' one SELECT, sent with BEGIN and the first query.
-    const settings = strategy.preamble(tenant, limitsFor(this.options, tenant.tier));
-    const unit = new UnitOfWork(tenant, source, settings, recheck, () => this.catalog.refreshSoon(tenant.id), beginFailed);
+    const select = strategy.preamble(tenant, limitsFor(this.options, tenant.tier));
+    // Citus mode (shared and schema models, in the coordinator's database): SET LOCALs the workers see first.
+    const settings = this.citus.enabled && tenant.strategy !== 'database' ? [...citusPreamble(tenant.id), select] : select;
+    const unit = new UnitOfWork(
+      tenant,
+      source,
+      settings,
+      recheck,
+      () => this.catalog.refreshSoon(tenant.id),
+      beginFailed,
+      this.options.tenantPredicate,
+    );
     unit.mayWrite = !SAFE_METHODS.has(method.toUpperCase());
     return unit;
   }

@@ -3,6 +3,7 @@ import type { TenantRecord } from '../core/tenant-record';
 import { TenancyError, UnitOfWorkAbortedError, UnitOfWorkEndedError, UnitOfWorkNotStartedError } from '../errors/tenancy.errors';
 import { ConnectionGate, type DriverClient } from './connection-gate';
 import { TransactionOpener } from './transaction-opener';
+import { scopeQueriesToTenant } from './tenant-predicate';
 import type { DataSourceLease } from '../connections/runtime-data-source';
 
 type PatchedRunner = { -readonly [K in keyof QueryRunner]: QueryRunner[K] } & {
@@ -52,6 +53,8 @@ export class UnitOfWork {
   private leaveSlot?: () => void;
   private permit?: () => void;
   private opener?: TransactionOpener;
+  /** BEGIN's companions: statements sent after it, each on its own, the settings' SELECT last. */
+  private readonly settings: readonly string[];
   /** performance.now() when the first query asked for a connection, and when the unit released it. */
   private connectingAt?: number;
   private releasedAt?: number;
@@ -59,8 +62,11 @@ export class UnitOfWork {
   constructor(
     readonly tenant: TenantRecord,
     private readonly source: UnitOfWorkSource,
-    /** The tenant settings' SELECT, run right after BEGIN (see `transactionPreamble`). */
-    private readonly settings: string,
+    /**
+     * What runs right after BEGIN: the tenant settings' SELECT (see `transactionPreamble`), or
+     * statements each sent on its own, the SELECT last (Citus mode: `citusPreamble` first).
+     */
+    settings: string | readonly string[],
     /** Runs just before a connection is taken for the transaction; throwing refuses the unit. */
     private readonly beforeBegin: () => void = () => undefined,
     /**
@@ -74,7 +80,11 @@ export class UnitOfWork {
      * error to give instead (a TenantMovingError once the catalog says the tenant has moved).
      */
     private readonly onBeginFailed: (err: unknown) => Promise<void> = async () => undefined,
-  ) {}
+    /** Every query TypeORM builds in the unit carries `tenant_id = '<tenant>'` (see `scopeQueriesToTenant`). */
+    private readonly tenantPredicate = false,
+  ) {
+    this.settings = typeof settings === 'string' ? [settings] : settings;
+  }
 
   /**
    * Milliseconds this unit has spent on the database: from its first query asking for a connection
@@ -135,7 +145,10 @@ export class UnitOfWork {
   queryRunner(): QueryRunner {
     if (this.ended) throw this.endedError();
     if (!this.lease) throw new UnitOfWorkNotStartedError(this.tenant.id);
-    if (!this.runner) this.runner = this.patch(this.lease.dataSource.createQueryRunner() as unknown as PatchedRunner);
+    if (!this.runner) {
+      this.runner = this.patch(this.lease.dataSource.createQueryRunner() as unknown as PatchedRunner);
+      if (this.tenantPredicate) scopeQueriesToTenant(this.runner as unknown as QueryRunner, this.tenant.id);
+    }
     return this.runner as unknown as QueryRunner;
   }
 

@@ -10,12 +10,13 @@ import { TenancyConfigError } from '../errors/tenancy.errors';
 import { HomeDataSource } from '../pools/home-data-source';
 import { OwnerConnections } from '../connections/owner-connections';
 import { RuntimeRole } from '../catalog/runtime-role';
+import { CitusMode } from '../connections/citus-mode';
 import { DeploymentUpgrade } from './deployment-upgrade';
 import { MigrationRunner } from '../migrations/migration-runner';
 import { TenantProvisioner } from './tenant-provisioner';
 
 /**
- * Start-up, in order: control tables, the deployment's identity, runtime role, catalog (and its
+ * Start-up, in order: Citus mode (option `citus`, see CitusMode), control tables, the deployment's identity, runtime role, catalog (and its
  * listener), the upgrade from unkeyed names if one is pending, runtime pool, then the tenants of
  * the configuration file. Every step is safe to run from many instances at once.
  */
@@ -35,6 +36,7 @@ export class TenancyBootstrap implements OnModuleInit {
     private readonly deployment: Deployment,
     private readonly upgrade: DeploymentUpgrade,
     private readonly locks: ControlLocks,
+    private readonly citus: CitusMode,
   ) {}
 
   /** See `TenancyModuleOptions.restrictControlDatabase`. */
@@ -87,6 +89,7 @@ export class TenancyBootstrap implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     const started = Date.now();
+    if (await this.citus.detect()) this.logger.log('Citus mode: the control database runs the citus extension (option citus)');
     await this.migrateControl();
     await this.deployment.init();
     await this.role.ensureOn('default');

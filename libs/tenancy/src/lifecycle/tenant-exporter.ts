@@ -5,6 +5,8 @@ import { quoteIdent } from '../core/sql';
 import { TenantCatalog } from '../catalog/tenant-catalog';
 import { TenantRecord } from '../core/tenant-record';
 import { OwnerConnections } from '../connections/owner-connections';
+import { CitusMode } from '../connections/citus-mode';
+import { citusPreamble } from '../strategies/transaction-preamble';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
 import { tenantTables } from '../migrations/tenant-tables';
 
@@ -19,6 +21,7 @@ export class TenantExporter {
     private readonly owner: OwnerConnections,
     private readonly strategies: IsolationStrategies,
     private readonly catalog: TenantCatalog,
+    private readonly citus: CitusMode,
   ) {}
 
   async *export(tenant: TenantRecord): AsyncGenerator<string> {
@@ -30,6 +33,7 @@ export class TenantExporter {
       const client = (await runner.connect()) as PoolClient;
       await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`);
       await client.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenant.id]);
+      if (this.citus.enabled && tenant.strategy !== 'database') for (const sql of citusPreamble(tenant.id)) await client.query(sql);
       const tables = await tenantTables(runner.manager, location.schema);
       yield `${JSON.stringify({ type: 'tenant', tenant: { id: tenant.id, name: tenant.name, tier: tenant.tier, strategy: tenant.strategy }, tables: tables.map((t) => t.name), exportedAt: new Date().toISOString() })}\n`;
       for (const table of tables) {

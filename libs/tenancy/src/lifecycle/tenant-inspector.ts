@@ -4,6 +4,8 @@ import { TenantCatalog } from '../catalog/tenant-catalog';
 import { quoteIdent } from '../core/sql';
 import { TenantRecord } from '../core/tenant-record';
 import { OwnerConnections } from '../connections/owner-connections';
+import { CitusMode } from '../connections/citus-mode';
+import { citusPreamble } from '../strategies/transaction-preamble';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
 import { MigrationLedger } from '../migrations/migration-ledger';
 import { tenantTables } from '../migrations/tenant-tables';
@@ -27,6 +29,7 @@ export class TenantInspector {
     private readonly owner: OwnerConnections,
     private readonly strategies: IsolationStrategies,
     private readonly ledger: MigrationLedger,
+    private readonly citus: CitusMode,
   ) {}
 
   /** Every tenant with model, tier, status, version and size, in a few bulk queries. */
@@ -60,6 +63,7 @@ export class TenantInspector {
   async countRows(ds: DataSource, schema: string, tenantId: string): Promise<Record<string, number>> {
     return ds.transaction(async (m) => {
       await m.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenantId]);
+      if (this.citus.enabled) for (const sql of citusPreamble(tenantId)) await m.query(sql);
       const out: Record<string, number> = {};
       for (const table of await tenantTables(m, schema)) {
         const [row] = await m.query(

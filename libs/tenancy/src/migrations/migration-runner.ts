@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import { CitusMode } from '../connections/citus-mode';
+import { createSchemaIfAbsent, distributeSharedTables, distributeTenantSchema } from './citus-distribution';
 import { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { quoteIdent, quoteLiteral } from '../core/sql';
 import { DeploymentOwnershipError, TenancyConfigError, UnsafeTenantTableError } from '../errors/tenancy.errors';
@@ -33,9 +35,17 @@ function nameOf(migration: MigrationClass): string {
  * the runtime role could use does not isolate tenants, apply throws UnsafeTenantTableError naming
  * each one and what it lacks, the migrations roll back and nothing is granted (and an unsafe
  * table left from before, granted by an older version, has the runtime role's privileges revoked).
+ *
+ * The schema is created only when it does not exist (never `CREATE SCHEMA IF NOT EXISTS`, which
+ * Citus's schema-based sharding takes as a new tenant schema). In Citus mode, when the target is in
+ * a database that runs Citus, after the migrations: a shared target (granted, not pinned) has its
+ * tables distributed by tenant_id (`distributeSharedTables`), a tenant schema (pinned) becomes a
+ * distributed schema (`distributeTenantSchema`); the control schema stays on the coordinator.
  */
 @Injectable()
 export class MigrationRunner {
+  constructor(private readonly citus: CitusMode) {}
+
   /**
    * `pinTenant`: the schema or database belongs to that one tenant; every tenant-owned table gets a
    * `tenant_pin` CHECK so no other tenant's row can ever be stored there, even by a runtime role
@@ -58,6 +68,7 @@ export class MigrationRunner {
         twice.map((n) => `migration "${n}" is listed more than once: list each migration once`),
       );
     const s = quoteIdent(schema);
+    const citus = await this.citus.detect();
     const runner = ds.createQueryRunner();
     await runner.connect();
     try {
@@ -65,7 +76,7 @@ export class MigrationRunner {
       // Any role may take an advisory lock: only the first start of a deployment (no lifecycle lock
       // table yet, and no runtime role either) relies on one.
       if (!lockedByCaller) await runner.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`tenancy:migrate:${schema}`]);
-      await runner.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+      await createSchemaIfAbsent(runner, schema, citus);
       await runner.query(`SELECT set_config('search_path', $1, true)`, [s]);
       await runner.query(
         `CREATE TABLE IF NOT EXISTS ${s}.${LEDGER_TABLE} (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
@@ -143,6 +154,10 @@ export class MigrationRunner {
             `ALTER TABLE ${s}.${quoteIdent(name)} ADD CONSTRAINT tenant_pin CHECK (tenant_id = ${quoteLiteral(pinTenant)})`,
           );
         }
+      }
+      if (citus && grantTo && (await this.citus.isCoordinator(runner))) {
+        if (pinTenant) await distributeTenantSchema(runner, schema);
+        else await distributeSharedTables(runner, schema);
       }
       if (grantTo) {
         const unsafe = [

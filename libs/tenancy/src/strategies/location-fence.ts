@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { quoteIdent } from '../core/sql';
 import { OwnerConnections } from '../connections/owner-connections';
+import { CitusMode } from '../connections/citus-mode';
+import { citusPreamble } from './transaction-preamble';
 import { pgErrorCode } from '../errors/pg-error-code';
 import { FENCE_TABLE } from '../migrations/migration-runner';
 import type { TenantLocation } from '../core/tenant-location';
@@ -16,7 +18,10 @@ const GONE = new Set(['42P01', '3F000', '3D000']);
  */
 @Injectable()
 export class LocationFence {
-  constructor(private readonly owner: OwnerConnections) {}
+  constructor(
+    private readonly owner: OwnerConnections,
+    private readonly citus: CitusMode,
+  ) {}
 
   /** Fences `tenantId` at `location` (idempotent); returns once the fence is committed. */
   async fence(location: TenantLocation, tenantId: string): Promise<void> {
@@ -38,6 +43,7 @@ export class LocationFence {
       return await this.owner.withDatabase(location.server, location.database, (ds) =>
         ds.transaction(async (m) => {
           await m.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenantId]);
+          if (this.citus.enabled) for (const sql of citusPreamble(tenantId)) await m.query(sql);
           const rows = await m.query(`SELECT 1 FROM ${this.table(location)} WHERE tenant = $1`, [tenantId]);
           return rows.length > 0;
         }),
@@ -52,11 +58,15 @@ export class LocationFence {
     return `${quoteIdent(location.schema)}.${FENCE_TABLE}`;
   }
 
-  /** The fence table is under forced row-level security on `app.tenant_id`, for the owner too. */
+  /**
+   * The fence table is under forced row-level security on `app.tenant_id`, for the owner too (in
+   * Citus mode, a tenant schema's fence table is on a worker: the setting goes there with SET LOCAL).
+   */
   private async write(location: TenantLocation, tenantId: string, sql: string): Promise<void> {
     await this.owner.withDatabase(location.server, location.database, (ds) =>
       ds.transaction(async (m) => {
         await m.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenantId]);
+        if (this.citus.enabled) for (const statement of citusPreamble(tenantId)) await m.query(statement);
         await m.query(sql, [tenantId]);
       }),
     );

@@ -14,7 +14,8 @@ import { TenantMigrator } from '../migrations/tenant-migrator';
 import { tenantTables } from '../migrations/tenant-tables';
 import type { CommonPlace, IsolationStrategy, PlacedTenant } from './isolation-strategy';
 import { LocationFence } from './location-fence';
-import { transactionPreamble } from './transaction-preamble';
+import { citusPreamble, transactionPreamble } from './transaction-preamble';
+import { CitusMode } from '../connections/citus-mode';
 
 /**
  * Pool model: every tenant's rows in one set of shared tables, told apart by `tenant_id` and kept
@@ -33,6 +34,7 @@ export class SharedStrategy implements IsolationStrategy {
     private readonly migrator: TenantMigrator,
     private readonly deployment: Deployment,
     private readonly fences: LocationFence,
+    private readonly citus: CitusMode,
   ) {}
 
   location(): TenantLocation {
@@ -69,6 +71,8 @@ export class SharedStrategy implements IsolationStrategy {
     const ds = await this.owner.controlDataSource();
     await ds.transaction(async (m) => {
       await m.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenant.id]);
+      // Citus: the shards' forced row-level security sees the tenant only through SET LOCAL.
+      if (this.citus.enabled) for (const sql of citusPreamble(tenant.id)) await m.query(sql);
       for (const table of (await tenantTables(m, schema)).reverse()) {
         await m.query(`DELETE FROM ${quoteIdent(schema)}.${quoteIdent(table.name)} WHERE tenant_id = $1`, [tenant.id]);
       }

@@ -1,7 +1,7 @@
 // The SELECT that follows BEGIN in a unit of work: transaction-scoped settings, quoted.
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
-import { fenceCheck, transactionPreamble } from './transaction-preamble';
+import { citusPreamble, fenceCheck, transactionPreamble } from './transaction-preamble';
 
 /** The set_config calls of a preamble as [setting, value literal, is_local]. */
 function setConfigCalls(sql: string): [string, string, string][] {
@@ -95,5 +95,29 @@ describe('transactionPreamble', () => {
 
   it('refuses a schema name holding a NUL byte', () => {
     assert.throws(() => transactionPreamble('acme', 'a\0b'), /NUL/);
+  });
+});
+
+describe('citusPreamble', () => {
+  it('turns SET propagation on, then sets the tenant, each a statement of its own, none of them BEGIN', () => {
+    const sql = citusPreamble('acme');
+    assert.deepEqual(sql, [`SET LOCAL citus.propagate_set_commands = 'local'`, `SET LOCAL app.tenant_id = 'acme'`]);
+    for (const s of sql) {
+      assert.equal(statements(s).length, 1, s);
+      assert.doesNotMatch(s, /\bBEGIN\b/i);
+    }
+  });
+
+  it('adds the other settings the workers must see, values quoted', () => {
+    const sql = citusPreamble('a-1', { TimeZone: 'UTC', DateStyle: "ISO, MDY'; RESET ALL; --" });
+    assert.equal(sql[2], `SET LOCAL TimeZone = 'UTC'`);
+    assert.equal(sql[3], `SET LOCAL DateStyle = 'ISO, MDY''; RESET ALL; --'`);
+    assert.equal(statements(sql[3]).length, 1, 'a quote in a value cannot end the literal');
+  });
+
+  it('refuses an invalid tenant id before building any SQL', () => {
+    for (const id of ["acme'; RESET ALL; --", 'ACME', '', 'a'.repeat(41), 'ac_me']) {
+      assert.throws(() => citusPreamble(id), /refusing to build a preamble for an invalid tenant id/, JSON.stringify(id));
+    }
   });
 });

@@ -37,3 +37,24 @@ export function transactionPreamble(tenantId: string, schema: string, limits?: R
 export function fenceCheck(tenantId: string, schema: string): string {
   return `${quoteIdent(schema)}.${FENCE_CHECK}(${quoteLiteral(tenantId)}) AS fenced`;
 }
+
+/**
+ * Citus mode: the statements sent right after `BEGIN`, before the preamble's SELECT, each as a
+ * query of its own. Citus sends a `SET LOCAL` to the workers (at once to those already in the
+ * transaction, and with the BEGIN of each worker transaction opened later) only when
+ * `citus.propagate_set_commands` is `'local'`; a `set_config(...)` call, a role or a database
+ * default never reaches them. It forwards the statement's whole query string, which is why each
+ * goes alone: a multi-statement string holding `BEGIN` would start a nested transaction on the
+ * workers. Every setting ends with the transaction. See Citus's "citus.propagate_set_commands".
+ *
+ * `more`: other settings the workers must see too (name -> value; names are the caller's
+ * constants, values are quoted), such as the TimeZone a move renders rows in.
+ */
+export function citusPreamble(tenantId: string, more: Record<string, string> = {}): string[] {
+  if (!isValidTenantId(tenantId)) throw new Error('refusing to build a preamble for an invalid tenant id');
+  return [
+    `SET LOCAL citus.propagate_set_commands = 'local'`,
+    `SET LOCAL app.tenant_id = ${quoteLiteral(tenantId)}`,
+    ...Object.entries(more).map(([name, value]) => `SET LOCAL ${name} = ${quoteLiteral(value)}`),
+  ];
+}

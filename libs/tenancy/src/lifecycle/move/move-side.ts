@@ -3,6 +3,7 @@ import type { QueryRunner } from 'typeorm';
 import type { TenantLocation } from '../../core/tenant-location';
 import { quoteIdent } from '../../core/sql';
 import { OwnerConnections } from '../../connections/owner-connections';
+import { citusPreamble } from '../../strategies/transaction-preamble';
 import type { TenantTable } from '../../migrations/tenant-tables';
 
 /** One end of a move, as the mover holds it: one owner session on the location's database. */
@@ -10,12 +11,14 @@ export interface MoveSide {
   runner: QueryRunner;
   client: PoolClient;
   location: TenantLocation;
+  /** Citus mode: the side's settings are sent with SET LOCAL too, so the workers render rows alike. */
+  citus: boolean;
   /** Releases the session and closes its pool; idempotent. */
   close(): Promise<void>;
 }
 
 /** Opens one owner session (a pool of its own) on the database of `location`. */
-export async function openSide(owner: OwnerConnections, location: TenantLocation): Promise<MoveSide> {
+export async function openSide(owner: OwnerConnections, location: TenantLocation, citus = false): Promise<MoveSide> {
   const { dataSource, close } = await owner.open(location.server, location.database);
   const runner = dataSource.createQueryRunner();
   const client = (await runner.connect()) as PoolClient;
@@ -24,6 +27,7 @@ export async function openSide(owner: OwnerConnections, location: TenantLocation
     runner,
     client,
     location,
+    citus,
     close: async () => {
       if (closed) return;
       closed = true;
@@ -47,6 +51,10 @@ export async function beginSide(
     `SELECT set_config('app.tenant_id', $1, true), set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, MDY', true), set_config('extra_float_digits', '3', true)`,
     [tenantId],
   );
+  if (side.citus) {
+    const settings = { TimeZone: 'UTC', DateStyle: 'ISO, MDY', extra_float_digits: '3' };
+    for (const sql of citusPreamble(tenantId, settings)) await side.client.query(sql);
+  }
 }
 
 /** The table at the side, schema-qualified and quoted. */

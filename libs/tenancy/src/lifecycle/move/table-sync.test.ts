@@ -37,6 +37,7 @@ describe('table sync against PostgreSQL', () => {
       client: client as never,
       runner: undefined as never,
       location: { server: 'default', database, schema },
+      citus: false,
       close: async () => undefined,
     };
   };

@@ -5,6 +5,7 @@ import { TenantCatalog } from '../../catalog/tenant-catalog';
 import { TenantLifecycleHooks } from '../../catalog/tenant-lifecycle-hooks';
 import { type IsolationModel, type ResolvedTenancyOptions, TENANCY_OPTIONS } from '../../config/tenancy-options';
 import { OwnerConnections } from '../../connections/owner-connections';
+import { CitusMode } from '../../connections/citus-mode';
 import { RuntimeRole } from '../../catalog/runtime-role';
 import { TenantStateError } from '../../errors/tenancy.errors';
 import { MigrationLedger } from '../../migrations/migration-ledger';
@@ -75,6 +76,7 @@ export class TenantMover {
     private readonly locks: ControlLocks,
     private readonly recovery: MoveRecovery,
     private readonly hooks: TenantLifecycleHooks,
+    private readonly citus: CitusMode,
   ) {}
 
   /** The tenant's recorded move (undefined when none is under way or left unfinished). */
@@ -169,8 +171,14 @@ export class TenantMover {
     onPhase?: (phase: string, detail?: string) => void,
   ) {
     const from = this.strategies.for(source.strategy);
-    const src = await openSide(this.owner, from.location({ id: tenantId, server: source.server }));
-    const dst = await openSide(this.owner, this.strategies.for(target.strategy).location({ id: tenantId, server: target.server }));
+    // Citus mode: both ends in the coordinator's database (shared, schema) send their settings with SET LOCAL.
+    const citus = (strategy: string) => this.citus.enabled && strategy !== 'database';
+    const src = await openSide(this.owner, from.location({ id: tenantId, server: source.server }), citus(source.strategy));
+    const dst = await openSide(
+      this.owner,
+      this.strategies.for(target.strategy).location({ id: tenantId, server: target.server }),
+      citus(target.strategy),
+    );
     let frozen = false;
     let switched = false;
     try {
