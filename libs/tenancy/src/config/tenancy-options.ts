@@ -336,7 +336,10 @@ export interface TenancyModuleOptions {
 }
 
 export type ResolvedTenancyOptions = Required<
-  Omit<TenancyModuleOptions, 'resolution' | 'naming' | 'pool' | 'databasePools' | 'servers' | 'timeouts' | 'rate' | 'entities' | 'cache' | 'citus'>
+  Omit<
+    TenancyModuleOptions,
+    'resolution' | 'naming' | 'pool' | 'databasePools' | 'servers' | 'timeouts' | 'rate' | 'entities' | 'cache' | 'citus'
+  >
 > & {
   cache: Pick<TenantCacheOptions, 'manager' | 'stores' | 'redisUrl'> &
     Required<Pick<TenantCacheOptions, 'ttlMillis' | 'timeoutMillis' | 'responseTtlSeconds'>>;
