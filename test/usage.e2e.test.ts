@@ -370,6 +370,21 @@ describe('usage ledger, cost and noisy neighbours', () => {
     assert.match(badPeriod.output, /--period takes one of month, day/);
   });
 
+  it('an instance that stops writes the counts it still holds: none lost', async () => {
+    const before = (await get('/admin/tenants/q-db/usage')).body.totals.requests;
+    const other = await startTestApp({ join: t });
+    let closed = false;
+    try {
+      for (let n = 0; n < 4; n++) assert.equal((await request(other.http).get('/users').set(as('q-db'))).status, 200);
+      // Held in memory until the next flush (every 10 s), or the stop.
+      await other.close();
+      closed = true;
+    } finally {
+      if (!closed) await other.close();
+    }
+    assert.equal((await get('/admin/tenants/q-db/usage')).body.totals.requests, before + 4);
+  });
+
   it('TENANCY_USAGE=off: an instance records nothing of the requests it serves', async () => {
     const before = (await get('/admin/tenants/q-schema/usage')).body.totals.requests;
     const off = await startTestApp({ join: t, env: { TENANCY_USAGE: 'off' } });

@@ -75,7 +75,7 @@ describe('UsageLedger', () => {
       assert.equal(state.statements.length, 1, 'nothing to write: no statement');
       assert.deepEqual(written(state.statements), { a: [6, 1, 17, 5], b: [1, 0, 2, 3] });
     } finally {
-      l.onModuleDestroy();
+      l.stop();
     }
   });
 
@@ -92,7 +92,7 @@ describe('UsageLedger', () => {
       await l.flush();
       assert.deepEqual(written(state.statements), { a: [5, 1, 10, 5] });
     } finally {
-      l.onModuleDestroy();
+      l.stop();
     }
   });
 
@@ -107,7 +107,7 @@ describe('UsageLedger', () => {
       assert.equal(state.statements.length, 2);
       assert.deepEqual(written(state.statements), { a: [2, 0, 4, 2] });
     } finally {
-      l.onModuleDestroy();
+      l.stop();
     }
   });
 });

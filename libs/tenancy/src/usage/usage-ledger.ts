@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { TenantNaming } from '../catalog/tenant-naming';
 import { clientQueryTimeout, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { OwnerConnections } from '../connections/owner-connections';
@@ -51,7 +51,7 @@ const zero = (): UsageTotals => ({ requests: 0, errors: 0, databaseMs: 0, rowsWr
  * it (`TenantCatalog.remove`), and counts of a tenant no longer in the catalog are not written.
  */
 @Injectable()
-export class UsageLedger implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
+export class UsageLedger implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger('UsageLedger');
   private pending = new Map<string, Pending>();
   private flushing?: Promise<void>;
@@ -210,17 +210,23 @@ export class UsageLedger implements OnModuleInit, OnModuleDestroy, BeforeApplica
     return { minutes, tenants };
   }
 
-  onModuleDestroy(): void {
+  /** Stops recording and the flush timer (what is held stays until `flush`). */
+  stop(): void {
     this.unsubscribe?.();
+    this.unsubscribe = undefined;
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** Once the units in flight have ended (their counts recorded), the last flush, before the pools close. */
+  /**
+   * Once the units in flight have ended (their counts recorded: recording goes on until then, past
+   * `onModuleDestroy`), the last flush, before the pools close.
+   */
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.options.usage.record) return;
     await this.admission.whenIdle(clientQueryTimeout(this.options));
     // A unit's end is recorded just after its connection is released: let that run first.
     await new Promise((resolve) => setImmediate(resolve));
+    this.stop();
     await this.flush();
   }
 
