@@ -12,6 +12,7 @@ import { HealthController } from './health/health.controller';
 import { ObservabilityModule } from './observability/observability.module';
 import { TENANT_MIGRATIONS } from './migrations';
 import { ProjectsModule } from './projects/projects.module';
+import { UsageModule } from './usage/usage.module';
 import { UsersModule } from './users/users.module';
 
 @Module({
@@ -46,6 +47,7 @@ import { UsersModule } from './users/users.module';
           // The tenant cache in Redis when REDIS_URL is set (shared by every instance), else in memory;
           // the GET routes' response cache on when RESPONSE_CACHE_TTL_SECONDS is above 0.
           cache: { redisUrl: app.redisUrl, responseTtlSeconds: app.responseCacheTtlSeconds },
+          usage: { record: app.usageRecording },
           timeouts: { acquireMillis: app.acquireTimeoutMillis, statementMillis: app.statementTimeoutMillis },
           citus: app.citus,
           tenantPredicate: app.tenantPredicate,
@@ -61,6 +63,8 @@ import { UsersModule } from './users/users.module';
     ObservabilityModule,
     UsersModule,
     ProjectsModule,
+    // Before AdminModule: its /admin/tenants/:id must not take /admin/tenants/noisy (Express matches in order).
+    UsageModule,
     AdminModule,
   ],
   controllers: [HealthController],

@@ -90,6 +90,9 @@ class Environment {
   @IsOptional()
   @IsIn(['on', 'off'], { message: 'TENANCY_TENANT_PREDICATE must be on (the default) or off' })
   TENANCY_TENANT_PREDICATE?: string;
+  @IsOptional()
+  @IsIn(['on', 'off'], { message: 'TENANCY_USAGE must be on (the default) or off (no usage recorded, no noisy-neighbour detection)' })
+  TENANCY_USAGE?: string;
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(600_000) HTTP_HEADERS_TIMEOUT_MILLIS?: number;
 
@@ -174,6 +177,8 @@ export interface AppConfig {
   citus: 'auto' | boolean;
   /** The explicit tenant_id predicate on every query the tenant repositories build (TENANCY_TENANT_PREDICATE); default on. */
   tenantPredicate: boolean;
+  /** Record usage and detect noisy neighbours (TENANCY_USAGE, default on). */
+  usageRecording: boolean;
   /** Bearer token of GET /metrics (METRICS_TOKEN); unset and no metricsPort: /metrics is 404. */
   metricsToken?: string;
   /** A port of its own for GET /metrics (METRICS_PORT); then the service's port answers /metrics with 404. */
@@ -206,6 +211,7 @@ export const appConfig = registerAs('app', (): AppConfig => ({
   tenantRate: optionalNumber(process.env.TENANCY_TENANT_RATE),
   citus: process.env.TENANCY_CITUS === 'on' ? true : process.env.TENANCY_CITUS === 'off' ? false : 'auto',
   tenantPredicate: process.env.TENANCY_TENANT_PREDICATE !== 'off',
+  usageRecording: process.env.TENANCY_USAGE !== 'off',
   metricsToken: process.env.METRICS_TOKEN || undefined,
   metricsPort: optionalNumber(process.env.METRICS_PORT),
   metricsTopTenants: optionalNumber(process.env.METRICS_TOP_TENANTS) ?? 10,
