@@ -4,6 +4,7 @@
 // never one above; errors/ may be imported by every layer and itself imports only core/. The root
 // files (tenancy.module.ts, tenancy-host.module.ts, index.ts) sit on top and may import anything.
 //
+//   usage/                  usage ledger, storage, cost, recent load, noisy neighbours (operators)
 //   lifecycle/              provision, migrate all, move, export, delete (operators)
 //   resolution/             the HTTP edge: a request becomes a tenant id; shedding
 //   context/ data-source/   runtime: the unit of work, its scope, the tenant DataSource, repositories
@@ -29,6 +30,7 @@ const LAYERS = [
   ['context', 'data-source'],
   ['resolution'],
   ['lifecycle'],
+  ['usage'],
 ];
 const folders = (names) => `${LIB}(${names.join('|')})/`;
 // Unit tests sit beside their code and may reach up for fixtures; they are not part of the library.

@@ -12,6 +12,7 @@ import { HealthController } from './health/health.controller';
 import { ObservabilityModule } from './observability/observability.module';
 import { TENANT_MIGRATIONS } from './migrations';
 import { ProjectsModule } from './projects/projects.module';
+import { UsageModule } from './usage/usage.module';
 import { UsersModule } from './users/users.module';
 
 @Module({
@@ -43,6 +44,7 @@ import { UsersModule } from './users/users.module';
           concurrency: app.tenantConcurrency,
           rate: app.tenantRate ? { perSecond: app.tenantRate } : undefined,
           rateLimitStore: { redisUrl: app.redisUrl },
+          usage: { record: app.usageRecording },
           timeouts: { acquireMillis: app.acquireTimeoutMillis, statementMillis: app.statementTimeoutMillis },
           resolution: {
             baseDomain: app.baseDomain,
@@ -56,6 +58,8 @@ import { UsersModule } from './users/users.module';
     ObservabilityModule,
     UsersModule,
     ProjectsModule,
+    // Before AdminModule: its /admin/tenants/:id must not take /admin/tenants/noisy (Express matches in order).
+    UsageModule,
     AdminModule,
   ],
   controllers: [HealthController],

@@ -1,25 +1,10 @@
-import {
-  BadRequestException,
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  Logger,
-  Param,
-  PipeTransform,
-  Post,
-  Query,
-  Res,
-  UseGuards,
-} from '@nestjs/common';
+import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Logger, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   errorMessage,
-  isValidTenantId,
   SuperAdminGuard,
   TenantExporter,
   TenantInspector,
@@ -28,15 +13,9 @@ import {
   TenantProvisioner,
 } from '../../libs/tenancy/src';
 import { ApiErrorResponses } from '../common/api-error-responses';
+import { TenantIdPipe } from '../common/tenant-id.pipe';
 import { DeleteTenantQueryDto, MoveTenantDto, ProvisionTenantDto } from './admin.dto';
 import { MoveStartedDto, ProvisionedTenantDto, TenantDetailsDto, TenantDto, TenantListDto } from './admin-views.dto';
-
-class TenantIdPipe implements PipeTransform<string, string> {
-  transform(value: string): string {
-    if (!isValidTenantId(value)) throw new BadRequestException('The tenant id is malformed.');
-    return value;
-  }
-}
 
 /** The tenant lifecycle over HTTP: a bearer token with the super_admin role. */
 @ApiTags('admin')

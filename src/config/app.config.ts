@@ -78,6 +78,10 @@ class Environment {
 
   @IsOptional() @Type(() => Number) @IsNumber() @Min(0.001) @Max(1_000_000) TENANCY_TENANT_RATE?: number;
 
+  @IsOptional()
+  @IsIn(['on', 'off'], { message: 'TENANCY_USAGE must be on (the default) or off (no usage recorded, no noisy-neighbour detection)' })
+  TENANCY_USAGE?: string;
+
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(600_000) HTTP_HEADERS_TIMEOUT_MILLIS?: number;
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(100) @Max(3_600_000) HTTP_REQUEST_TIMEOUT_MILLIS?: number;
@@ -152,6 +156,8 @@ export interface AppConfig {
   tenantConcurrency?: number;
   /** Requests per second one tenant may start (TENANCY_TENANT_RATE); unset: no rate limit. */
   tenantRate?: number;
+  /** Record usage and detect noisy neighbours (TENANCY_USAGE, default on). */
+  usageRecording: boolean;
   /** Bearer token of GET /metrics (METRICS_TOKEN); unset and no metricsPort: /metrics is 404. */
   metricsToken?: string;
   /** A port of its own for GET /metrics (METRICS_PORT); then the service's port answers /metrics with 404. */
@@ -181,6 +187,7 @@ export const appConfig = registerAs('app', (): AppConfig => ({
   statementTimeoutMillis: optionalNumber(process.env.TENANCY_STATEMENT_TIMEOUT_MILLIS),
   tenantConcurrency: optionalNumber(process.env.TENANCY_TENANT_CONCURRENCY),
   tenantRate: optionalNumber(process.env.TENANCY_TENANT_RATE),
+  usageRecording: process.env.TENANCY_USAGE !== 'off',
   metricsToken: process.env.METRICS_TOKEN || undefined,
   metricsPort: optionalNumber(process.env.METRICS_PORT),
   metricsTopTenants: optionalNumber(process.env.METRICS_TOP_TENANTS) ?? 10,

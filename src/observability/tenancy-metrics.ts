@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import {
   LifecycleProgressReader,
+  NoisyNeighbours,
   PoolGauges,
   TenantActivity,
   TenantCatalog,
@@ -44,6 +45,8 @@ type Children = { count: Counter.Internal; latency: Histogram.Internal<string> }
  * - `tenancy_pool_connections{pool,server,state}` (open, idle, leased, waiting) and
  *   `tenancy_pool_evictions_total{reason}`;
  * - `tenancy_tenants{model,status}`;
+ * - `tenancy_noisy_tenants{model,tier}` and `tenancy_noisy_neighbour_events_total{model,tier,throttled}`:
+ *   noisy neighbours now, and each time one turned noisy (`NoisyNeighbours`);
  * - `tenancy_tenant_recent_{requests,errors,database_seconds}{tenant,model,tier}`: the load of the
  *   last minute, per tenant for the `topTenants` busiest, the rest summed as `tenant="other"` per
  *   model and tier, so the series stay at most K + models × tiers whatever the number of tenants;
@@ -62,6 +65,7 @@ export class TenancyMetrics implements OnModuleDestroy {
   private readonly database: Histogram<'kind' | 'model' | 'tier'>;
   private readonly children = new Map<string, Children>();
   private readonly unsubscribe: () => void;
+  private readonly unsubscribeNoisy: () => void;
   private progress?: { at: number; value: Promise<LifecycleProgress | undefined> };
 
   constructor(
@@ -70,6 +74,7 @@ export class TenancyMetrics implements OnModuleDestroy {
     catalog: TenantCatalog,
     pools: PoolGauges,
     private readonly lifecycle: LifecycleProgressReader,
+    noisy: NoisyNeighbours,
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
@@ -138,6 +143,32 @@ export class TenancyMetrics implements OnModuleDestroy {
         for (const c of counts.values()) this.set({ model: c.model, status: c.status }, c.n);
       },
     });
+    new Gauge({
+      name: 'tenancy_noisy_tenants',
+      help: "Tenants this instance's detection holds as noisy neighbours now (over factor × the median load), by model and tier.",
+      labelNames: ['model', 'tier'],
+      registers,
+      collect() {
+        this.reset();
+        const counts = new Map<string, { model: string; tier: string; n: number }>();
+        for (const t of noisy.current()) {
+          const tier = t.tier ?? NONE;
+          const entry = counts.get(`${t.strategy}/${tier}`) ?? { model: t.strategy, tier, n: 0 };
+          entry.n++;
+          counts.set(`${t.strategy}/${tier}`, entry);
+        }
+        for (const c of counts.values()) this.set({ model: c.model, tier: c.tier }, c.n);
+      },
+    });
+    const turnedNoisy = new Counter({
+      name: 'tenancy_noisy_neighbour_events_total',
+      help: 'Times a tenant turned noisy on this instance (the log line names the tenant), by model and tier, and whether it was throttled to its tier rate.',
+      labelNames: ['model', 'tier', 'throttled'],
+      registers,
+    });
+    this.unsubscribeNoisy = noisy.subscribe((c) => {
+      if (c.noisy) turnedNoisy.inc({ model: c.tenant.strategy, tier: c.tenant.tier ?? NONE, throttled: String(c.throttled) });
+    });
     this.tenantLoadGauges(registers);
     this.progressGauges(registers);
   }
@@ -172,6 +203,7 @@ export class TenancyMetrics implements OnModuleDestroy {
 
   onModuleDestroy(): void {
     this.unsubscribe();
+    this.unsubscribeNoisy();
     this.registry.clear();
   }
 

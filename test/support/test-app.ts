@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { MigrationInterface } from 'typeorm';
-import { type TenantDefinition, type TierDefinition } from '../../libs/tenancy/src';
+import { type TenantDefinition, type TierDefinition, type UnitPrices } from '../../libs/tenancy/src';
 import { TENANCY_OPTIONS, type ResolvedTenancyOptions } from '../../libs/tenancy/src/config/tenancy-options';
 import { TenantNaming } from '../../libs/tenancy/src/catalog/tenant-naming';
 import { Deployment } from '../../libs/tenancy/src/catalog/deployment';
@@ -17,6 +17,8 @@ export interface TestAppOptions {
   /** The tenants of the suite's tenants file (ignored with `join`: the joined app's file is used). */
   tenants?: TenantDefinition[];
   tiers?: Record<string, TierDefinition>;
+  /** The tenants file's `prices` (unit prices of the cost estimate). Default: none (the library's defaults). */
+  prices?: Partial<UnitPrices>;
   /** Extra environment for the app (e.g. JWT_SECRET). */
   env?: Record<string, string>;
   /** Tenant migrations in place of the service's own (for example the service's plus one more). */
@@ -84,7 +86,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     await withOwnerClient(undefined, (c) => c.query(`CREATE DATABASE "${controlDatabase}"`));
     dir = mkdtempSync(join(tmpdir(), 'nt-config-'));
     tenantsFile = join(dir, 'tenants.yaml');
-    writeFileSync(tenantsFile, stringify({ tiers: options.tiers ?? DEFAULT_TIERS, tenants: options.tenants ?? [] }));
+    const prices = options.prices ? { prices: options.prices } : {};
+    writeFileSync(tenantsFile, stringify({ tiers: options.tiers ?? DEFAULT_TIERS, tenants: options.tenants ?? [], ...prices }));
   }
   const databaseUrl = urlFor(controlDatabase);
   const poolerUrl = poolerServerUrl();

@@ -16,7 +16,10 @@ export type {
   TenantsDefinition,
   TierDefinition,
   TransactionLimits,
+  UnitPrices,
+  UsageOptions,
 } from './config/tenancy-options';
+export { DEFAULT_UNIT_PRICES, pricesFor } from './config/tenancy-options';
 export type { ResolverName, TenantRequest, TenantSource } from './config/tenant-source';
 export { loadTenantsFile, validateTenantsDefinition, parseServerList, type ConfigNames } from './config/tenants-file';
 
@@ -70,3 +73,19 @@ export { tenantRequestInfo, type TenantRequestInfo } from './context/request-ten
 export { TenantActivity, type TenantActivitySample, type TenantLoad } from './context/tenant-activity';
 export { PoolGauges, type PoolGauge } from './pools/pool-gauges';
 export { LifecycleProgressReader, type LifecycleProgress } from './lifecycle/lifecycle-progress';
+
+// Usage and cost per tenant, noisy neighbours.
+export { UsageLedger, type UsageTotals, type UsagePoint } from './usage/usage-ledger';
+export { TenantStorage } from './usage/tenant-storage';
+export { RecentLoad, MAX_WINDOW_SECONDS, type WindowLoad } from './usage/recent-load';
+export { NoisyNeighbours, type NoisyReport, type NoisyTenant, type NoisyChange } from './usage/noisy-neighbours';
+export {
+  UsageReports,
+  MINUTE_STEP_MAX_MILLIS,
+  type UsagePeriod,
+  type UsageReport,
+  type TenantUsage,
+  type TenantUsageSeries,
+  type TenantLiveFigures,
+} from './usage/usage-reports';
+export { estimateCost, HOURS_PER_MONTH, BYTES_PER_GB, type UsageCost, type UsageFigures } from './usage/usage-cost';

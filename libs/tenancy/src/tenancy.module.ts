@@ -76,6 +76,11 @@ import { SchemaStrategy } from './strategies/schema.strategy';
 import { SharedStrategy } from './strategies/shared.strategy';
 import { LocationFence } from './strategies/location-fence';
 import { TenancyHostModule } from './tenancy-host.module';
+import { NoisyNeighbours } from './usage/noisy-neighbours';
+import { RecentLoad } from './usage/recent-load';
+import { TenantStorage } from './usage/tenant-storage';
+import { UsageLedger } from './usage/usage-ledger';
+import { UsageReports } from './usage/usage-reports';
 
 /** How the module was registered (`isGlobal`, `cls`), for its own `configure`. */
 const TENANCY_REGISTRATION = Symbol('nest-tenancy:registration');
@@ -127,6 +132,11 @@ const PROVIDERS: Provider[] = [
   TenantActivity,
   PoolGauges,
   LifecycleProgressReader,
+  UsageLedger,
+  TenantStorage,
+  RecentLoad,
+  NoisyNeighbours,
+  UsageReports,
   currentTenantProvider,
   TenantCacheableRoutes,
   currentStrategyProvider,
@@ -155,6 +165,11 @@ const EXPORTS = [
   TenantActivity,
   PoolGauges,
   LifecycleProgressReader,
+  UsageLedger,
+  TenantStorage,
+  RecentLoad,
+  NoisyNeighbours,
+  UsageReports,
   CURRENT_TENANT,
   CURRENT_STRATEGY,
   CURRENT_TENANT_DATA_SOURCE,
@@ -244,6 +259,7 @@ export class TenancyModule implements NestModule, OnModuleInit {
     @Inject(TENANCY_OPTIONS) options: ResolvedTenancyOptions,
     features: FeatureEntities,
     private readonly resolver: TenantResolver,
+    private readonly recentLoad: RecentLoad,
     @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
     // Before any DataSource is initialized (onModuleInit), like the entities of forFeature.
@@ -273,6 +289,7 @@ export class TenancyModule implements NestModule, OnModuleInit {
         this.places.delete(tenantId);
         tenantContextIdStrategy.forget(tenantId);
         this.admission.forget(tenantId);
+        this.recentLoad.forget(tenantId);
         continue;
       }
       const place = `${record.strategy}@${record.server}`;

@@ -132,10 +132,41 @@ export class CreateSeedRecords1732752000005 implements MigrationInterface {
   }
 }
 
+/**
+ * The usage ledger: per tenant and minute (UTC, the minute's start), the units of work that ended
+ * (HTTP requests and `TenancyService.run` calls), how many failed, their database time in
+ * milliseconds and the rows their statements wrote. Every instance adds its own counts to the same
+ * rows (`UsageLedger` upserts with `+`), so a row is the sum over instances. No foreign key to
+ * `tenants`: a deleted tenant's usage stays for the bill. The index on `minute` serves the
+ * reports over every tenant of a period.
+ */
+export class CreateUsageLedger1732752000006 implements MigrationInterface {
+  name = 'CreateUsageLedger1732752000006';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      CREATE TABLE usage_minutes (
+        tenant_id text NOT NULL,
+        minute timestamptz NOT NULL,
+        requests bigint NOT NULL DEFAULT 0,
+        errors bigint NOT NULL DEFAULT 0,
+        database_ms double precision NOT NULL DEFAULT 0,
+        rows_written bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (tenant_id, minute)
+      )`);
+    await q.query(`CREATE INDEX usage_minutes_minute ON usage_minutes (minute)`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE usage_minutes`);
+  }
+}
+
 export const CONTROL_MIGRATIONS = [
   CreateTenantCatalog1732752000000,
   CreateMigrationLedger1732752000002,
   CreateExportsAndMoves1732752000003,
   CreateLifecycleLocks1732752000004,
   CreateSeedRecords1732752000005,
+  CreateUsageLedger1732752000006,
 ];

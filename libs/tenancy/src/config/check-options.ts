@@ -59,6 +59,13 @@ export function checkTenancyOptions(options: TenancyModuleOptions): TenancyModul
     numberProblem('timeouts.statementMillis', o.timeouts?.statementMillis, 1),
     numberProblem('timeouts.lockMillis', o.timeouts?.lockMillis, 1),
     numberProblem('timeouts.idleInTransactionMillis', o.timeouts?.idleInTransactionMillis, 1),
+    numberProblem('usage.flushMillis', o.usage?.flushMillis, 100),
+    numberProblem('usage.storageCacheMillis', o.usage?.storageCacheMillis, 0),
+    numberProblem('usage.noisy.factor', o.usage?.noisy?.factor, 1, false),
+    numberProblem('usage.noisy.windowSeconds', o.usage?.noisy?.windowSeconds, 1),
+    numberProblem('usage.noisy.checkMillis', o.usage?.noisy?.checkMillis, 100),
+    numberProblem('usage.noisy.minRequests', o.usage?.noisy?.minRequests, 0),
+    numberProblem('usage.noisy.minDatabaseMillis', o.usage?.noisy?.minDatabaseMillis, 0, false),
     // A registration option, known before any option is computed: a factory's result cannot carry it.
     'ownerDataSource' in o
       ? 'ownerDataSource: give it to TenancyModule.forRootAsync({ ownerDataSource, useFactory, ... }) itself, beside useFactory, not in the options useFactory returns'
@@ -66,6 +73,12 @@ export function checkTenancyOptions(options: TenancyModuleOptions): TenancyModul
   ];
   if (!o.catalog || typeof o.catalog !== 'object')
     problems.push('catalog: required, the tiers and tenants (loadTenantsFile or an object of the same shape)');
+  else
+    for (const [name, tier] of Object.entries(o.catalog.tiers ?? {})) {
+      // Without a rate there is nothing to apply when a tenant of the tier turns noisy.
+      if (tier?.throttleWhenNoisy === true && !tier.rate && !o.rate)
+        problems.push(`catalog.tiers.${name}.throttleWhenNoisy: needs a rate to apply; give the tier a rate: { perSecond: N }`);
+    }
   const found = problems.filter((p): p is string => p !== undefined);
   if (found.length) throw new TenancyConfigError(WHERE, found);
   // The catalog's own checks (models, tiers, servers, ids), with its keys under `catalog.`.

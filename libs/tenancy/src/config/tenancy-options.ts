@@ -41,6 +41,68 @@ export interface TierDefinition {
   concurrency?: number;
   /** Requests per second one tenant of this tier may start. Default: the module's `rate` (none). */
   rate?: RateLimit;
+  /**
+   * When true, the tier's `rate` (or the module's) is applied to a tenant only while it is a noisy
+   * neighbour (see `NoisyNeighbours`), and automatically: a tenant of the tier is not rate-limited
+   * until its load passes `usage.noisy.factor` times the median, and is again free once it drops
+   * below. Needs a `rate`. Default false: the rate, if any, always applies.
+   */
+  throttleWhenNoisy?: boolean;
+  /** Unit prices of this tier's tenants, each overriding the file's `prices`. Default: those. */
+  prices?: Partial<UnitPrices>;
+}
+
+/**
+ * Unit prices of the cost estimate (`UsageReports`), per tier: what running a tenant costs you,
+ * not what you bill. The defaults are list prices of a managed cloud of 2025 for the same units,
+ * rounded: USD 0.20 per million requests (AWS Lambda's request charge), USD 0.12 per hour of
+ * database time (one Aurora Serverless v2 ACU-hour), USD 0.10 per GB-month of storage (Aurora's
+ * storage). GB is 2^30 bytes, a month 730 hours, as cloud bills count them.
+ */
+export interface UnitPrices {
+  /** ISO 4217 code the prices are in. Default `USD`. */
+  currency: string;
+  /** Per million units of work (HTTP requests and `TenancyService.run` calls). Default 0.20. */
+  computePerMillionRequests: number;
+  /** Per hour of database time (a unit's connection held, see `UnitOfWork.databaseMillis`). Default 0.12. */
+  databasePerHour: number;
+  /** Per GB-month of the tenant's storage (see `TenantStorage`). Default 0.10. */
+  storagePerGbMonth: number;
+}
+
+/** The prices used where the tenants file sets none (see `UnitPrices`). */
+export const DEFAULT_UNIT_PRICES: Readonly<UnitPrices> = Object.freeze({
+  currency: 'USD',
+  computePerMillionRequests: 0.2,
+  databasePerHour: 0.12,
+  storagePerGbMonth: 0.1,
+});
+
+/** `usage`: the usage ledger and the noisy-neighbour detection (see `UsageLedger`, `NoisyNeighbours`). */
+export interface UsageOptions {
+  /**
+   * Record usage at all: the ledger, the recent load per tenant and the noisy-neighbour detection
+   * all listen to every ended unit of work. False takes all three off the request path (the usage
+   * endpoints then report what the ledger already holds, and no tenant as noisy). Default true.
+   */
+  record?: boolean;
+  /** The ledger's buffered counts are written to the control database this often. Default 10,000 ms. */
+  flushMillis?: number;
+  /** Tenant sizes (`TenantStorage`) are read again once older than this. Default 60,000 ms. */
+  storageCacheMillis?: number;
+  /** Noisy neighbours. */
+  noisy?: {
+    /** A tenant is noisy above this many times the median load of the active tenants. Default 10. */
+    factor?: number;
+    /** The window the detection looks at, in seconds. Default 60. */
+    windowSeconds?: number;
+    /** How often the detection runs, in milliseconds. Default 5,000. */
+    checkMillis?: number;
+    /** Fewer requests than this in the window never make a tenant noisy by requests. Default 100. */
+    minRequests?: number;
+    /** Less database time than this (ms) in the window never makes a tenant noisy by database time. Default 1,000. */
+    minDatabaseMillis?: number;
+  };
 }
 
 /**
@@ -88,6 +150,8 @@ export interface TenantDefinition {
 export interface TenantsDefinition {
   tiers: Record<string, TierDefinition>;
   tenants: TenantDefinition[];
+  /** Unit prices of the cost estimate; a tier's `prices` override them. Default `DEFAULT_UNIT_PRICES`. */
+  prices?: Partial<UnitPrices>;
 }
 
 /** `resolution.jwt`: a verified bearer token as a source of the tenant id. */
@@ -261,6 +325,8 @@ export interface TenancyModuleOptions {
   rate?: RateLimit;
   /** Where tenants' requests are counted against their `rate`. Default: this process's memory. */
   rateLimitStore?: RateLimitStoreOptions;
+  /** The usage ledger and noisy neighbours (see `UsageOptions`). Default: every field's default. */
+  usage?: UsageOptions;
   /** Provision and migrate the tenants of `catalog` at start. Default true. */
   seedOnStart?: boolean;
   /** Safety-net re-read of the catalog, besides LISTEN/NOTIFY, in milliseconds. Default 30,000 ms. */
@@ -282,8 +348,9 @@ export interface TenancyModuleOptions {
 }
 
 export type ResolvedTenancyOptions = Required<
-  Omit<TenancyModuleOptions, 'resolution' | 'naming' | 'pool' | 'databasePools' | 'servers' | 'timeouts' | 'rate' | 'entities'>
+  Omit<TenancyModuleOptions, 'resolution' | 'naming' | 'pool' | 'databasePools' | 'servers' | 'timeouts' | 'rate' | 'entities' | 'usage'>
 > & {
+  usage: Required<Omit<UsageOptions, 'noisy'>> & { noisy: Required<NonNullable<UsageOptions['noisy']>> };
   entities: Function[];
   rate?: RateLimit;
   timeouts: Required<NonNullable<TenancyModuleOptions['timeouts']>>;
@@ -370,6 +437,18 @@ export function resolveTenancyOptions(options: TenancyModuleOptions): ResolvedTe
     concurrency: options.concurrency ?? 100,
     rate: options.rate,
     rateLimitStore: options.rateLimitStore ?? {},
+    usage: {
+      record: options.usage?.record ?? true,
+      flushMillis: options.usage?.flushMillis ?? 10_000,
+      storageCacheMillis: options.usage?.storageCacheMillis ?? 60_000,
+      noisy: {
+        factor: options.usage?.noisy?.factor ?? 10,
+        windowSeconds: options.usage?.noisy?.windowSeconds ?? 60,
+        checkMillis: options.usage?.noisy?.checkMillis ?? 5_000,
+        minRequests: options.usage?.noisy?.minRequests ?? 100,
+        minDatabaseMillis: options.usage?.noisy?.minDatabaseMillis ?? 1_000,
+      },
+    },
     seedOnStart: options.seedOnStart ?? true,
     restrictControlDatabase: options.restrictControlDatabase ?? true,
     catalogRefreshMillis: options.catalogRefreshMillis ?? 30_000,
@@ -400,11 +479,12 @@ export function limitsFor(options: ResolvedTenancyOptions, tier: string | null |
 export function admissionFor(
   options: ResolvedTenancyOptions,
   tier: string | null | undefined,
-): { concurrency: number; rate?: Required<RateLimit> } {
+): { concurrency: number; rate?: Required<RateLimit>; onlyWhenNoisy: boolean } {
   const own = tier && Object.hasOwn(options.catalog.tiers, tier) ? options.catalog.tiers[tier] : undefined;
   const rate = own?.rate ?? options.rate;
   return {
     concurrency: own?.concurrency ?? options.concurrency,
+    onlyWhenNoisy: own?.throttleWhenNoisy === true,
     rate: rate ? { perSecond: rate.perSecond, burst: rate.burst ?? Math.max(1, rate.perSecond) } : undefined,
   };
 }
@@ -417,4 +497,10 @@ export function admissionFor(
 export function clientQueryTimeout(options: ResolvedTenancyOptions): number {
   const tiers = Object.keys(options.catalog.tiers);
   return Math.max(options.timeouts.statementMillis, ...tiers.map((t) => limitsFor(options, t).statementMillis)) + 1_000;
+}
+
+/** The unit prices of a tenant of `tier`: the tier's own, else the catalog's, else the defaults. */
+export function pricesFor(catalog: TenantsDefinition, tier: string | null | undefined): UnitPrices {
+  const own = tier && Object.hasOwn(catalog.tiers, tier) ? catalog.tiers[tier].prices : undefined;
+  return { ...DEFAULT_UNIT_PRICES, ...catalog.prices, ...own };
 }

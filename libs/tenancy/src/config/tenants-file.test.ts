@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, it } from '@jest/globals';
 import { TenancyConfigError } from '../errors/tenancy.errors';
 import { loadTenantsFile, parseServerList, validateTenantsDefinition } from './tenants-file';
+import { DEFAULT_UNIT_PRICES, pricesFor } from './tenancy-options';
 
 const TIERS = {
   free: { strategy: 'shared' },
@@ -478,5 +479,42 @@ describe('parseServerList', () => {
       () => parseServerList('default=postgres://a/db', names),
       /TENANT_DB_SERVERS[\s\S]*"default" is reserved: the default server is DATABASE_URL/,
     );
+  });
+});
+
+describe('prices and throttleWhenNoisy in the tenants file', () => {
+  it('keeps the prices given, a tier overriding some of them, and pricesFor fills in the rest from the defaults', () => {
+    const raw = good();
+    raw.prices = { currency: 'EUR', databasePerHour: 2 };
+    raw.tiers.pro.prices = { computePerMillionRequests: 7 };
+    raw.tiers.pro.throttleWhenNoisy = true;
+    const def = validateTenantsDefinition(raw, 'f', SERVERS);
+    assert.deepEqual(def.prices, { currency: 'EUR', databasePerHour: 2 });
+    assert.deepEqual(def.tiers.pro.prices, { computePerMillionRequests: 7 });
+    assert.equal(def.tiers.pro.throttleWhenNoisy, true);
+    assert.deepEqual(pricesFor(def, 'pro'), { ...DEFAULT_UNIT_PRICES, currency: 'EUR', databasePerHour: 2, computePerMillionRequests: 7 });
+    assert.deepEqual(pricesFor(def, 'free'), { ...DEFAULT_UNIT_PRICES, currency: 'EUR', databasePerHour: 2 });
+    assert.deepEqual(pricesFor(validateTenantsDefinition(good(), 'f', SERVERS), null), DEFAULT_UNIT_PRICES);
+  });
+
+  it('refuses a negative price, a price that is not a number, a bad currency, an unknown price key and a non-boolean throttleWhenNoisy', () => {
+    const cases: [(raw: any) => void, string, RegExp][] = [
+      [(raw) => (raw.prices = { storagePerGbMonth: -1 }), 'prices.storagePerGbMonth', /must not be less than 0/],
+      [(raw) => (raw.prices = { databasePerHour: 'cheap' }), 'prices.databasePerHour', /number/],
+      [(raw) => (raw.prices = { currency: 'euro' }), 'prices.currency', /ISO 4217/],
+      [(raw) => (raw.prices = { perRequest: 1 }), 'prices.perRequest', /should not exist/],
+      [(raw) => (raw.tiers.pro.throttleWhenNoisy = 'yes'), 'tiers.pro.throttleWhenNoisy', /boolean/],
+      [(raw) => (raw.tiers.free.prices = { computePerMillionRequests: -3 }), 'tiers.free.prices.computePerMillionRequests', /less than 0/],
+    ];
+    for (const [breakIt, key, detail] of cases) {
+      const raw = good();
+      breakIt(raw);
+      assertOneProblem(
+        problemsOf(() => validateTenantsDefinition(raw, 'f', SERVERS)),
+        key,
+        undefined,
+        detail,
+      );
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { plainToInstance, Type } from 'class-transformer';
 import {
   IsArray,
+  IsBoolean,
   IsIn,
   IsInt,
   IsNotEmpty,
@@ -20,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { TenancyConfigError } from '../errors/tenancy.errors';
 import { TENANT_ID_PATTERN } from '../core/tenant-id';
-import { ISOLATION_MODELS, IsolationModel, TenantsDefinition } from './tenancy-options';
+import { ISOLATION_MODELS, IsolationModel, TenantsDefinition, UnitPrices } from './tenancy-options';
 import { errorMessage } from '../core/error-message';
 
 class PoolSection {
@@ -38,12 +39,28 @@ class RateSection {
   @IsOptional() @IsInt() @Min(1) @Max(1_000_000) burst?: number;
 }
 
+class PricesSection {
+  @IsOptional()
+  @Matches(/^[A-Z]{3}$/, { message: 'currency must be an ISO 4217 code of three capital letters, such as USD' })
+  currency?: string;
+  @IsOptional() @IsNumber() @Min(0) @Max(1_000_000) computePerMillionRequests?: number;
+  @IsOptional() @IsNumber() @Min(0) @Max(1_000_000) databasePerHour?: number;
+  @IsOptional() @IsNumber() @Min(0) @Max(1_000_000) storagePerGbMonth?: number;
+}
+
+/** The prices given, without the keys left out (so they do not hide the defaults). */
+function givenPrices(p: PricesSection): Partial<UnitPrices> {
+  return Object.fromEntries(Object.entries({ ...p }).filter(([, v]) => v !== undefined));
+}
+
 class TierSection {
   @IsIn(ISOLATION_MODELS) strategy!: IsolationModel;
   @IsOptional() @ValidateNested() @Type(() => PoolSection) pool?: PoolSection;
   @IsOptional() @ValidateNested() @Type(() => LimitsSection) limits?: LimitsSection;
   @IsOptional() @IsInt() @Min(1) @Max(100_000) concurrency?: number;
   @IsOptional() @ValidateNested() @Type(() => RateSection) rate?: RateSection;
+  @IsOptional() @IsBoolean() throttleWhenNoisy?: boolean;
+  @IsOptional() @ValidateNested() @Type(() => PricesSection) prices?: PricesSection;
 }
 
 class TenantSection {
@@ -60,6 +77,7 @@ class TenantSection {
 class TenantsFileSection {
   @IsObject() tiers!: Record<string, unknown>;
   @IsArray() @ValidateNested({ each: true }) @Type(() => TenantSection) tenants!: TenantSection[];
+  @IsOptional() @ValidateNested() @Type(() => PricesSection) prices?: PricesSection;
 }
 
 function flatten(errors: ValidationError[], path: string, label: (p: string) => string): string[] {
@@ -120,6 +138,8 @@ export function validateTenantsDefinition(
         if (tier.concurrency !== undefined) tiers[name].concurrency = tier.concurrency;
         if (tier.rate)
           tiers[name].rate = { perSecond: tier.rate.perSecond, ...(tier.rate.burst !== undefined ? { burst: tier.rate.burst } : {}) };
+        if (tier.prices) tiers[name].prices = givenPrices(tier.prices);
+        if (tier.throttleWhenNoisy !== undefined) tiers[name].throttleWhenNoisy = tier.throttleWhenNoisy;
       }
     }
   }
@@ -147,6 +167,7 @@ export function validateTenantsDefinition(
   if (problems.length) throw new TenancyConfigError(file, problems);
   return {
     tiers,
+    ...(doc.prices ? { prices: givenPrices(doc.prices) } : {}),
     tenants: doc.tenants.map((t) => ({ id: t.id, name: t.name, tier: t.tier, strategy: t.strategy, server: t.server })),
   };
 }

@@ -15,6 +15,8 @@ export interface TenantActivitySample {
   millis: number;
   /** Milliseconds on the database (see `TenantRequestInfo.databaseMillis`). */
   databaseMillis: number;
+  /** Rows its INSERT, UPDATE, DELETE and MERGE statements wrote (see `UnitOfWork.rowsWritten`). Default 0. */
+  rowsWritten?: number;
 }
 
 /** A tenant's load over the recent window (see `TenantActivity.recent`). */

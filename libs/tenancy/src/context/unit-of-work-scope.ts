@@ -99,7 +99,15 @@ export class UnitOfWorkScope {
   private recordEnd(unit: UnitOfWork, kind: 'request' | 'run', millis: number, failed: boolean, status?: number): void {
     // Units made by hand (tests) may have no tenant.
     if (!unit.tenant) return;
-    this.activity.record({ tenant: unit.tenant, kind, status, failed, millis, databaseMillis: unit.databaseMillis ?? 0 });
+    this.activity.record({
+      tenant: unit.tenant,
+      kind,
+      status,
+      failed,
+      millis,
+      databaseMillis: unit.databaseMillis ?? 0,
+      rowsWritten: unit.rowsWritten ?? 0,
+    });
   }
 
   /**

@@ -140,4 +140,23 @@ describe('TenantAdmission', () => {
     a.forget('gone');
     assert.equal(a.refusal(t), undefined);
   });
+
+  it('throttleWhenNoisy: the tier rate applies only while the tenant is held as noisy, and only to that tenant', async () => {
+    const a = admission({ loud: { strategy: 'shared', rate: { perSecond: 2 }, throttleWhenNoisy: true }, plain: { strategy: 'shared' } });
+    const loud = { id: 'loud', tier: 'loud' };
+    const other = { id: 'other', tier: 'loud' };
+    for (let i = 0; i < 10; i++) (await enter(a, loud))();
+    assert.equal(a.throttle(loud, true), true, 'its tier throttles when noisy');
+    assert.equal(a.isThrottled('loud'), true);
+    (await enter(a, loud))();
+    (await enter(a, loud))();
+    await assert.rejects(enter(a, loud), TenantRateLimitedError);
+    assert.throws(() => a.check(loud), TenantRateLimitedError);
+    for (let i = 0; i < 10; i++) (await enter(a, other))();
+    assert.equal(a.throttle({ id: 'quiet', tier: 'plain' }, true), false, 'a tier without throttleWhenNoisy');
+    a.throttle(loud, false);
+    assert.equal(a.isThrottled('loud'), false);
+    // Let go: served at once, its cached refusal dropped.
+    for (let i = 0; i < 10; i++) (await enter(a, loud))();
+  });
 });

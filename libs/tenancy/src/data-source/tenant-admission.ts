@@ -16,6 +16,8 @@ const STORE_WARNING_MILLIS = 10_000;
 interface Limits {
   concurrency: number;
   rate?: { perSecond: number; limit: number; windowMillis: number };
+  /** The tier's `throttleWhenNoisy`: the rate applies only to its tenants held as noisy. */
+  onlyWhenNoisy: boolean;
 }
 
 /**
@@ -45,6 +47,8 @@ export class TenantAdmission implements BeforeApplicationShutdown {
   /** Tenants refused for their rate, with when (this clock) their Retry-After ends. */
   private readonly blockedUntil = new Map<string, number>();
   private readonly limits = new Map<string, Limits>();
+  /** Tenants held to their tier's rate for being noisy (see `throttle`). */
+  private readonly throttled = new Set<string>();
   private storeWarnedAt = -Infinity;
   private total = 0;
   private stopping = false;
@@ -67,7 +71,7 @@ export class TenantAdmission implements BeforeApplicationShutdown {
   enter(tenant: Tenant): (() => void) | Promise<() => void> {
     if (this.stopping) throw new ServiceStoppingError();
     this.check(tenant);
-    const rate = this.limitsOf(tenant.tier).rate;
+    const rate = this.rateOf(tenant);
     this.inFlight.set(tenant.id, (this.inFlight.get(tenant.id) ?? 0) + 1);
     this.total++;
     let left = false;
@@ -162,9 +166,11 @@ export class TenantAdmission implements BeforeApplicationShutdown {
    * passed yet. Synchronous, asks no store.
    */
   refusal(tenant: Tenant): (() => TenantBusyError | TenantRateLimitedError) | undefined {
-    const { concurrency, rate } = this.limitsOf(tenant.tier);
+    const { concurrency } = this.limitsOf(tenant.tier);
     if ((this.inFlight.get(tenant.id) ?? 0) >= concurrency) return () => new TenantBusyError(tenant.id, concurrency);
-    if (!rate || this.blockedUntil.size === 0) return undefined;
+    if (this.blockedUntil.size === 0) return undefined;
+    const rate = this.rateOf(tenant);
+    if (!rate) return undefined;
     const until = this.blockedUntil.get(tenant.id);
     if (until === undefined) return undefined;
     const left = until - this.now();
@@ -175,14 +181,41 @@ export class TenantAdmission implements BeforeApplicationShutdown {
     return () => this.rateError(tenant.id, rate, Math.max(1, Math.ceil(left / 1000)));
   }
 
+  /**
+   * Holds `tenantId` to its tier's rate (`on`), or lets it go (`!on`): what a tier with
+   * `throttleWhenNoisy` gets while its tenant is noisy. Tenants of other tiers are counted against
+   * their rate anyway. Returns whether the tenant's tier applies the rate only when noisy.
+   */
+  throttle(tenant: Tenant, on: boolean): boolean {
+    if (on) this.throttled.add(tenant.id);
+    else {
+      this.throttled.delete(tenant.id);
+      if (this.limitsOf(tenant.tier).onlyWhenNoisy) this.blockedUntil.delete(tenant.id);
+    }
+    return this.limitsOf(tenant.tier).onlyWhenNoisy;
+  }
+
+  /** Whether `tenantId` is held to its rate for being noisy now. */
+  isThrottled(tenantId: string): boolean {
+    return this.throttled.has(tenantId);
+  }
+
+  /** The rate `tenant` is counted against now, if any. */
+  private rateOf(tenant: Tenant): Limits['rate'] {
+    const limits = this.limitsOf(tenant.tier);
+    if (limits.onlyWhenNoisy && (this.throttled.size === 0 || !this.throttled.has(tenant.id))) return undefined;
+    return limits.rate;
+  }
+
   /** The limits of a tier, worked out once (the options never change): no allocation per request. */
   private limitsOf(tier: string | null | undefined): Limits {
     const key = tier ?? '';
     let limits = this.limits.get(key);
     if (!limits) {
-      const { concurrency, rate } = admissionFor(this.options, tier);
+      const { concurrency, rate, onlyWhenNoisy } = admissionFor(this.options, tier);
       limits = {
         concurrency,
+        onlyWhenNoisy,
         rate: rate && { perSecond: rate.perSecond, limit: rate.burst, windowMillis: Math.ceil((1000 * rate.burst) / rate.perSecond) },
       };
       this.limits.set(key, limits);
@@ -206,5 +239,6 @@ export class TenantAdmission implements BeforeApplicationShutdown {
    */
   forget(tenantId: string): void {
     this.blockedUntil.delete(tenantId);
+    this.throttled.delete(tenantId);
   }
 }

@@ -55,6 +55,7 @@ export class UnitOfWork {
   /** performance.now() when the first query asked for a connection, and when the unit released it. */
   private connectingAt?: number;
   private releasedAt?: number;
+  private written = 0;
 
   constructor(
     readonly tenant: TenantRecord,
@@ -84,6 +85,15 @@ export class UnitOfWork {
   get databaseMillis(): number {
     if (this.connectingAt === undefined) return 0;
     return (this.releasedAt ?? performance.now()) - this.connectingAt;
+  }
+
+  /**
+   * Rows this unit's INSERT, UPDATE, DELETE and MERGE statements reported (PostgreSQL's command tag,
+   * pg's `rowCount`), whether or not the transaction then committed. Queries given a callback or
+   * a stream are not counted. 0 when it wrote nothing.
+   */
+  get rowsWritten(): number {
+    return this.written;
   }
 
   /** True from the moment `commit` or `rollback` is called. */
@@ -216,7 +226,7 @@ export class UnitOfWork {
             const gate = new ConnectionGate(
               connection,
               () => this.endedError(),
-              (args) => opener.send(args),
+              (args) => this.countWrites(opener.send(args)),
             );
             this.opener = opener;
             runner.databaseConnection = gate.client;
@@ -235,6 +245,16 @@ export class UnitOfWork {
     runner.isTransactionActive = true;
     runner.transactionDepth = 1;
     return runner;
+  }
+
+  /** Adds the rows a query's answer reports written (its own promise is returned unchanged). */
+  private countWrites(sent: unknown): unknown {
+    if (sent instanceof Promise)
+      sent.then(
+        (result: unknown) => (this.written += rowsWrittenBy(result)),
+        () => undefined,
+      );
+    return sent;
   }
 
   /** Makes `target`'s methods refuse once the unit ended, and unwrap the gate's refusal. */
@@ -280,4 +300,13 @@ export class UnitOfWork {
       this.leaveSlot?.();
     }
   }
+}
+
+const WRITES = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
+
+/** The rows a pg result (or the results of a multi-statement query) reports written. */
+function rowsWrittenBy(result: unknown): number {
+  if (Array.isArray(result)) return result.reduce((sum: number, r) => sum + rowsWrittenBy(r), 0);
+  const r = result as { command?: string; rowCount?: number | null } | undefined;
+  return r && typeof r.rowCount === 'number' && WRITES.has(r.command ?? '') ? r.rowCount : 0;
 }
