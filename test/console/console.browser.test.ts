@@ -29,9 +29,9 @@ interface ListedTenant {
   sizeBytes: number | null;
 }
 
-/** Retries `check` until it passes (the page refreshes every 5 s) or 20 s have gone, then throws its last failure. */
-async function eventually(check: () => Promise<void>): Promise<void> {
-  const until = Date.now() + 20_000;
+/** Retries `check` until it passes (the page refreshes every 5 s) or `ms` have gone, then throws its last failure. */
+async function eventually(check: () => Promise<void>, ms = 20_000): Promise<void> {
+  const until = Date.now() + ms;
   for (;;) {
     try {
       return await check();
@@ -138,6 +138,25 @@ describe('the operations console in Chromium', () => {
       for (const t of await listed())
         assert.equal(await row(t.id).locator('[data-col=size]').textContent(), await formatted('bytes', t.sizeBytes), t.id);
     });
+  });
+
+  it("shows each tenant's cost this month as GET /admin/usage gives it, and its noisy flag", async () => {
+    // The page asks for the month's usage every 30 s.
+    await eventually(async () => {
+      const usage = await api('GET', '/admin/usage?period=month');
+      assert.equal(usage.tenants.length, (await listed()).length);
+      for (const u of usage.tenants) {
+        const money = await page.evaluate(
+          `import('/admin/console/format.js').then((m) => m.money(${JSON.stringify(u.cost.total)}, ${JSON.stringify(usage.prices.currency)}))`,
+        );
+        assert.equal(await row(u.tenantId).locator('[data-col=cost]').textContent(), money, u.tenantId);
+      }
+    }, 45_000);
+    const noisy = await api('GET', '/admin/tenants/noisy?seconds=300');
+    for (const t of await listed()) {
+      const flagged = noisy.tenants.some((n: { tenantId: string }) => n.tenantId === t.id);
+      assert.equal(await row(t.id).locator('[data-col=noisy]').textContent(), flagged ? 'noisy' : 'no', t.id);
+    }
   });
 
   it('shows a hostile tenant name as text: nothing of it runs or becomes an element', async () => {

@@ -1,8 +1,10 @@
 // `npm run console:screenshot`: docs/console.png, the operations console over a small demo fleet
 // (tenants in all three models, one suspended) after a few minutes of real traffic through the
-// service (a steady load per tenant, one tenant far louder than the rest, a few failing requests),
+// service (a load per tenant that swells and ebbs, one tenant far louder than the rest, a few
+// requests for rows that do not exist),
 // taken in Debian's chromium. Uses TEST_DATABASE_URL when set, else a throwaway embedded PostgreSQL.
-// TRAFFIC_SECONDS (default 180) sets how long the traffic runs before the picture.
+// TRAFFIC_SECONDS (default 180) sets how long the traffic runs before the picture; with
+// TENANT_SCREENSHOT=<file.png>, the busiest tenant's page is taken too, into that file.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,12 +14,12 @@ import { repoRoot } from '../support/repo-root';
 import { launchChromium, startConsoleService } from './console-browser';
 
 const FLEET = [
-  { id: 'acme', name: 'Acme Corporation', tier: 'enterprise', perSecond: 12 },
-  { id: 'globex', name: 'Globex', tier: 'enterprise', perSecond: 6 },
-  { id: 'initech', name: 'Initech', tier: 'pro', perSecond: 4 },
-  { id: 'umbrella', name: 'Umbrella Health', tier: 'pro', perSecond: 3 },
-  { id: 'hooli', name: 'Hooli', tier: 'free', perSecond: 45 },
-  { id: 'pied-piper', name: 'Pied Piper', tier: 'free', perSecond: 2 },
+  { id: 'acme', name: 'Acme Corporation', tier: 'enterprise', perSecond: 5 },
+  { id: 'globex', name: 'Globex', tier: 'enterprise', perSecond: 3 },
+  { id: 'initech', name: 'Initech', tier: 'pro', perSecond: 2 },
+  { id: 'umbrella', name: 'Umbrella Health', tier: 'pro', perSecond: 2 },
+  { id: 'hooli', name: 'Hooli', tier: 'free', perSecond: 30 },
+  { id: 'pied-piper', name: 'Pied Piper', tier: 'free', perSecond: 1 },
   { id: 'vandelay', name: 'Vandelay Industries', tier: 'free', perSecond: 0 },
 ];
 
@@ -43,26 +45,32 @@ async function main(): Promise<void> {
     console.log(`traffic for ${seconds} s...`);
     const until = Date.now() + seconds * 1000;
     let sent = 0;
+    const pending = new Set<Promise<unknown>>();
     await Promise.all(
       FLEET.filter((t) => t.perSecond > 0).map(async (t) => {
         for (let tick = 0; Date.now() < until; tick++) {
-          const started = Date.now();
-          // The load swells and ebbs over a few minutes, differently for each tenant.
-          const rate = Math.max(1, Math.round(t.perSecond * (1 + 0.5 * Math.sin(tick / 20 + t.id.length))));
-          await Promise.all(
-            Array.from({ length: rate }, (_, i) =>
-              i % 17 === 3
+          // The load swells and ebbs over a few minutes, differently for each tenant; each second's
+          // requests are spread over the second.
+          const rate = Math.max(1, Math.round(t.perSecond * (1 + 0.5 * Math.sin(tick / 30 + t.id.length))));
+          for (let i = 0; i < rate; i++) {
+            const request =
+              (tick + i) % 97 === 3
                 ? send(t.id, `/users/${randomUUID()}`) // a 404 now and then
                 : i % 5 === 0
                   ? send(t.id, '/users', { email: `${randomUUID()}@${t.id}.example`, name: 'Load' })
-                  : send(t.id, '/users?limit=20'),
-            ),
-          );
-          sent += rate;
-          await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - started))));
+                  : send(t.id, '/users?limit=20');
+            pending.add(request);
+            void request.then(
+              () => pending.delete(request),
+              () => pending.delete(request),
+            );
+            sent++;
+            await new Promise((r) => setTimeout(r, 1000 / rate));
+          }
         }
       }),
     );
+    await Promise.all(pending);
     console.log(`sent ${sent} requests`);
 
     const page = await browser.context.newPage();
@@ -77,6 +85,14 @@ async function main(): Promise<void> {
     mkdirSync(join(repoRoot(), 'docs'), { recursive: true });
     await page.screenshot({ path: file, fullPage: true });
     console.log(`wrote ${file}`);
+    const tenantShot = process.env.TENANT_SCREENSHOT;
+    if (tenantShot) {
+      await page.goto(`${baseUrl}/admin/console#/tenant/hooli`);
+      await page.locator('.tenant-page [data-slot=usage] .chart-svg').first().waitFor({ timeout: 60_000 });
+      await page.waitForTimeout(1000);
+      await page.screenshot({ path: tenantShot, fullPage: true });
+      console.log(`wrote ${tenantShot}`);
+    }
   } finally {
     await browser.close();
     await service.t.close();

@@ -30,7 +30,7 @@ export function millis(value) {
   if (missing(value)) return NONE;
   const n = Number(value);
   if (n >= 1000) return `${(n / 1000).toFixed(1)} s`;
-  return `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`;
+  return `${n === 0 ? '0' : n < 10 ? n.toFixed(1) : Math.round(n)} ms`;
 }
 
 /** A ratio as a percentage: 0.012 -> "1.2 %". */

@@ -203,7 +203,8 @@ export class Overview {
       lineChart({
         times: recent.minutes,
         series: recent.tenants.map((t) => ({ label: t.tenantId, values: t.requests })),
-        yFormat: (v) => f.count(Math.round(v)),
+        yFormat: (v) => f.count(v),
+        integers: true,
         xFormat: f.clock,
         label: 'Requests per minute of the top tenants over the last hour',
         empty: 'No requests in the last hour.',

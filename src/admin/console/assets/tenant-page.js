@@ -149,14 +149,17 @@ export class TenantPage {
     const { times, series } = timeline(u);
     const xFormat =
       u.step === 'hour' && new Date(u.to) - new Date(u.from) > 2 * 86_400_000 ? (t) => `${new Date(t).getDate()}. ${f.clock(t)}` : f.clock;
-    const chart = (label, names, yFormat) =>
+    const chart = (label, names, yFormat, integers = false) =>
       lineChart({
+        integers,
         times,
         series: names.map(([key, name]) => ({ label: name, values: series[key] })),
         yFormat,
         xFormat,
         label,
         empty: 'No usage recorded in this window.',
+        width: 620,
+        height: 240,
       });
     const currency = u.prices?.currency ?? this.ctx.currency;
     return [
@@ -173,7 +176,8 @@ export class TenantPage {
               ['requests', 'requests'],
               ['errors', 'errors'],
             ],
-            (v) => f.count(Math.round(v)),
+            (v) => f.count(v),
+            true,
           ),
         ),
         el('div', {}, el('h3', {}, `Database time per ${u.step}`), chart('Database time', [['databaseMs', 'database time']], f.millis)),
@@ -185,7 +189,7 @@ export class TenantPage {
         fact('Errors', f.count(u.totals?.errors)),
         fact('Database time', f.millis(u.totals?.databaseMs)),
         fact('Rows written', f.count(u.totals?.rowsWritten)),
-        fact('Storage', f.bytes(u.storageBytes)),
+        fact('Storage (priced)', f.bytes(u.storageBytes)),
         fact('Cost in this window', u.cost ? f.money(u.cost.total, currency) : '—'),
       ),
     ];
