@@ -12,7 +12,7 @@
 const base = require('./test/jest/base.config.cjs');
 
 // The suites of HTTP behaviour (resolution, body limits, error answers, the admin guard, durable
-// providers, the shutdown drain), run a second time on Express, which the service still supports.
+// providers, the shutdown drain, the usage routes' order before /admin/tenants/:id), run a second time on Express, which the service still supports.
 const EXPRESS_SUITES = [
   'test/adopter.e2e.test.ts',
   'test/api.e2e.test.ts',
@@ -25,6 +25,7 @@ const EXPRESS_SUITES = [
   'test/module-options.e2e.test.ts',
   'test/resolution.e2e.test.ts',
   'test/shutdown.e2e.test.ts',
+  'test/usage.e2e.test.ts',
 ];
 
 module.exports = {

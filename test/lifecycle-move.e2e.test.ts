@@ -185,10 +185,11 @@ function tables(fp: TenantFootprint): { locations: string[]; users: Row[]; proje
       .filter(([k]) => k.endsWith(`.${table}`))
       .flatMap(([, rows]) => rows as Row[])
       .sort((a, b) => a.id.localeCompare(b.id));
-  // The move record (tenancy.tenant_moves) of an unfinished move is no data location.
+  // The control schema's records of the tenant (tenancy.tenant_moves of an unfinished move, its
+  // usage ledger tenancy.usage_minutes) are no data location.
   return {
     locations: Object.keys(fp.rows)
-      .filter((k) => !k.endsWith('.tenant_moves'))
+      .filter((k) => k.split('.')[1] !== 'tenancy')
       .sort(),
     users: of('users'),
     projects: of('projects'),

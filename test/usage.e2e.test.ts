@@ -13,7 +13,9 @@ import {
   BYTES_PER_GB,
   HOURS_PER_MONTH,
   NoisyNeighbours,
+  TenantActivity,
   UsageLedger,
+  type TenantRecord,
   type TenantDefinition,
   type TierDefinition,
   type UnitPrices,
@@ -381,5 +383,30 @@ describe('usage ledger, cost and noisy neighbours', () => {
       delete process.env.TENANCY_USAGE;
     }
     assert.equal((await get('/admin/tenants/q-schema/usage')).body.totals.requests, before);
+  });
+
+  it('deleting a tenant deletes its usage rows, and the ledger writes no more of it', async () => {
+    const rowsOf = (id: string) =>
+      withOwnerClient(t.controlDatabase, async (c) =>
+        Number((await c.query(`SELECT count(*) AS n FROM tenancy.usage_minutes WHERE tenant_id = $1`, [id])).rows[0].n),
+      );
+    const ledger = t.app.get(UsageLedger);
+    await ledger.flush();
+    assert.ok((await rowsOf('q-shared')) > 0);
+    const gone = await request(t.http).delete('/admin/tenants/q-shared?force=true').set('Authorization', `Bearer ${admin}`);
+    assert.equal(gone.status, 204, gone.text);
+    assert.equal(await rowsOf('q-shared'), 0);
+    // A count recorded for it after the deletion (a request that was in flight) is not written.
+    t.app.get(TenantActivity).record({
+      tenant: { id: 'q-shared', name: 'Q', tier: 'free', strategy: 'shared', server: 'default', status: 'active' } as TenantRecord,
+      kind: 'request',
+      failed: false,
+      millis: 1,
+      databaseMillis: 1,
+    });
+    await ledger.flush();
+    assert.equal(await rowsOf('q-shared'), 0);
+    const report = await get('/admin/usage');
+    assert.ok(!report.body.tenants.some((x: { tenantId: string }) => x.tenantId === 'q-shared'));
   });
 });

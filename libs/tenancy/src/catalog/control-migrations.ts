@@ -136,9 +136,9 @@ export class CreateSeedRecords1732752000005 implements MigrationInterface {
  * The usage ledger: per tenant and minute (UTC, the minute's start), the units of work that ended
  * (HTTP requests and `TenancyService.run` calls), how many failed, their database time in
  * milliseconds and the rows their statements wrote. Every instance adds its own counts to the same
- * rows (`UsageLedger` upserts with `+`), so a row is the sum over instances. No foreign key to
- * `tenants`: a deleted tenant's usage stays for the bill. The index on `minute` serves the
- * reports over every tenant of a period.
+ * rows (`UsageLedger` upserts with `+`), so a row is the sum over instances. A deleted tenant's
+ * rows go with it (`TenantCatalog.remove`); no foreign key, so a flush never waits on the catalog's
+ * row locks. The index on `minute` serves the reports over every tenant of a period.
  */
 export class CreateUsageLedger1732752000006 implements MigrationInterface {
   name = 'CreateUsageLedger1732752000006';

@@ -169,10 +169,14 @@ export class TenantCatalog implements BeforeApplicationShutdown, OnApplicationSh
     await this.refresh(id);
   }
 
-  /** Removes a tenant from the catalog (its data must be gone already). */
+  /**
+   * Removes a tenant from the catalog (its data must be gone already), with its usage ledger rows
+   * in the same statement: nothing of the tenant stays (the ledger then writes no more of it).
+   */
   async remove(id: string): Promise<void> {
     const ds = await this.owner.controlDataSource();
-    await ds.query(`DELETE FROM ${this.table} WHERE id = $1`, [id]);
+    const usage = `${quoteIdent(this.naming.controlSchema)}.usage_minutes`;
+    await ds.query(`WITH usage AS (DELETE FROM ${usage} WHERE tenant_id = $1) DELETE FROM ${this.table} WHERE id = $1`, [id]);
     await this.refresh(id);
   }
 

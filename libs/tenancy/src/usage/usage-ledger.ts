@@ -47,7 +47,8 @@ const zero = (): UsageTotals => ({ requests: 0, errors: 0, databaseMs: 0, rowsWr
  * flight have ended, the last counts are written. With `usage.record` false nothing is recorded.
  *
  * Figures are eventually consistent: a report sees another instance's counts after its next flush
- * (this instance's own are flushed before a report, see `flush`).
+ * (this instance's own are flushed before a report, see `flush`). A deleted tenant's rows go with
+ * it (`TenantCatalog.remove`), and counts of a tenant no longer in the catalog are not written.
  */
 @Injectable()
 export class UsageLedger implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
@@ -127,6 +128,8 @@ export class UsageLedger implements OnModuleInit, OnModuleDestroy, BeforeApplica
     await ds.query(
       `INSERT INTO ${this.table} AS u (tenant_id, minute, requests, errors, database_ms, rows_written)
        SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::bigint[], $5::float8[], $6::bigint[])
+                  AS x (tenant_id, minute, requests, errors, database_ms, rows_written)
+        WHERE EXISTS (SELECT 1 FROM ${quoteIdent(this.naming.controlSchema)}.tenants t WHERE t.id = x.tenant_id)
        ON CONFLICT (tenant_id, minute) DO UPDATE SET
          requests = u.requests + EXCLUDED.requests,
          errors = u.errors + EXCLUDED.errors,
