@@ -9,6 +9,19 @@ import tseslint from 'typescript-eslint';
 
 const NODE_GLOBALS = ['process', 'console', 'URL', 'Buffer', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'];
 const nodeGlobals = Object.fromEntries(NODE_GLOBALS.map((g) => [g, 'readonly']));
+const BROWSER_GLOBALS = [
+  'window',
+  'document',
+  'location',
+  'sessionStorage',
+  'fetch',
+  'FormData',
+  'URL',
+  'Intl',
+  'setTimeout',
+  'clearTimeout',
+];
+const browserGlobals = Object.fromEntries(BROWSER_GLOBALS.map((g) => [g, 'readonly']));
 
 export default defineConfig(
   { ignores: ['dist/', 'dist-*/', '.dist-*/', 'node_modules/', '.data/', 'coverage/', 'bench/peer/dist/', 'libs/tenancy/dist/'] },
@@ -39,6 +52,11 @@ export default defineConfig(
     files: ['**/*.mjs', '**/*.js', '**/*.cjs'],
     languageOptions: { globals: nodeGlobals },
     rules: { 'no-useless-assignment': 'off' },
+  },
+  {
+    // The operations console's ES modules run in the browser (src/admin/console/assets).
+    files: ['src/admin/console/assets/**/*.js'],
+    languageOptions: { sourceType: 'module', globals: browserGlobals },
   },
   {
     // CommonJS (the jest configs and transform): require is how they import.

@@ -3,7 +3,8 @@
 // whose subject is HTTP behaviour again on Express (HTTP_PLATFORM=express). One throwaway embedded
 // PostgreSQL serves the run (test/jest/global-setup.ts) unless TEST_DATABASE_URL names a server.
 // The PgBouncer suites have their own config (jest.pooler.config.cjs, `npm run test:pooler`), and
-// so do the suites that need redis-server (jest.redis.config.cjs, `npm run test:redis`).
+// so do the suites that need redis-server (jest.redis.config.cjs, `npm run test:redis`) and the
+// console's browser test (jest.console.config.cjs, `npm run test:console`).
 //
 //   npx jest test/api.e2e.test.ts                     one suite, on both platforms if it is listed below
 //   npx jest --selectProjects fastify test/api        one suite, one platform
@@ -17,6 +18,7 @@ const EXPRESS_SUITES = [
   'test/adopter.e2e.test.ts',
   'test/api.e2e.test.ts',
   'test/bad-input.e2e.test.ts',
+  'test/console-page.e2e.test.ts',
   'test/durable-providers.e2e.test.ts',
   'test/excluded-paths-case.e2e.test.ts',
   'test/hostile.e2e.test.ts',
@@ -35,7 +37,12 @@ module.exports = {
       ...base.project,
       displayName: 'fastify',
       testMatch: ['<rootDir>/{libs,src,test}/**/*.test.ts'],
-      testPathIgnorePatterns: [...base.project.testPathIgnorePatterns, '<rootDir>/test/pooler/', '<rootDir>/test/redis/'],
+      testPathIgnorePatterns: [
+        ...base.project.testPathIgnorePatterns,
+        '<rootDir>/test/pooler/',
+        '<rootDir>/test/redis/',
+        '<rootDir>/test/console/',
+      ],
     },
     {
       ...base.project,

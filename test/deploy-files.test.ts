@@ -201,7 +201,10 @@ describe('deploy files', () => {
       const pruneAt = runs.search(/npm prune\b[^&]*--omit[= ]dev|npm prune\b[^&]*--production/);
       assert.ok(buildAt >= 0, 'npm run build');
       assert.ok(pruneAt > buildAt, 'npm prune --omit=dev after the build');
-      assert.equal(JSON.parse(read('package.json')).scripts.build, 'tsc -p tsconfig.build.json');
+      const scripts = JSON.parse(read('package.json')).scripts;
+      // tsc, then the operations console's page and scripts (not TypeScript) beside its compiled controller.
+      assert.equal(scripts.build, 'tsc -p tsconfig.build.json && npm run --silent build:console');
+      assert.match(scripts['build:console'], /cpSync\('src\/admin\/console\/assets','dist\/src\/admin\/console\/assets'/);
     });
 
     it('copies only files that exist and that .dockerignore lets through', () => {

@@ -96,3 +96,33 @@ export class MoveStartedDto {
   @ApiProperty({ enum: ['started'] })
   status!: 'started';
 }
+
+/** One place's row of the migration ledger. */
+export class MigrationTargetDto {
+  @ApiProperty({ example: 'acme', description: "a tenant id, or '@shared' for the shared tables" })
+  target!: string;
+
+  @ApiProperty({ enum: ISOLATION_MODELS })
+  model!: string;
+
+  @ApiProperty({ type: String, nullable: true, description: 'the last migration applied there' })
+  version!: string | null;
+
+  @ApiProperty({ enum: ['current', 'behind', 'failed', 'unknown'] })
+  status!: string;
+
+  @ApiProperty({ type: String, nullable: true, description: 'why the last run there failed' })
+  error!: string | null;
+}
+
+/** Where a tenant's schema stands. */
+export class TenantMigrationsDto {
+  @ApiProperty({ example: 'acme' })
+  tenantId!: string;
+
+  @ApiProperty({ type: String, nullable: true, description: 'the newest tenant migration: the version a current place is on' })
+  latest!: string | null;
+
+  @ApiProperty({ type: [MigrationTargetDto] })
+  targets!: MigrationTargetDto[];
+}
