@@ -22,6 +22,7 @@
  * written with the raw figures to bench/results/<date>-bench.md and .json. With `BENCH_PROFILE=1`,
  * a CPU profile by category of each endpoint on the plain app and the kit follows (`-profile.md`).
  */
+import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -178,7 +179,8 @@ async function checkAnswers(target: Target, service: Service): Promise<void> {
 
 function start(script: string, env: NodeJS.ProcessEnv): ChildProcess {
   return spawn(process.execPath, [...(PROFILE ? PROBE.nodeArgs : []), script], {
-    env: { ...process.env, NODE_ENV: 'production', ...env },
+    // Production requires a key-encryption key for the kit's encrypted columns (the others ignore it).
+    env: { ...process.env, NODE_ENV: 'production', TENANCY_KEKS: `bench:${randomBytes(32).toString('base64')}`, ...env },
     stdio: PROFILE ? ['ignore', 'ignore', 'inherit', 'ipc'] : ['ignore', 'ignore', 'inherit'],
   });
 }

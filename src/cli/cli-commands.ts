@@ -2,6 +2,7 @@ import type { Type } from '@nestjs/common';
 import { DeleteCommand, ExportCommand, ListCommand, ProvisionCommand, ResumeCommand, SuspendCommand } from './tenant.commands';
 import { MigrateCommand } from './migrate.command';
 import { MoveCommand } from './move.command';
+import { ReencryptCommand, RewrapKeysCommand } from './key.commands';
 
 /** Every command of `npm run tenancy`. */
 export const CLI_COMMANDS: Type[] = [
@@ -13,6 +14,8 @@ export const CLI_COMMANDS: Type[] = [
   DeleteCommand,
   MigrateCommand,
   MoveCommand,
+  RewrapKeysCommand,
+  ReencryptCommand,
 ];
 
 /** The metadata key nest-commander keeps a command's `@Command` options under. */

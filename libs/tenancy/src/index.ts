@@ -70,3 +70,14 @@ export { tenantRequestInfo, type TenantRequestInfo } from './context/request-ten
 export { TenantActivity, type TenantActivitySample, type TenantLoad } from './context/tenant-activity';
 export { PoolGauges, type PoolGauge } from './pools/pool-gauges';
 export { LifecycleProgressReader, type LifecycleProgress } from './lifecycle/lifecycle-progress';
+
+// Encryption: per-tenant data keys under a key-encryption key, encrypted columns, blind indexes, rotation.
+export type { EncryptionOptions } from './config/tenancy-options';
+export * from './errors/encryption.errors';
+export type { KeyProvider, DataKeyContext, WrappedDataKey } from './core/key-provider';
+export { LocalKeyProvider } from './encryption/local-key-provider';
+export { EncryptedColumn, blindIndex, type EncryptedColumnOptions } from './encryption/encrypted-column';
+export { TenantKeyring } from './encryption/tenant-keyring';
+export type { TenantDataKeys } from './encryption/tenant-data-keys';
+export { TenantReencryption, type ReencryptionReport } from './lifecycle/tenant-reencryption';
+export { decryptValue, keyVersionOf, type ValueContext } from './encryption/value-cipher';

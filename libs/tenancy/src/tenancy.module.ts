@@ -76,6 +76,8 @@ import { SchemaStrategy } from './strategies/schema.strategy';
 import { SharedStrategy } from './strategies/shared.strategy';
 import { LocationFence } from './strategies/location-fence';
 import { TenancyHostModule } from './tenancy-host.module';
+import { TenantKeyring } from './encryption/tenant-keyring';
+import { TenantReencryption } from './lifecycle/tenant-reencryption';
 
 /** How the module was registered (`isGlobal`, `cls`), for its own `configure`. */
 const TENANCY_REGISTRATION = Symbol('nest-tenancy:registration');
@@ -127,6 +129,8 @@ const PROVIDERS: Provider[] = [
   TenantActivity,
   PoolGauges,
   LifecycleProgressReader,
+  TenantKeyring,
+  TenantReencryption,
   currentTenantProvider,
   TenantCacheableRoutes,
   currentStrategyProvider,
@@ -155,6 +159,8 @@ const EXPORTS = [
   TenantActivity,
   PoolGauges,
   LifecycleProgressReader,
+  TenantKeyring,
+  TenantReencryption,
   CURRENT_TENANT,
   CURRENT_STRATEGY,
   CURRENT_TENANT_DATA_SOURCE,

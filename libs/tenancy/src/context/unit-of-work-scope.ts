@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { ClsService } from 'nestjs-cls';
 import { catchError, concatMap, from, lastValueFrom, Observable, throwError } from 'rxjs';
 import type { TenantRecord } from '../core/tenant-record';
@@ -7,6 +7,7 @@ import { UnitOfWorkFactory } from '../data-source/unit-of-work-factory';
 import { pgErrorCode, READ_ONLY_TRANSACTION } from '../errors/pg-error-code';
 import { ClsContextMissingError, TenantMovingError } from '../errors/tenancy.errors';
 import { TenantActivity } from './tenant-activity';
+import { TenantKeyring } from '../encryption/tenant-keyring';
 import { TenantContext } from './tenant-context';
 
 /** What `bindToResponse` needs of an HTTP response: Node's `ServerResponse` has it. */
@@ -40,6 +41,7 @@ export class UnitOfWorkScope {
     private readonly units: UnitOfWorkFactory,
     private readonly context: TenantContext,
     private readonly activity: TenantActivity = new TenantActivity(),
+    @Optional() private readonly keyring?: TenantKeyring,
   ) {}
 
   /** The unit of the current async context, or undefined outside a tenant's context. */
@@ -65,9 +67,23 @@ export class UnitOfWorkScope {
     this.context.enter(tenant, unit);
   }
 
-  /** Takes the unit's concurrency slot and DataSource lease (see `UnitOfWork.start`). */
+  /**
+   * Takes the unit's concurrency slot and DataSource lease (see `UnitOfWork.start`), and makes the
+   * tenant's data keys the context's (see `TenantKeyring.enter`; from memory once cached).
+   */
   start(unit: UnitOfWork): Promise<void> {
-    return unit.start();
+    const keys = unit.tenant && this.keyring?.enter(unit.tenant.id);
+    if (!keys) return unit.start();
+    // Both settle before an error is passed on, so a rollback never races a start still under way.
+    const started = unit.start();
+    return keys.then(
+      () => started,
+      (err) =>
+        started.then(
+          () => Promise.reject(err),
+          () => Promise.reject(err),
+        ),
+    );
   }
 
   /** Commits the unit (see `UnitOfWork.commit` for what it throws). */

@@ -13,6 +13,7 @@ import { RuntimeRole } from '../catalog/runtime-role';
 import { DeploymentUpgrade } from './deployment-upgrade';
 import { MigrationRunner } from '../migrations/migration-runner';
 import { TenantProvisioner } from './tenant-provisioner';
+import { TenantKeyring } from '../encryption/tenant-keyring';
 
 /**
  * Start-up, in order: control tables, the deployment's identity, runtime role, catalog (and its
@@ -35,6 +36,7 @@ export class TenancyBootstrap implements OnModuleInit {
     private readonly deployment: Deployment,
     private readonly upgrade: DeploymentUpgrade,
     private readonly locks: ControlLocks,
+    private readonly keyring: TenantKeyring,
   ) {}
 
   /** See `TenancyModuleOptions.restrictControlDatabase`. */
@@ -89,6 +91,8 @@ export class TenancyBootstrap implements OnModuleInit {
     const started = Date.now();
     await this.migrateControl();
     await this.deployment.init();
+    // Before anything is served: the key-encryption keys given must unwrap the stored data keys.
+    await this.keyring.verify();
     await this.role.ensureOn('default');
     await this.restrictControlDatabase();
     await this.catalog.start();

@@ -8,6 +8,7 @@ import { TenantStateError, UnknownTenantError } from '../errors/tenancy.errors';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
 import { MigrationLedger } from '../migrations/migration-ledger';
 import { moveLockKey } from './move-lock';
+import { TenantKeyring } from '../encryption/tenant-keyring';
 
 /** Suspend, resume and delete: the state changes of a tenant after it is provisioned. */
 @Injectable()
@@ -21,6 +22,7 @@ export class TenantLifecycle {
     private readonly ledger: MigrationLedger,
     private readonly locks: ControlLocks,
     private readonly seedRecords: SeedRecords,
+    private readonly keyring: TenantKeyring,
   ) {}
 
   require(id: string): TenantRecord {
@@ -49,7 +51,8 @@ export class TenantLifecycle {
    * rows from the shared tables) and then removes it from the catalog. Asks for an export first
    * unless `force`. Marked `deleting` first, so it is no longer served, and safe to run again.
    * A deleted tenant stays deleted even if the tenants file lists it (provisioning it explicitly
-   * brings it back, empty).
+   * brings it back, empty). Its data keys are destroyed first (crypto-shredding): from then on its
+   * encrypted values cannot be decrypted, not even from a backup taken before.
    */
   async remove(id: string, options: { force?: boolean } = {}): Promise<void> {
     const tenant = this.require(id);
@@ -62,6 +65,7 @@ export class TenantLifecycle {
       moveLockKey(id),
       async () => {
         await this.catalog.setStatus(id, 'deleting');
+        await this.keyring.destroy(id);
         await this.strategies.for(tenant.strategy).drop(tenant);
         // A move that did not finish (its mover killed, or its verification failed) may have left
         // the tenant's rows at its other end: they go too.
