@@ -42,7 +42,7 @@ describe('key-encryption keys: rewrap, and a start with a missing or wrong one',
     const ran = await cli({ TENANCY_KEKS: `k2:${k2},dev` }, 'rewrap-keys');
     assertReadable(ran.output);
     assert.equal(ran.code, 0, ran.output);
-    assert.match(ran.output, /3 data keys re-wrapped/);
+    assert.match(ran.output, /3 data keys re-wrapped under key-encryption key .k2./);
     const keysAfter = await keyRows();
     assert.ok(keysAfter.every((r) => r.kek_id === 'k2'));
     assert.ok(keysAfter.every((r, i) => r.wrapped !== keysBefore[i].wrapped));

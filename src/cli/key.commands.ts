@@ -13,7 +13,9 @@ export class RewrapKeysCommand extends CommandRunner {
   async run(): Promise<void> {
     const started = Date.now();
     const count = await this.keyring.rewrapAll();
-    console.log(`${count} data keys re-wrapped in ${Date.now() - started} ms; keys of earlier key-encryption keys: none left`);
+    console.log(
+      `${count} data keys re-wrapped under key-encryption key '${this.keyring.currentKekId}' in ${Date.now() - started} ms; none is left under another`,
+    );
   }
 }
 

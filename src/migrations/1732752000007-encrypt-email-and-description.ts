@@ -5,7 +5,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * (`@EncryptedColumn`): their CHECKs on the plaintext go (the API validates it: lower-case email of
  * at most 254 characters, description of at most 2,000), and an email's uniqueness per tenant moves
  * to its keyed blind index, `email_index` (HMAC-SHA-256 under the tenant's index key, filled by the
- * app on every write). Rows written before keep their plaintext until `tenancy keys reencrypt
+ * app on every write). Rows written before keep their plaintext until `tenancy reencrypt
  * <tenant>` encrypts them and fills their index; reads return either.
  */
 export class EncryptEmailAndDescription1732752000007 implements MigrationInterface {

@@ -47,6 +47,11 @@ export class TenantKeyring implements OnModuleInit {
 
   private readonly provider?: KeyProvider;
 
+  /** The id of the key-encryption key new data keys are wrapped with; undefined with encryption off. */
+  get currentKekId(): string | undefined {
+    return this.provider?.currentKekId;
+  }
+
   /** Whether values are encrypted (the module has a key provider). */
   get enabled(): boolean {
     return !!this.provider;
@@ -78,7 +83,7 @@ export class TenantKeyring implements OnModuleInit {
       if (!this.provider.knows(row.kekId)) {
         const count = await ds.query(`SELECT count(*)::int AS n FROM ${this.table} WHERE kek_id = $1`, [row.kekId]);
         throw new KeyEncryptionKeyError(
-          `${count[0].n} data keys are wrapped by key-encryption key '${row.kekId}', which the key provider lacks (current: '${this.provider.currentKekId}'). Give that key too (after the current one) and run 'tenancy keys rewrap' to move them to the current one.`,
+          `${count[0].n} data keys are wrapped by key-encryption key '${row.kekId}', which the key provider lacks (current: '${this.provider.currentKekId}'). Give that key too (after the current one) and run 'tenancy rewrap-keys' to move them to the current one.`,
         );
       }
       await this.provider.unwrap({ kekId: row.kekId, wrapped: row.wrapped }, row);
@@ -225,7 +230,8 @@ export class TenantKeyring implements OnModuleInit {
         `UPDATE ${this.table} SET kek_id = $3, wrapped_key = $4 WHERE tenant_id = $1 AND version = $2 AND kek_id = $5 AND wrapped_key = $6`,
         [row.tenantId, row.version, next.kekId, next.wrapped, row.kekId, row.wrapped],
       );
-      onProgress?.(++done, rows.length);
+      done++;
+      onProgress?.(done, rows.length);
     }
     return done;
   }
