@@ -17,7 +17,7 @@ describe('key-encryption keys: rewrap, and a start with a missing or wrong one',
   const keyRows = () =>
     withOwnerClient(service.env.DATABASE_URL.split('/').pop()!.split('?')[0], async (c) => {
       const { rows } = await c.query(
-        `SELECT tenant_id, version, kek_id, encode(wrapped_key, 'hex') AS wrapped FROM tenancy.tenant_keys ORDER BY 1, 2`,
+        `SELECT tenant AS tenant_id, version, kek_id, encode(wrapped_key, 'hex') AS wrapped FROM tenancy.tenant_keys ORDER BY 1, 2`,
       );
       return rows as { tenant_id: string; kek_id: string; wrapped: string }[];
     });

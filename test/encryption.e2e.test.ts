@@ -249,7 +249,7 @@ for (const model of MODELS) {
       const backup = await ownerRows(C, 'users');
       const control = (sql: string, params: unknown[]) =>
         withOwnerClient(t.controlDatabase, async (c) => (await c.query(sql, params)).rows);
-      const keysBefore = await control(`SELECT version, kek_id, wrapped_key FROM tenancy.tenant_keys WHERE tenant_id = $1`, [C]);
+      const keysBefore = await control(`SELECT version, kek_id, wrapped_key FROM tenancy.tenant_keys WHERE tenant = $1`, [C]);
       assert.equal(keysBefore.length, 1);
       // With the key as it was, the backup decrypts (the test can tell the difference).
       const dek = await LocalKeyProvider.development().unwrap(
@@ -260,7 +260,7 @@ for (const model of MODELS) {
       assert.equal(decryptValue(dek, backup[0].email, context), 'shredded@example.com');
 
       await t.app.get(TenantLifecycle).remove(C, { force: true });
-      assert.deepEqual(await control(`SELECT 1 FROM tenancy.tenant_keys WHERE tenant_id = $1`, [C]), []);
+      assert.deepEqual(await control(`SELECT 1 FROM tenancy.tenant_keys WHERE tenant = $1`, [C]), []);
       assert.equal(await t.app.get(TenantKeyring).read(C), undefined);
 
       // Restored into the tenant made again (it gets a new data key), the rows do not decrypt.
@@ -273,7 +273,7 @@ for (const model of MODELS) {
       );
       const restored = await request(t.http).get(`/users/${user.id}`).set(as(C));
       assert.equal(restored.status, 409, JSON.stringify(restored.body));
-      const [newKey] = await control(`SELECT wrapped_key FROM tenancy.tenant_keys WHERE tenant_id = $1`, [C]);
+      const [newKey] = await control(`SELECT wrapped_key FROM tenancy.tenant_keys WHERE tenant = $1`, [C]);
       const newDek = await LocalKeyProvider.development().unwrap(
         { kekId: 'dev', wrapped: newKey.wrapped_key },
         { tenantId: C, version: 1 },

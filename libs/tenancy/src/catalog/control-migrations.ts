@@ -137,6 +137,8 @@ export class CreateSeedRecords1732752000005 implements MigrationInterface {
  * (see encryption/tenant-keyring.ts): deleting a tenant deletes its rows (crypto-shredding), so no
  * "destroyed" flag is kept; `deleted_tenants` says when. `key_rotations` records each tenant's
  * re-encryption under a new version (its target and how far it got), so a stopped one resumes.
+ * The column is `tenant`, not `tenant_id`: these are the kit's records about a tenant, not rows of
+ * a tenant-owned table (which is what a `tenant_id` column marks).
  */
 export class CreateTenantKeys1732752000006 implements MigrationInterface {
   name = 'CreateTenantKeys1732752000006';
@@ -144,16 +146,16 @@ export class CreateTenantKeys1732752000006 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.query(`
       CREATE TABLE tenant_keys (
-        tenant_id text NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        tenant text NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
         version integer NOT NULL CHECK (version > 0),
         kek_id text NOT NULL,
         wrapped_key bytea NOT NULL,
         created_at timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (tenant_id, version)
+        PRIMARY KEY (tenant, version)
       )`);
     await q.query(`
       CREATE TABLE key_rotations (
-        tenant_id text PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
+        tenant text PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
         target_version integer NOT NULL,
         progress jsonb NOT NULL DEFAULT '{}',
         rows_done bigint NOT NULL DEFAULT 0,

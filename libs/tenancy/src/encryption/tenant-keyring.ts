@@ -63,10 +63,26 @@ export class TenantKeyring implements OnModuleInit {
 
   onModuleInit(): void {
     this.catalog.events.on('change', (id: string) => {
-      if (id !== '*') this.forget(id);
+      if (id !== '*') this.refreshSoon(id);
       else for (const [tenant, keys] of this.cache) if (!this.catalog.get(tenant) || this.stale(keys)) this.cache.delete(tenant);
     });
   }
+
+  /**
+   * A change of the tenant was announced (its keys, or anything else of its catalog row): its keys,
+   * if cached, are read again in the background while the cached ones keep serving, so a change
+   * (a move's status and switch, say) never makes a request wait for the control database.
+   */
+  private refreshSoon(tenantId: string): void {
+    if (!this.cache.has(tenantId) || this.refreshing.has(tenantId)) return;
+    this.refreshing.add(tenantId);
+    void this.read(tenantId)
+      .then((keys) => (keys ? this.cache.set(tenantId, keys) : this.cache.delete(tenantId)))
+      .catch(() => this.cache.delete(tenantId))
+      .finally(() => this.refreshing.delete(tenantId));
+  }
+
+  private readonly refreshing = new Set<string>();
 
   /**
    * Checks, before serving, that the key provider can unwrap the stored data keys: for each KEK id
@@ -77,7 +93,7 @@ export class TenantKeyring implements OnModuleInit {
     if (!this.provider) return;
     const ds = await this.owner.controlDataSource();
     const rows: KeyRow[] = await ds.query(
-      `SELECT DISTINCT ON (kek_id) tenant_id AS "tenantId", version, kek_id AS "kekId", wrapped_key AS wrapped FROM ${this.table} ORDER BY kek_id, tenant_id, version`,
+      `SELECT DISTINCT ON (kek_id) tenant AS "tenantId", version, kek_id AS "kekId", wrapped_key AS wrapped FROM ${this.table} ORDER BY kek_id, tenant, version`,
     );
     for (const row of rows) {
       if (!this.provider.knows(row.kekId)) {
@@ -149,7 +165,7 @@ export class TenantKeyring implements OnModuleInit {
     if (!this.provider) return undefined;
     const ds = await this.owner.controlDataSource();
     const rows: KeyRow[] = await ds.query(
-      `SELECT tenant_id AS "tenantId", version, kek_id AS "kekId", wrapped_key AS wrapped FROM ${this.table} WHERE tenant_id = $1`,
+      `SELECT tenant AS "tenantId", version, kek_id AS "kekId", wrapped_key AS wrapped FROM ${this.table} WHERE tenant = $1`,
       [tenantId],
     );
     if (!rows.length) return undefined;
@@ -168,12 +184,12 @@ export class TenantKeyring implements OnModuleInit {
     const ds = await this.owner.controlDataSource();
     const tenants = `${quoteIdent(this.naming.controlSchema)}.tenants`;
     await ds.query(
-      `INSERT INTO ${this.table} (tenant_id, version, kek_id, wrapped_key)
+      `INSERT INTO ${this.table} (tenant, version, kek_id, wrapped_key)
        SELECT id, $2, $3, $4 FROM ${tenants} WHERE id = $1 AND status <> 'deleting' FOR SHARE
-       ON CONFLICT (tenant_id, version) DO NOTHING`,
+       ON CONFLICT (tenant, version) DO NOTHING`,
       [tenantId, version, wrapped.kekId, wrapped.wrapped],
     );
-    const [row] = await ds.query(`SELECT 1 FROM ${this.table} WHERE tenant_id = $1 AND version = $2`, [tenantId, version]);
+    const [row] = await ds.query(`SELECT 1 FROM ${this.table} WHERE tenant = $1 AND version = $2`, [tenantId, version]);
     return !!row;
   }
 
@@ -190,7 +206,7 @@ export class TenantKeyring implements OnModuleInit {
    */
   async addVersion(tenantId: string): Promise<number> {
     const ds = await this.owner.controlDataSource();
-    const [{ next }] = await ds.query(`SELECT COALESCE(max(version), 0) + 1 AS next FROM ${this.table} WHERE tenant_id = $1`, [tenantId]);
+    const [{ next }] = await ds.query(`SELECT COALESCE(max(version), 0) + 1 AS next FROM ${this.table} WHERE tenant = $1`, [tenantId]);
     if (!(await this.create(tenantId, next))) throw new DataKeyUnavailableError(tenantId);
     await this.announce(tenantId);
     return next;
@@ -203,7 +219,7 @@ export class TenantKeyring implements OnModuleInit {
    */
   async destroy(tenantId: string): Promise<number> {
     const ds = await this.owner.controlDataSource();
-    const [, count] = await ds.query(`DELETE FROM ${this.table} WHERE tenant_id = $1`, [tenantId]);
+    const [, count] = await ds.query(`DELETE FROM ${this.table} WHERE tenant = $1`, [tenantId]);
     this.forget(tenantId);
     await this.announce(tenantId);
     if (count) this.logger.log(`tenant ${tenantId}: ${count} data keys destroyed`);
@@ -219,7 +235,7 @@ export class TenantKeyring implements OnModuleInit {
     if (!this.provider) throw new KeyEncryptionKeyError('Encryption is not set up (no key provider): there is nothing to re-wrap.');
     const ds = await this.owner.controlDataSource();
     const rows: KeyRow[] = await ds.query(
-      `SELECT tenant_id AS "tenantId", version, kek_id AS "kekId", wrapped_key AS wrapped FROM ${this.table} WHERE kek_id <> $1 ORDER BY tenant_id, version`,
+      `SELECT tenant AS "tenantId", version, kek_id AS "kekId", wrapped_key AS wrapped FROM ${this.table} WHERE kek_id <> $1 ORDER BY tenant, version`,
       [this.provider.currentKekId],
     );
     let done = 0;
@@ -227,7 +243,7 @@ export class TenantKeyring implements OnModuleInit {
       const key = await this.provider.unwrap({ kekId: row.kekId, wrapped: row.wrapped }, row);
       const next = await this.provider.wrap(key, row);
       await ds.query(
-        `UPDATE ${this.table} SET kek_id = $3, wrapped_key = $4 WHERE tenant_id = $1 AND version = $2 AND kek_id = $5 AND wrapped_key = $6`,
+        `UPDATE ${this.table} SET kek_id = $3, wrapped_key = $4 WHERE tenant = $1 AND version = $2 AND kek_id = $5 AND wrapped_key = $6`,
         [row.tenantId, row.version, next.kekId, next.wrapped, row.kekId, row.wrapped],
       );
       done++;
@@ -236,7 +252,7 @@ export class TenantKeyring implements OnModuleInit {
     return done;
   }
 
-  /** Drops this process's copy of the tenant's keys. */
+  /** Drops this process's copy of the tenant's keys (the next unit of work reads them again). */
   forget(tenantId: string): void {
     this.cache.delete(tenantId);
   }

@@ -73,7 +73,7 @@ export class TenantReencryption {
     const batchSize = options.batchSize ?? 500;
     const ds = await this.owner.controlDataSource();
     const [open] = await ds.query(
-      `SELECT target_version AS version, progress FROM ${this.table} WHERE tenant_id = $1 AND finished_at IS NULL`,
+      `SELECT target_version AS version, progress FROM ${this.table} WHERE tenant = $1 AND finished_at IS NULL`,
       [tenantId],
     );
     const resumed = !!open;
@@ -81,8 +81,8 @@ export class TenantReencryption {
     let progress: Progress = open ? open.progress : {};
     if (!open) {
       await ds.query(
-        `INSERT INTO ${this.table} (tenant_id, target_version) VALUES ($1, $2)
-         ON CONFLICT (tenant_id) DO UPDATE SET target_version = $2, progress = '{}', rows_done = 0, started_at = now(), updated_at = now(), finished_at = NULL`,
+        `INSERT INTO ${this.table} (tenant, target_version) VALUES ($1, $2)
+         ON CONFLICT (tenant) DO UPDATE SET target_version = $2, progress = '{}', rows_done = 0, started_at = now(), updated_at = now(), finished_at = NULL`,
         [tenantId, version],
       );
     }
@@ -96,7 +96,7 @@ export class TenantReencryption {
           const batch = await this.batch(tenantId, table, version, progress[table] as unknown[] | undefined, batchSize);
           values += batch.values;
           progress = { ...progress, [table]: batch.last ?? 'done' };
-          await ds.query(`UPDATE ${this.table} SET progress = $2, rows_done = rows_done + $3, updated_at = now() WHERE tenant_id = $1`, [
+          await ds.query(`UPDATE ${this.table} SET progress = $2, rows_done = rows_done + $3, updated_at = now() WHERE tenant = $1`, [
             tenantId,
             JSON.stringify(progress),
             batch.values,
@@ -107,7 +107,7 @@ export class TenantReencryption {
       if (!(await this.olderLeft(tenantId, version)) || passes >= MAX_PASSES) break;
       progress = {};
     }
-    await ds.query(`UPDATE ${this.table} SET finished_at = now(), updated_at = now() WHERE tenant_id = $1`, [tenantId]);
+    await ds.query(`UPDATE ${this.table} SET finished_at = now(), updated_at = now() WHERE tenant = $1`, [tenantId]);
     this.logger.log(`tenant ${tenantId}: ${values} values re-encrypted under data key v${version} in ${passes} passes`);
     return { tenantId, version, resumed, values, passes };
   }
