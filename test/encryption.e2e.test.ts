@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import request from 'supertest';
 import {
+  blindIndex,
   decryptValue,
+  NoTenantContextError,
   IsolationModel,
   IsolationStrategy,
   LocalKeyProvider,
@@ -22,6 +24,7 @@ import {
 } from '../libs/tenancy/src';
 import { IsolationStrategies } from '../libs/tenancy/src/strategies/isolation-strategies';
 import { quoteIdent } from '../libs/tenancy/src/core/sql';
+import { User } from '../src/users/user.entity';
 import { startTestApp, TestApp } from './support/test-app';
 import { withOwnerClient } from './support/test-database';
 
@@ -115,6 +118,8 @@ for (const model of MODELS) {
       );
       const none = await request(t.http).get('/users').query({ q: 'renamed@example.com' }).set(as(B));
       assert.deepEqual(none.body.items, []);
+      // With no tenant in context, neither a blind index nor a value can be had: the kit's typed error.
+      assert.throws(() => blindIndex(User, 'email', 'x@example.com'), NoTenantContextError);
     });
 
     it('keeps emails unique per tenant through the blind index: 409 in the same tenant, fine in another', async () => {
