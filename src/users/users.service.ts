@@ -76,7 +76,8 @@ export class UsersService {
     const changes: Partial<User> = {};
     if (dto.email !== undefined) {
       changes.email = dto.email;
-      changes.emailIndex = blindIndex(User, 'email', dto.email);
+      // null is refused by the database (NOT NULL): 400, nothing changed.
+      if (dto.email !== null) changes.emailIndex = blindIndex(User, 'email', dto.email);
     }
     if (dto.name !== undefined) changes.name = dto.name;
     let rows: UserRow[];

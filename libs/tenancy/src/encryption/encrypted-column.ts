@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Column, getMetadataArgsStorage, ValueTransformer } from 'typeorm';
-import { EncryptionNotReadyError } from '../errors/encryption.errors';
+import { EncryptionNotReadyError, UnstorableValueError } from '../errors/encryption.errors';
 import { currentTenantKeys, openWith, PLAINTEXT_KEYS, sealWith } from './tenant-keys-context';
 
 /** `@EncryptedColumn`'s options. */
@@ -72,6 +72,7 @@ function encryptedTransformer(spec: EncryptedColumnSpec): ValueTransformer {
   return {
     to(value: unknown) {
       if (value === null || value === undefined) return value;
+      if (String(value).includes('\u0000')) throw new UnstorableValueError();
       const keys = currentTenantKeys();
       if (keys === PLAINTEXT_KEYS) return value;
       table ??= tableOf(spec.target);

@@ -126,10 +126,12 @@ export class TenantKeyring implements OnModuleInit {
   private cached(tenantId: string): TenantDataKeys | undefined {
     const keys = this.cache.get(tenantId);
     if (!keys) return undefined;
-    if (this.stale(keys)) {
+    if (keys.stale) {
       this.cache.delete(tenantId);
       return undefined;
     }
+    // Kept past cacheMillis: served while they are read again in the background.
+    if (this.stale(keys)) this.refreshSoon(tenantId);
     // Least recently used first out: a hit moves to the end.
     this.cache.delete(tenantId);
     this.cache.set(tenantId, keys);

@@ -33,6 +33,17 @@ export class UndecryptableValueError extends TenancyError {
 }
 
 /**
+ * A value for an encrypted column holds a NUL character, which a PostgreSQL `text` column cannot
+ * store: refused as the database would refuse the plaintext (400, SQLSTATE 22021's answer), so
+ * encrypting a column never changes what the API accepts.
+ */
+export class UnstorableValueError extends TenancyError {
+  constructor() {
+    super('A value holds a character that cannot be stored (such as a NUL byte).', HttpStatus.BAD_REQUEST, 'Bad Request');
+  }
+}
+
+/**
  * The tenant's data keys cannot be had right now (the control database or the key provider did not
  * answer, or a key version was just added by another instance): retry.
  */
