@@ -83,4 +83,19 @@ describe('key-encryption keys: rewrap, and a start with a missing or wrong one',
       assert.doesNotMatch(ran.output, new RegExp(k2.replace(/[+/=]/g, '.')), 'a key is never printed');
     });
   }
+
+  it('reencrypt, run from the CLI, gives a tenant its next data key version, wrapped by the current KEK', async () => {
+    const ran = await cli({ TENANCY_KEKS: `k2:${k2}` }, 'reencrypt', 'gadget', '--batch', '2');
+    assertReadable(ran.output);
+    assert.equal(ran.code, 0, ran.output);
+    assert.match(ran.output, /gadget: \d+ values under data key v2, \d+ passes/);
+    const gadget = (await keyRows()).filter((r) => r.tenant_id === 'gadget');
+    assert.deepEqual(
+      gadget.map((r) => [r.kek_id, (r as unknown as { version: number }).version]),
+      [
+        ['k2', 1],
+        ['k2', 2],
+      ],
+    );
+  });
 });
