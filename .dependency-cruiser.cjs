@@ -12,6 +12,7 @@
 //   strategies/             the isolation models, one file each
 //   pools/                  the runtime pools: per-tenant (database model) and home, readiness
 //   migrations/             the migration runner, ledger, tenant-table DDL and its audit
+//   encryption/             tenants' data keys (keyring), encrypted columns, blind indexes
 //   catalog/                where tenants live: catalog, naming, deployment, locks, runtime role
 //   connections/            owner connections, runtime DataSource factory, connection budget
 //   config/                 options and the tenants file
@@ -25,6 +26,7 @@ const LAYERS = [
   ['config'],
   ['connections'],
   ['catalog'],
+  ['encryption'],
   ['migrations'],
   ['pools'],
   ['strategies'],

@@ -29,6 +29,7 @@
  * `BENCH_TARGETS` (comma-separated, say `plain,shared,shared bare`) measures only those targets; the
  * plain app is always measured, for the ratios.
  */
+import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -184,7 +185,8 @@ async function checkAnswers(target: Target, service: Service): Promise<void> {
 
 function start(script: string, env: NodeJS.ProcessEnv): ChildProcess {
   return spawn(process.execPath, [...(PROFILE ? PROBE.nodeArgs : []), script], {
-    env: { ...process.env, NODE_ENV: 'production', ...env },
+    // Production requires a key-encryption key for the kit's encrypted columns (the others ignore it).
+    env: { ...process.env, NODE_ENV: 'production', TENANCY_KEKS: `bench:${randomBytes(32).toString('base64')}`, ...env },
     stdio: PROFILE ? ['ignore', 'ignore', 'inherit', 'ipc'] : ['ignore', 'ignore', 'inherit'],
   });
 }

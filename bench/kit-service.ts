@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -41,6 +42,8 @@ export async function startKit(options: {
   const env = {
     ...process.env,
     NODE_ENV: 'production',
+    // Production requires a key-encryption key for the encrypted columns: one per run.
+    TENANCY_KEKS: `bench:${randomBytes(32).toString('base64')}`,
     DATABASE_URL: options.databaseUrl,
     TENANCY_CONFIG: configFile,
     PORT: String(port),

@@ -2,18 +2,21 @@ import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { APP_FILTER, HttpAdapterHost } from '@nestjs/core';
 import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
-import { loadTenantsFile, parseServerList, TenancyExceptionFilter, TenancyModule } from '../libs/tenancy/src';
+import { KeyProvider, loadTenantsFile, parseServerList, TenancyExceptionFilter, TenancyModule } from '../libs/tenancy/src';
 import { AdminModule } from './admin/admin.module';
 import { JsonBodyMiddleware } from './common/json-body.middleware';
 import { ShutdownDrain } from './common/shutdown-drain';
 import { AppConfig, appConfig, TENANCY_CONFIG_NAMES, validateEnvironment } from './config/app.config';
 import { ownerDataSourceOptions } from './database/owner-data-source';
+import { keyProviderFromEnv } from './config/encryption.config';
 import { HealthController } from './health/health.controller';
 import { ObservabilityModule } from './observability/observability.module';
 import { TENANT_MIGRATIONS } from './migrations';
 import { ProjectsModule } from './projects/projects.module';
 import { UsageModule } from './usage/usage.module';
 import { UsersModule } from './users/users.module';
+
+const encryptionOf = (keyProvider: KeyProvider | undefined) => (keyProvider ? { keyProvider } : undefined);
 
 @Module({
   imports: [
@@ -51,6 +54,8 @@ import { UsersModule } from './users/users.module';
           timeouts: { acquireMillis: app.acquireTimeoutMillis, statementMillis: app.statementTimeoutMillis },
           citus: app.citus,
           tenantPredicate: app.tenantPredicate,
+          // After the tenants file: a bad file is reported before a missing key.
+          encryption: encryptionOf(keyProviderFromEnv()),
           resolution: {
             baseDomain: app.baseDomain,
             jwt: app.jwtSecret || app.jwksUrl ? { secret: app.jwtSecret, jwksUrl: app.jwksUrl } : undefined,

@@ -11,9 +11,13 @@ async function main(argv: string[]): Promise<void> {
   const { CommandFactory } = await import('nest-commander');
   const { errorMessage } = await import('../libs/tenancy/src/index.js');
   const { cliCommandNames } = await import('./cli/cli-commands.js');
+  const { CliLogger } = await import('./cli/cli-logger.js');
   const run = (module: unknown) =>
     CommandFactory.run(module as Parameters<typeof CommandFactory.run>[0], {
-      logger: ['error', 'warn'],
+      logger: new CliLogger(),
+      // A provider that fails to build (a bad key-encryption key) rejects, and is printed below,
+      // instead of Nest exiting on its own with nothing said.
+      abortOnError: false,
       errorHandler: (err) => {
         const code = (err as { code?: string }).code ?? '';
         // Commander has printed help, the version or its own usage error already; its exit code

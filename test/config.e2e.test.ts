@@ -177,7 +177,14 @@ describe('invalid configuration fails the start', () => {
     function start(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
       return new Promise((ok, fail) => {
         const child = spawn(process.execPath, [main], {
-          env: { ...saved, NODE_ENV: 'production', DATABASE_URL: databaseUrl, JWT_SECRET: 'j'.repeat(40), ...env },
+          env: {
+            ...saved,
+            NODE_ENV: 'production',
+            DATABASE_URL: databaseUrl,
+            JWT_SECRET: 'j'.repeat(40),
+            TENANCY_KEKS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+            ...env,
+          },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         let output = '';

@@ -158,7 +158,10 @@ describe('deploy files', () => {
   let build: Stage;
   let runtime: Stage;
   let compose: any;
-  const composeEnv = { JWT_SECRET: 'x'.repeat(40) } as Record<string, string | undefined>;
+  const composeEnv = { JWT_SECRET: 'x'.repeat(40), TENANCY_KEKS: `k1:${Buffer.alloc(32, 3).toString('base64')}` } as Record<
+    string,
+    string | undefined
+  >;
 
   beforeAll(() => {
     ({ stages, directives } = parseDockerfile(read('Dockerfile')));
@@ -421,7 +424,11 @@ describe('deploy files', () => {
       assert.ok(setting, `no JWT_SECRET is set before docker compose up:\n${block}`);
       assert.ok(/>\s*\.env\b/.test(setting.line) || /docker compose up/.test(setting.line), setting.line);
       // openssl rand -hex N prints 2N hex digits.
-      const env = environmentOf(compose.services.api, { JWT_SECRET: 'ab'.repeat(setting.bytes) });
+      assert.ok(
+        lines.slice(0, up + 1).some((l) => /TENANCY_KEKS=k1:\$\(openssl rand -base64 32\)/.test(l)),
+        `no TENANCY_KEKS is set before docker compose up:\n${block}`,
+      );
+      const env = environmentOf(compose.services.api, { JWT_SECRET: 'ab'.repeat(setting.bytes), TENANCY_KEKS: composeEnv.TENANCY_KEKS });
       assert.doesNotThrow(() => validateEnvironment({ ...env }));
       for (const file of ['.gitignore', '.dockerignore'])
         assert.ok(

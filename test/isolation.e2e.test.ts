@@ -17,6 +17,9 @@ import {
   TenancyService,
   TenantCatalog,
   TenantDataSource,
+  TenantKeyring,
+  decryptValue,
+  keyVersionOf,
   UnitOfWorkAbortedError,
   UnitOfWorkEndedError,
 } from '../libs/tenancy/src';
@@ -45,6 +48,22 @@ interface Row {
 class Harness {
   constructor(readonly t: TestApp) {}
 
+  /**
+   * The rows with each encrypted email decrypted under the data key of the row's own tenant, as
+   * stored (the email is an encrypted column): a row that does not decrypt under its tenant_id's key
+   * keeps its ciphertext, so it matches nothing the tests expect.
+   */
+  async reveal<T>(rows: T): Promise<T> {
+    if (!Array.isArray(rows)) return rows;
+    for (const r of rows as Partial<Row>[]) {
+      if (typeof r?.email !== 'string' || !r.email.startsWith('enc1:') || !r.tenant_id) continue;
+      const keys = await this.t.app.get(TenantKeyring).read(r.tenant_id);
+      const key = keys?.keys.get(keyVersionOf(r.email) ?? 0);
+      r.email = (key && decryptValue(key, r.email, { tenantId: r.tenant_id, table: 'users', column: 'email' })) ?? r.email;
+    }
+    return rows;
+  }
+
   get tenancy() {
     return this.t.app.get(TenancyService);
   }
@@ -70,7 +89,7 @@ class Harness {
       const column = table === 'users' ? 'email' : 'name AS email';
       const { rows } = await c.query(`SELECT tenant_id, ${column} FROM ${quoteIdent(schema)}.${quoteIdent(table)} ORDER BY 2`);
       return rows as Row[];
-    });
+    }).then((rows) => this.reveal(rows));
   }
 
   async ownerEmails(tenantId: string): Promise<string[]> {
@@ -88,7 +107,7 @@ class Harness {
 
   /** Runs `sql` as `tenant` through the TenantDataSource, in its own unit of work. */
   query<T = any>(tenant: string, sql: string, params?: unknown[]): Promise<T> {
-    return this.tenancy.run(tenant, () => this.tds.query<T>(sql, params));
+    return this.tenancy.run(tenant, () => this.tds.query<T>(sql, params)).then((rows) => this.reveal(rows));
   }
 }
 
@@ -344,6 +363,7 @@ for (const model of MODELS) {
             (await h.tds.query<any[]>(probe))[0],
             await h.tds.query<Row[]>('SELECT tenant_id, email FROM users'),
           ]);
+          await h.reveal(rows);
           assert.equal(inside.tid, tenant);
           assert.equal(inside.path.replace(/"/g, '').split(',')[0].trim(), h.location(tenant).schema);
           assert.equal(inside.who, t.runtimeRole);
@@ -385,7 +405,7 @@ for (const model of MODELS) {
       const code = await pgCode(
         h.tenancy.run(A, async () => {
           await h.tds.getRepository(User).insert({ id: randomUUID(), email: broken, name: 'Broken' });
-          await h.tds.query(`INSERT INTO users (id, email, name) VALUES (gen_random_uuid(), $1, 'Dup')`, [seeded[A][0]]);
+          await h.tds.query(`INSERT INTO users (id, email, name) VALUES ($1, 'dup@x.test', 'Dup')`, [victimUser[A]]);
         }),
       );
       assert.equal(code, '23505');

@@ -9,7 +9,16 @@ import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { SignJWT } from 'jose';
 import { Client } from 'pg';
 import request from 'supertest';
-import { IsolationModel, TenantCatalog, TenantLifecycle, TenantMover, TenantProvisioner } from '../libs/tenancy/src';
+import {
+  decryptValue,
+  IsolationModel,
+  keyVersionOf,
+  TenantCatalog,
+  TenantKeyring,
+  TenantLifecycle,
+  TenantMover,
+  TenantProvisioner,
+} from '../libs/tenancy/src';
 import { startTestApp, TestApp } from './support/test-app';
 import { withOwnerClient } from './support/test-database';
 import { tenantFootprint, TenantFootprint, waitFor } from './support/tenant-rows';
@@ -246,6 +255,12 @@ describe('moving tenants between models', () => {
     assert.deepEqual(fp.schemas, model === 'schema' ? [`tenant_${safe}`] : [], `${tenant}: schema`);
     assert.deepEqual(fp.databases, model === 'database' ? [`${t.databaseStem}${safe}`] : [], `${tenant}: database`);
 
+    // The email and the description are stored encrypted (the seeded rows, written by SQL, are not).
+    const keys = await t.app.get(TenantKeyring).read(tenant);
+    const open = (value: unknown, table: string, column: string) =>
+      typeof value === 'string' && value.startsWith('enc1:')
+        ? decryptValue(keys!.keys.get(keyVersionOf(value)!)!, value, { tenantId: tenant, table, column })
+        : value;
     const userIds = new Set([...beforeRows.users.map((r) => r.id), ...load.users.keys()]);
     assert.equal(now.users.length, userIds.size, `${tenant}: as many users as were there plus those created (201)`);
     const nowUsers = new Map(now.users.map((r) => [r.id, r]));
@@ -254,7 +269,13 @@ describe('moving tenants between models', () => {
       const row = nowUsers.get(made.id);
       assert.ok(row, `${tenant}: user ${made.id} (201) exists`);
       assert.deepEqual(
-        { id: row.id, tenant_id: row.tenant_id, email: row.email, name: row.name, createdAt: (row.created_at as Date).toISOString() },
+        {
+          id: row.id,
+          tenant_id: row.tenant_id,
+          email: open(row.email, 'users', 'email'),
+          name: row.name,
+          createdAt: (row.created_at as Date).toISOString(),
+        },
         { id: made.id, tenant_id: tenant, email: made.email, name: made.name, createdAt: made.createdAt },
       );
     }
@@ -265,7 +286,10 @@ describe('moving tenants between models', () => {
     for (const made of load.projects.values()) {
       const row = nowProjects.get(made.id);
       assert.ok(row, `${tenant}: project ${made.id} (201) exists`);
-      assert.deepEqual([row.name, row.description, row.created_by_id], [made.name, made.description, made.createdBy.id]);
+      assert.deepEqual(
+        [row.name, open(row.description, 'projects', 'description'), row.created_by_id],
+        [made.name, made.description, made.createdBy.id],
+      );
     }
     return { users: now.users.length, projects: now.projects.length };
   }

@@ -40,7 +40,9 @@ async function start(nodeEnv: string): Promise<{ t: TestApp; users: Record<strin
   let t: TestApp;
   try {
     // NODE_ENV is read when the tenancy options are built, as the app starts.
-    t = await startTestApp({ tenants: TENANTS, env: { JWT_SECRET: SECRET, NODE_ENV: nodeEnv } });
+    // Production needs its key-encryption key (TENANCY_KEKS); elsewhere the development one serves.
+    const keks: Record<string, string> = nodeEnv === 'production' ? { TENANCY_KEKS: `k1:${Buffer.alloc(32, 1).toString('base64')}` } : {};
+    t = await startTestApp({ tenants: TENANTS, env: { JWT_SECRET: SECRET, NODE_ENV: nodeEnv, ...keks } });
   } finally {
     process.env.NODE_ENV = previous;
   }

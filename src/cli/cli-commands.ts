@@ -3,6 +3,7 @@ import { DeleteCommand, ExportCommand, ListCommand, ProvisionCommand, ResumeComm
 import { MigrateCommand } from './migrate.command';
 import { MoveCommand } from './move.command';
 import { UsageCommand } from './usage.command';
+import { ReencryptCommand, RewrapKeysCommand } from './key.commands';
 
 /** Every command of `npm run tenancy`. */
 export const CLI_COMMANDS: Type[] = [
@@ -15,6 +16,8 @@ export const CLI_COMMANDS: Type[] = [
   MigrateCommand,
   MoveCommand,
   UsageCommand,
+  RewrapKeysCommand,
+  ReencryptCommand,
 ];
 
 /** The metadata key nest-commander keeps a command's `@Command` options under. */

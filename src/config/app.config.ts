@@ -69,6 +69,17 @@ class Environment {
 
   @IsOptional() @IsString() TENANCY_BASE_DOMAIN?: string;
 
+  @IsOptional()
+  @Matches(/^\s*(dev|[a-z0-9][a-z0-9._-]{0,39}:[A-Za-z0-9+/]+={0,2})\s*(,\s*(dev|[a-z0-9][a-z0-9._-]{0,39}:[A-Za-z0-9+/]+={0,2})\s*)*$/, {
+    message:
+      "TENANCY_KEKS must be <id>:<base64 of 32 random bytes>, several separated by commas, the current one first ('dev' alone: the development key)",
+  })
+  TENANCY_KEKS?: string;
+
+  @IsOptional()
+  @IsIn(['on', 'off'], { message: 'TENANCY_ENCRYPTION must be on (the default) or off' })
+  TENANCY_ENCRYPTION?: string;
+
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) TENANCY_POOL_MAX?: number;
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(10_000_000) TENANCY_POOL_MAX_USES?: number;

@@ -1,4 +1,5 @@
 import { Column, CreateDateColumn, Entity, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { EncryptedColumn } from '../../libs/tenancy/src';
 import { User } from '../users/user.entity';
 
 @Entity('projects')
@@ -13,7 +14,8 @@ export class Project {
   @Column('text')
   name!: string;
 
-  @Column('text', { nullable: true })
+  /** Stored encrypted with the tenant's data key. */
+  @EncryptedColumn({ nullable: true })
   description!: string | null;
 
   @Column('uuid', { name: 'created_by_id' })

@@ -1,8 +1,8 @@
 import { BadRequestException, ConflictException, Injectable, Logger, NotFoundException } from '@nestjs/common';
-import { Repository } from 'typeorm';
+import { Repository, ValueTransformer } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { InjectRepository } from '@nestjs/typeorm';
-import { TENANT_CONNECTION } from '../../libs/tenancy/src';
+import { blindIndex, TENANT_CONNECTION } from '../../libs/tenancy/src';
 import { sqlState } from '../common/pg-error-code';
 import { likePattern, decodeCursor, Page, toPage } from '../common/cursor';
 import { CreateUserDto, ListUsersQueryDto, UpdateUserDto, UserView } from './dto/user.dto';
@@ -36,16 +36,17 @@ export class UsersService {
 
   async create(dto: CreateUserDto): Promise<UserView> {
     const id = uuidv7();
+    // A taken email is a conflict on the blind index's unique constraint: no row comes back.
     const result = await this.users
       .createQueryBuilder()
       .insert()
-      .values({ id, email: dto.email, name: dto.name })
+      .values({ id, email: dto.email, emailIndex: blindIndex(User, 'email', dto.email), name: dto.name })
       .orIgnore()
       .returning(RETURNED)
       .execute();
     if (!result.raw?.length) throw new EmailTakenError();
     this.logger.debug(`user ${id} created`);
-    return fromRow(result.raw[0]);
+    return this.fromRow(result.raw[0]);
   }
 
   async get(id: string): Promise<UserView> {
@@ -61,14 +62,23 @@ export class UsersService {
       .orderBy('u.id', 'ASC')
       .limit(query.limit + 1);
     if (after) qb.andWhere('u.id > :after', { after });
-    if (query.q) qb.andWhere('(u.email ILIKE :q OR u.name ILIKE :q)', { q: likePattern(query.q) });
+    // The email is encrypted: it matches whole (through its blind index), the name in part.
+    if (query.q)
+      qb.andWhere('(u.name ILIKE :q OR u.email_index = :qIndex)', {
+        q: likePattern(query.q),
+        qIndex: blindIndex(User, 'email', query.q.trim().toLowerCase()),
+      });
     return toPage(await qb.getMany(), query.limit, view);
   }
 
   async update(id: string, dto: UpdateUserDto): Promise<UserView> {
     if (dto.email === undefined && dto.name === undefined) throw new BadRequestException('Give email or name to change.');
     const changes: Partial<User> = {};
-    if (dto.email !== undefined) changes.email = dto.email;
+    if (dto.email !== undefined) {
+      changes.email = dto.email;
+      // null is refused by the database (NOT NULL): 400, nothing changed.
+      if (dto.email !== null) changes.emailIndex = blindIndex(User, 'email', dto.email);
+    }
     if (dto.name !== undefined) changes.name = dto.name;
     let rows: UserRow[];
     try {
@@ -79,7 +89,14 @@ export class UsersService {
       throw err;
     }
     if (!rows.length) throw new UserNotFoundError(id);
-    return fromRow(rows[0]);
+    return this.fromRow(rows[0]);
+  }
+
+  /** A row as RETURNING gives it: the email still encrypted, decrypted as the entity's column does. */
+  private fromRow(r: UserRow): UserView {
+    const column = this.users.metadata.findColumnWithPropertyName('email')!;
+    const email = (column.transformer as ValueTransformer).from(r.email) as string;
+    return { id: r.id, email, name: r.name, createdAt: r.created_at, updatedAt: r.updated_at };
   }
 
   async remove(id: string): Promise<void> {
@@ -101,10 +118,6 @@ interface UserRow {
   name: string;
   created_at: Date;
   updated_at: Date;
-}
-
-function fromRow(r: UserRow): UserView {
-  return { id: r.id, email: r.email, name: r.name, createdAt: r.created_at, updatedAt: r.updated_at };
 }
 
 function view(u: User): UserView {

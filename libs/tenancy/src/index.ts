@@ -97,3 +97,13 @@ export {
   type TenantLiveFigures,
 } from './usage/usage-reports';
 export { estimateCost, HOURS_PER_MONTH, BYTES_PER_GB, type UsageCost, type UsageFigures } from './usage/usage-cost';
+// Encryption: per-tenant data keys under a key-encryption key, encrypted columns, blind indexes, rotation.
+export type { EncryptionOptions } from './config/tenancy-options';
+export * from './errors/encryption.errors';
+export type { KeyProvider, DataKeyContext, WrappedDataKey } from './core/key-provider';
+export { LocalKeyProvider } from './encryption/local-key-provider';
+export { EncryptedColumn, blindIndex, type EncryptedColumnOptions } from './encryption/encrypted-column';
+export { TenantKeyring } from './encryption/tenant-keyring';
+export type { TenantDataKeys } from './encryption/tenant-data-keys';
+export { TenantReencryption, type ReencryptionReport } from './lifecycle/tenant-reencryption';
+export { decryptValue, keyVersionOf, type ValueContext } from './encryption/value-cipher';

@@ -86,6 +86,8 @@ import { RecentLoad } from './usage/recent-load';
 import { TenantStorage } from './usage/tenant-storage';
 import { UsageLedger } from './usage/usage-ledger';
 import { UsageReports } from './usage/usage-reports';
+import { TenantKeyring } from './encryption/tenant-keyring';
+import { TenantReencryption } from './lifecycle/tenant-reencryption';
 
 /** How the module was registered (`isGlobal`, `cls`), for its own `configure`. */
 const TENANCY_REGISTRATION = Symbol('nest-tenancy:registration');
@@ -143,6 +145,8 @@ const PROVIDERS: Provider[] = [
   RecentLoad,
   NoisyNeighbours,
   UsageReports,
+  TenantKeyring,
+  TenantReencryption,
   currentTenantProvider,
   TenantCacheableRoutes,
   TenantLifecycleHooks,
@@ -183,6 +187,8 @@ const EXPORTS = [
   RecentLoad,
   NoisyNeighbours,
   UsageReports,
+  TenantKeyring,
+  TenantReencryption,
   CURRENT_TENANT,
   CURRENT_STRATEGY,
   CURRENT_TENANT_DATA_SOURCE,

@@ -23,7 +23,7 @@ export class CreateUserDto {
 export class UpdateUserDto extends PartialType(CreateUserDto) {}
 
 export class ListUsersQueryDto extends ListQueryDto {
-  @ApiPropertyOptional({ description: 'matches name or email, case-insensitive' })
+  @ApiPropertyOptional({ description: 'matches part of the name (case-insensitive) or the whole email' })
   @IsOptional()
   @IsString()
   @MaxLength(100)

@@ -162,6 +162,45 @@ export class CreateUsageLedger1732752000006 implements MigrationInterface {
   }
 }
 
+/**
+ * Tenants' data keys, wrapped by a key-encryption key (`kek_id` names it), one row per key version
+ * (see encryption/tenant-keyring.ts): deleting a tenant deletes its rows (crypto-shredding), so no
+ * "destroyed" flag is kept; `deleted_tenants` says when. `key_rotations` records each tenant's
+ * re-encryption under a new version (its target and how far it got), so a stopped one resumes.
+ * The column is `tenant`, not `tenant_id`: these are the kit's records about a tenant, not rows of
+ * a tenant-owned table (which is what a `tenant_id` column marks).
+ */
+export class CreateTenantKeys1732752000008 implements MigrationInterface {
+  name = 'CreateTenantKeys1732752000008';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      CREATE TABLE tenant_keys (
+        tenant text NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        version integer NOT NULL CHECK (version > 0),
+        kek_id text NOT NULL,
+        wrapped_key bytea NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (tenant, version)
+      )`);
+    await q.query(`
+      CREATE TABLE key_rotations (
+        tenant text PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
+        target_version integer NOT NULL,
+        progress jsonb NOT NULL DEFAULT '{}',
+        rows_done bigint NOT NULL DEFAULT 0,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        finished_at timestamptz
+      )`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE key_rotations`);
+    await q.query(`DROP TABLE tenant_keys`);
+  }
+}
+
 export const CONTROL_MIGRATIONS = [
   CreateTenantCatalog1732752000000,
   CreateMigrationLedger1732752000002,
@@ -169,4 +208,5 @@ export const CONTROL_MIGRATIONS = [
   CreateLifecycleLocks1732752000004,
   CreateSeedRecords1732752000005,
   CreateUsageLedger1732752000006,
+  CreateTenantKeys1732752000008,
 ];

@@ -6,6 +6,7 @@ import type { Keyv } from 'keyv';
 import type { MigrationInterface } from 'typeorm';
 import { databaseOf } from '../core/connection-url';
 import type { ResolverName, TenantSource } from './tenant-source';
+import type { KeyProvider } from '../core/key-provider';
 
 /** The three isolation models, by the names used in configuration. */
 export { ISOLATION_MODELS, type IsolationModel } from '../core/isolation-model';
@@ -399,17 +400,44 @@ export interface TenancyModuleOptions {
    * to one shard (Citus mode refuses `false`); on plain PostgreSQL it is defence in depth. Default true.
    */
   tenantPredicate?: boolean;
+  /**
+   * Per-tenant encryption of `@EncryptedColumn()` columns (see `EncryptionOptions`). Default: off
+   * (such columns store what they are given).
+   */
+  encryption?: EncryptionOptions;
+}
+
+/** `encryption`: tenants' data keys, wrapped by a key provider's key-encryption key. */
+export interface EncryptionOptions {
+  /** Wraps and unwraps the data keys: `LocalKeyProvider.fromEnvironment()`, or a KMS adapter. Required. */
+  keyProvider: KeyProvider;
+  /** Tenants whose unwrapped data keys this process keeps in memory at most (least recently used out). Default 10,000. */
+  cacheSize?: number;
+  /** How long a tenant's unwrapped keys are kept before they are read again, in milliseconds. Default 300,000 ms. */
+  cacheMillis?: number;
 }
 
 export type ResolvedTenancyOptions = Required<
   Omit<
     TenancyModuleOptions,
-    'resolution' | 'naming' | 'pool' | 'databasePools' | 'servers' | 'timeouts' | 'rate' | 'entities' | 'cache' | 'citus' | 'usage'
+    | 'resolution'
+    | 'naming'
+    | 'pool'
+    | 'databasePools'
+    | 'servers'
+    | 'timeouts'
+    | 'rate'
+    | 'entities'
+    | 'cache'
+    | 'citus'
+    | 'usage'
+    | 'encryption'
   >
 > & {
   cache: Pick<TenantCacheOptions, 'manager' | 'stores' | 'redisUrl'> &
     Required<Pick<TenantCacheOptions, 'ttlMillis' | 'timeoutMillis' | 'responseTtlSeconds'>>;
   usage: Required<Omit<UsageOptions, 'noisy'>> & { noisy: Required<NonNullable<UsageOptions['noisy']>> };
+  encryption: { keyProvider?: KeyProvider; cacheSize: number; cacheMillis: number };
   entities: Function[];
   rate?: RateLimit;
   citus: 'auto' | boolean;
@@ -528,6 +556,11 @@ export function resolveTenancyOptions(options: TenancyModuleOptions): ResolvedTe
       statementMillis: options.timeouts?.statementMillis ?? 5_000,
       lockMillis: options.timeouts?.lockMillis ?? 2_000,
       idleInTransactionMillis: options.timeouts?.idleInTransactionMillis ?? 10_000,
+    },
+    encryption: {
+      keyProvider: options.encryption?.keyProvider,
+      cacheSize: options.encryption?.cacheSize ?? 10_000,
+      cacheMillis: options.encryption?.cacheMillis ?? 300_000,
     },
   };
 }

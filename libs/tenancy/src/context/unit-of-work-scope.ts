@@ -8,6 +8,7 @@ import { UnitOfWorkFactory } from '../data-source/unit-of-work-factory';
 import { pgErrorCode, READ_ONLY_TRANSACTION } from '../errors/pg-error-code';
 import { ClsContextMissingError, TenantMovingError } from '../errors/tenancy.errors';
 import { TenantActivity } from './tenant-activity';
+import { TenantKeyring } from '../encryption/tenant-keyring';
 import { TenantContext } from './tenant-context';
 
 /** What `bindToResponse` needs of an HTTP response: Node's `ServerResponse` has it. */
@@ -42,6 +43,7 @@ export class UnitOfWorkScope {
     private readonly context: TenantContext,
     private readonly activity: TenantActivity = new TenantActivity(),
     @Optional() private readonly responses?: TenantResponseCache,
+    @Optional() private readonly keyring?: TenantKeyring,
   ) {}
 
   /** The unit of the current async context, or undefined outside a tenant's context. */
@@ -67,9 +69,23 @@ export class UnitOfWorkScope {
     this.context.enter(tenant, unit);
   }
 
-  /** Takes the unit's concurrency slot and DataSource lease (see `UnitOfWork.start`). */
+  /**
+   * Takes the unit's concurrency slot and DataSource lease (see `UnitOfWork.start`), and makes the
+   * tenant's data keys the context's (see `TenantKeyring.enter`; from memory once cached).
+   */
   start(unit: UnitOfWork): Promise<void> {
-    return unit.start();
+    const keys = unit.tenant && this.keyring?.enter(unit.tenant.id);
+    if (!keys) return unit.start();
+    // Both settle before an error is passed on, so a rollback never races a start still under way.
+    const started = unit.start();
+    return keys.then(
+      () => started,
+      (err) =>
+        started.then(
+          () => Promise.reject(err),
+          () => Promise.reject(err),
+        ),
+    );
   }
 
   /**

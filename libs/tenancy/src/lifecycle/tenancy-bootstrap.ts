@@ -14,6 +14,7 @@ import { CitusMode } from '../connections/citus-mode';
 import { DeploymentUpgrade } from './deployment-upgrade';
 import { MigrationRunner } from '../migrations/migration-runner';
 import { TenantProvisioner } from './tenant-provisioner';
+import { TenantKeyring } from '../encryption/tenant-keyring';
 
 /**
  * Start-up, in order: Citus mode (option `citus`, see CitusMode), control tables, the deployment's identity, runtime role, catalog (and its
@@ -37,6 +38,7 @@ export class TenancyBootstrap implements OnModuleInit {
     private readonly upgrade: DeploymentUpgrade,
     private readonly locks: ControlLocks,
     private readonly citus: CitusMode,
+    private readonly keyring: TenantKeyring,
   ) {}
 
   /** See `TenancyModuleOptions.restrictControlDatabase`. */
@@ -92,6 +94,8 @@ export class TenancyBootstrap implements OnModuleInit {
     if (await this.citus.detect()) this.logger.log('Citus mode: the control database runs the citus extension (option citus)');
     await this.migrateControl();
     await this.deployment.init();
+    // Before anything is served: the key-encryption keys given must unwrap the stored data keys.
+    await this.keyring.verify();
     await this.role.ensureOn('default');
     await this.restrictControlDatabase();
     await this.catalog.start();

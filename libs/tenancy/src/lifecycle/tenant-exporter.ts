@@ -9,11 +9,19 @@ import { CitusMode } from '../connections/citus-mode';
 import { citusPreamble } from '../strategies/transaction-preamble';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
 import { tenantTables } from '../migrations/tenant-tables';
+import { TenantKeyring } from '../encryption/tenant-keyring';
+import { encryptedColumnsOf, type EncryptedColumnSpec } from '../encryption/encrypted-column';
+import { openWith } from '../encryption/tenant-keys-context';
+import { UndecryptableValueError } from '../errors/encryption.errors';
+import type { TenantDataKeys } from '../encryption/tenant-data-keys';
 
 /**
  * Streams all of a tenant's rows as NDJSON, whatever its model: a header line, then one line per
  * row (`{"table":"users","row":{...}}`), parents before children and each table in key order, all
  * read from one consistent snapshot. Rows stream through a cursor, so memory stays flat.
+ * Encrypted columns (`@EncryptedColumn`) are exported decrypted: the export is the tenant's
+ * plaintext (UndecryptableValueError when a value does not decrypt with its keys); their blind
+ * indexes, derived from them under this deployment's key, are left out.
  */
 @Injectable()
 export class TenantExporter {
@@ -22,10 +30,12 @@ export class TenantExporter {
     private readonly strategies: IsolationStrategies,
     private readonly catalog: TenantCatalog,
     private readonly citus: CitusMode,
+    private readonly keyring: TenantKeyring,
   ) {}
 
   async *export(tenant: TenantRecord): AsyncGenerator<string> {
     const location = this.strategies.for(tenant.strategy).location(tenant);
+    const keys = await this.keyring.read(tenant.id);
     const { dataSource, close } = await this.owner.open(location.server, location.database);
     const runner = dataSource.createQueryRunner();
     let ok = false;
@@ -46,7 +56,10 @@ export class TenantExporter {
           ),
         );
         const prefix = `{"table":${JSON.stringify(table.name)},"row":`;
-        for await (const chunk of stream as AsyncIterable<{ row: string }>) yield `${prefix}${chunk.row}}\n`;
+        const encrypted = encryptedColumnsOf(table.name);
+        for await (const chunk of stream as AsyncIterable<{ row: string }>) {
+          yield `${prefix}${encrypted.length ? decrypted(chunk.row, keys, table.name, encrypted) : chunk.row}}\n`;
+        }
       }
       await client.query('COMMIT');
       ok = true;
@@ -57,4 +70,20 @@ export class TenantExporter {
       if (ok) await this.catalog.markExported(tenant.id);
     }
   }
+}
+
+/** The row (JSON text) with its encrypted columns decrypted. */
+function decrypted(json: string, keys: TenantDataKeys | undefined, table: string, specs: EncryptedColumnSpec[]): string {
+  const row = JSON.parse(json) as Record<string, unknown>;
+  for (const { column, blindIndex } of specs) {
+    if (blindIndex) delete row[blindIndex];
+    const value = row[column];
+    if (typeof value !== 'string') continue;
+    if (!keys) {
+      if (value.startsWith('enc1:')) throw new UndecryptableValueError(table, column);
+      continue;
+    }
+    row[column] = openWith(keys, value, table, column);
+  }
+  return JSON.stringify(row);
 }

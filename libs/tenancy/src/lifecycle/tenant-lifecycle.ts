@@ -9,6 +9,7 @@ import { TenantStateError, UnknownTenantError } from '../errors/tenancy.errors';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
 import { MigrationLedger } from '../migrations/migration-ledger';
 import { moveLockKey } from './move-lock';
+import { TenantKeyring } from '../encryption/tenant-keyring';
 
 /** Suspend, resume and delete: the state changes of a tenant after it is provisioned. */
 @Injectable()
@@ -23,6 +24,7 @@ export class TenantLifecycle {
     private readonly locks: ControlLocks,
     private readonly seedRecords: SeedRecords,
     private readonly hooks: TenantLifecycleHooks,
+    private readonly keyring: TenantKeyring,
   ) {}
 
   require(id: string): TenantRecord {
@@ -57,10 +59,11 @@ export class TenantLifecycle {
    * rows from the shared tables) and then removes it from the catalog. Asks for an export first
    * unless `force`. Marked `deleting` first, so it is no longer served, and safe to run again.
    * A deleted tenant stays deleted even if the tenants file lists it (provisioning it explicitly
-   * brings it back, empty). Once the rows are gone and before the tenant leaves the catalog, the
-   * lifecycle listeners forget it (the tenant cache is emptied): when one fails, the delete stops
-   * there with TenantLifecycleHookError, the tenant stays `deleting` (not served), and running the
-   * delete again finishes it.
+   * brings it back, empty). Its data keys are destroyed first (crypto-shredding): from then on its
+   * encrypted values cannot be decrypted, not even from a backup taken before. Once the rows are gone and before
+   * the tenant leaves the catalog, the lifecycle listeners forget it (the tenant cache is emptied):
+   * when one fails, the delete stops there with TenantLifecycleHookError, the tenant stays `deleting`
+   * (not served), and running the delete again finishes it.
    */
   async remove(id: string, options: { force?: boolean } = {}): Promise<void> {
     const tenant = this.require(id);
@@ -73,6 +76,7 @@ export class TenantLifecycle {
       moveLockKey(id),
       async () => {
         await this.catalog.setStatus(id, 'deleting');
+        await this.keyring.destroy(id);
         await this.strategies.for(tenant.strategy).drop(tenant);
         // A move that did not finish (its mover killed, or its verification failed) may have left
         // the tenant's rows at its other end: they go too.

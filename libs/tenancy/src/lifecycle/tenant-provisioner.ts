@@ -8,6 +8,7 @@ import { isValidTenantId } from '../core/tenant-id';
 import { IsolationStrategies } from '../strategies/isolation-strategies';
 import { MigrationLedger } from '../migrations/migration-ledger';
 import { TenantMigrations } from './tenant-migrations';
+import { TenantKeyring } from '../encryption/tenant-keyring';
 
 /**
  * Makes tenants ready to serve. A tenant is recorded as `provisioning` first and only marked
@@ -30,6 +31,7 @@ export class TenantProvisioner {
     private readonly ledger: MigrationLedger,
     private readonly migrations: TenantMigrations,
     private readonly seedRecords: SeedRecords,
+    private readonly keyring: TenantKeyring,
   ) {}
 
   modelOf(def: Pick<TenantDefinition, 'tier' | 'strategy' | 'id'>): IsolationModel {
@@ -80,6 +82,8 @@ export class TenantProvisioner {
       if (err instanceof DeploymentOwnershipError && record.status === 'provisioning') await this.catalog.remove(record.id);
       throw err;
     }
+    // Its data key, before it is served (a tenant from before encryption gets one on first use).
+    if (record.status === 'provisioning') await this.keyring.ensure(record.id);
     // A place of its own has its own ledger entry; a common place's is recorded by seed and migrations.
     if (this.strategies.hasOwnLedgerEntry(record)) await this.ledger.recordCurrent(record.id, record.server, this.migrations.latest);
     if (record.status === 'provisioning') return (await this.catalog.setStatus(record.id, 'active'))!;
