@@ -22,6 +22,11 @@
  * written with the raw figures to bench/results/<date>-bench.md and .json. With `BENCH_PROFILE=1`,
  * a CPU profile by category of each endpoint on the plain app and the kit follows (`-profile.md`).
  *
+ * The kit runs with its encrypted columns (the reference app's user email and project description)
+ * as `BENCH_ENCRYPTION` says: `off` by default, so every target stores the same plaintext and the
+ * ratios are the cost of tenancy; `on` gives the reference app as it ships (`npm run
+ * bench:encryption` measures encryption alone).
+ *
  * `BENCH_VARIANTS` adds targets: each is one more kit process on the same database with environment
  * overrides, measured on the shared model's tenant and its data, e.g.
  * `BENCH_VARIANTS='{"bare":{"LOG_LEVEL":"silent","METRICS":"off"}}'` adds "kit shared bare": the
@@ -29,7 +34,6 @@
  * `BENCH_TARGETS` (comma-separated, say `plain,shared,shared bare`) measures only those targets; the
  * plain app is always measured, for the ratios.
  */
-import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -52,6 +56,8 @@ const QUIET_WAIT = Number(process.env.BENCH_QUIET_WAIT ?? 120);
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const PROBE = { nodeArgs: ['--require', './dist/bench/cpu-profile-probe.js'], ipc: true };
 const PLATFORM = httpPlatformFromEnv();
+/** The kit's encrypted columns (TENANCY_ENCRYPTION): off unless `BENCH_ENCRYPTION=on`. */
+const ENCRYPTION = process.env.BENCH_ENCRYPTION === 'on' ? 'on' : 'off';
 const SEED = 1000;
 const MODELS = ['shared', 'schema', 'database'] as const;
 /** Kit variants: name → environment overrides (`BENCH_VARIANTS`, a JSON object). */
@@ -114,7 +120,7 @@ const ENDPOINTS: Endpoint[] = [
         {
           setupRequest: (req) => ({
             ...req,
-            body: JSON.stringify({ email: `bench${posted++}-${target}-${process.pid}@x.test`, name: 'Bench' }),
+            body: JSON.stringify({ email: `bench${posted++}-${target.replace(/\W+/g, '-')}-${process.pid}@x.test`, name: 'Bench' }),
           }),
         },
       ],
@@ -185,8 +191,7 @@ async function checkAnswers(target: Target, service: Service): Promise<void> {
 
 function start(script: string, env: NodeJS.ProcessEnv): ChildProcess {
   return spawn(process.execPath, [...(PROFILE ? PROBE.nodeArgs : []), script], {
-    // Production requires a key-encryption key for the kit's encrypted columns (the others ignore it).
-    env: { ...process.env, NODE_ENV: 'production', TENANCY_KEKS: `bench:${randomBytes(32).toString('base64')}`, ...env },
+    env: { ...process.env, NODE_ENV: 'production', ...env },
     stdio: PROFILE ? ['ignore', 'ignore', 'inherit', 'ipc'] : ['ignore', 'ignore', 'inherit'],
   });
 }
@@ -331,7 +336,7 @@ async function main(): Promise<void> {
       dir,
       databaseUrl: pg.url,
       tenants,
-      env: { TENANCY_POOL_MAX: '10', ...platform },
+      env: { TENANCY_POOL_MAX: '10', TENANCY_ENCRYPTION: ENCRYPTION, ...platform },
       ...(PROFILE ? PROBE : {}),
     });
     stops.push(kit.stop);
@@ -342,7 +347,7 @@ async function main(): Promise<void> {
         dir,
         databaseUrl: pg.url,
         tenants,
-        env: { TENANCY_POOL_MAX: '10', ...platform, ...env },
+        env: { TENANCY_POOL_MAX: '10', TENANCY_ENCRYPTION: ENCRYPTION, ...platform, ...env },
         ...(PROFILE ? PROBE : {}),
       });
       stops.push(variants[name].stop);
@@ -400,7 +405,7 @@ async function main(): Promise<void> {
       }
     }
     const loadAtEnd = load1();
-    const settings = `${CONNECTIONS} connections, median of ${ROUNDS} alternated rounds of ${SECONDS} s, ${SEED} users and projects per target${Object.keys(VARIANTS).length ? `; kit variants ${JSON.stringify(VARIANTS)}` : ''}`;
+    const settings = `${CONNECTIONS} connections, median of ${ROUNDS} alternated rounds of ${SECONDS} s, ${SEED} users and projects per target; kit encryption ${ENCRYPTION}${Object.keys(VARIANTS).length ? `; kit variants ${JSON.stringify(VARIANTS)}` : ''}`;
     const header = [
       `${date.toISOString()}, ${machine()}, node ${process.version}, HTTP platform ${PLATFORM}; ${settings}.`,
       `1-minute load: ${loadAtStart.toFixed(2)} at start, ${loadBefore.toFixed(2)} when measuring began` +
@@ -427,6 +432,7 @@ async function main(): Promise<void> {
         rounds: ROUNDS,
         seed: SEED,
         quietWait: QUIET_WAIT,
+        encryption: ENCRYPTION,
         variants: VARIANTS,
       },
       load: { start: loadAtStart, measuringBegan: loadBefore, quietReached: quiet, end: loadAtEnd },

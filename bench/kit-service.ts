@@ -6,6 +6,12 @@ import { stringify } from 'yaml';
 import { freePort } from '../src/database/embedded-postgres';
 import { waitForHttp } from './wait-for-http';
 
+/**
+ * The key-encryption key of every kit this bench process starts (production requires one for the
+ * encrypted columns): one per run, so two kits on the same databases read each other's rows.
+ */
+export const BENCH_KEKS = `bench:${randomBytes(32).toString('base64')}`;
+
 /** A service of the benches, running as a child process. */
 export interface BenchService {
   /** `http://127.0.0.1:<port>`. */
@@ -42,8 +48,7 @@ export async function startKit(options: {
   const env = {
     ...process.env,
     NODE_ENV: 'production',
-    // Production requires a key-encryption key for the encrypted columns: one per run.
-    TENANCY_KEKS: `bench:${randomBytes(32).toString('base64')}`,
+    TENANCY_KEKS: BENCH_KEKS,
     DATABASE_URL: options.databaseUrl,
     TENANCY_CONFIG: configFile,
     PORT: String(port),
