@@ -14,6 +14,14 @@ export class TenantDataKeys {
   readonly loadedAt = Date.now();
   /** Set when a value named a newer version than these keys hold: re-read at the next unit of work. */
   stale = false;
+  /** The newest version a value named when `stale` was set (0 when none). */
+  staleFor = 0;
+  /**
+   * The newest version these keys were read to find: at least `current`, and the `staleFor` of the
+   * keys they replaced. A value naming a version up to this one that is not among `keys` does not
+   * exist (it was looked for after the value was written), rather than being too new.
+   */
+  checkedUpTo = 0;
 
   constructor(
     readonly tenantId: string,
@@ -23,6 +31,7 @@ export class TenantDataKeys {
     const first = keys.get(Math.min(...keys.keys()));
     this.indexKey = Buffer.from(hkdfSync('sha256', first!, Buffer.alloc(0), 'nest-tenancy/blind-index/v1', 32));
     this.current = Math.max(...keys.keys());
+    this.checkedUpTo = this.current;
   }
 
   /** The newest version: the one new values are encrypted with. */

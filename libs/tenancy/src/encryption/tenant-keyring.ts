@@ -34,6 +34,8 @@ export class TenantKeyring implements OnModuleInit {
   private readonly logger = new Logger('TenantKeyring');
   private readonly cache = new Map<string, TenantDataKeys>();
   private readonly loading = new Map<string, Promise<TenantDataKeys>>();
+  /** Per tenant, the newest key version a value named that the replaced cached keys lacked (see TenantDataKeys.checkedUpTo). */
+  private readonly lookedFor = new Map<string, number>();
 
   constructor(
     @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
@@ -128,6 +130,7 @@ export class TenantKeyring implements OnModuleInit {
     if (!keys) return undefined;
     if (keys.stale) {
       this.cache.delete(tenantId);
+      this.lookedFor.set(tenantId, Math.max(this.lookedFor.get(tenantId) ?? 0, keys.staleFor));
       return undefined;
     }
     // Kept past cacheMillis: served while they are read again in the background.
@@ -153,6 +156,9 @@ export class TenantKeyring implements OnModuleInit {
       pending = (async () => {
         const keys = (await this.read(tenantId)) ?? ((await this.create(tenantId, 1)) ? await this.read(tenantId) : undefined);
         if (!keys) throw new DataKeyUnavailableError(tenantId);
+        // Read after a value named a version the cached keys lacked: one still missing now does not exist.
+        keys.checkedUpTo = Math.max(keys.current, this.lookedFor.get(tenantId) ?? 0);
+        this.lookedFor.delete(tenantId);
         this.cache.set(tenantId, keys);
         while (this.cache.size > this.options.encryption.cacheSize) this.cache.delete(this.cache.keys().next().value!);
         return keys;

@@ -33,7 +33,8 @@ export function sealWith(keys: TenantDataKeys, plaintext: string, table: string,
  * re-encryption command encrypts such values.
  * @throws UndecryptableValueError (409) when it does not authenticate under the tenant's key;
  * DataKeyUnavailableError (503) when its key version is newer than the ones loaded (another
- * instance just added it: the keys are re-read at the next unit of work).
+ * instance just added it: the keys are re-read at the next unit of work); once they have been
+ * re-read for that version and still lack it, UndecryptableValueError (409): retrying cannot help.
  */
 export function openWith(keys: TenantDataKeys, stored: string, table: string, column: string): string {
   const version = keyVersionOf(stored);
@@ -43,8 +44,9 @@ export function openWith(keys: TenantDataKeys, stored: string, table: string, co
   }
   const key = keys.keys.get(version);
   if (!key) {
-    if (version > keys.current) {
+    if (version > keys.checkedUpTo) {
       keys.stale = true;
+      keys.staleFor = Math.max(keys.staleFor, version);
       throw new DataKeyUnavailableError(keys.tenantId);
     }
     throw new UndecryptableValueError(table, column);
