@@ -13,8 +13,14 @@ describe('redactSecretsIn', () => {
   it('cuts secrets out of query strings and keeps the other parameters', () => {
     assert.equal(
       redactSecretsIn('/users?access_token=abc.def&limit=5&api_key=k1&password=p&q=x'),
-      '/users?access_token=[Redacted]&limit=5&api_key=[Redacted]&password=[Redacted]&q=x',
+      '/users?access_token=[Redacted]&limit=5&api_key=[Redacted]&password=[Redacted]&q=[Redacted]',
     );
+  });
+
+  it("cuts out a search term: it may be an encrypted column's plaintext (GET /users?q=<email>)", () => {
+    assert.equal(redactSecretsIn('/users?limit=20&q=ada%40acme.test'), '/users?limit=20&q=[Redacted]');
+    assert.equal(redactSecretsIn('/users?q=ada@acme.test&limit=20'), '/users?q=[Redacted]&limit=20');
+    assert.equal(redactSecretsIn('/users?sq=kept&faq=kept'), '/users?sq=kept&faq=kept');
   });
 
   it('leaves text without secrets as it is', () => {

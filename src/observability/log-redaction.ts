@@ -38,8 +38,9 @@ export const REDACTED = '[Redacted]';
 
 // `scheme://user:password@` in any URL (postgres://, redis://, https://...).
 const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@/\s]*@/gi;
-// `token=...`, `access_token=...`, `password=...`, `secret=...`, `api_key=...`, `sig=...` in a query string.
-const QUERY_SECRET = /([?&;](?:[a-z_-]*token|password|passwd|secret|api[_-]?key|key|sig|signature|code)=)[^&#\s]*/gi;
+// `token=...`, `access_token=...`, `password=...`, `secret=...`, `api_key=...`, `sig=...` in a query string,
+// and the search term `q=...`: a search by email names an encrypted column's plaintext.
+const QUERY_SECRET = /([?&;](?:[a-z_-]*token|password|passwd|secret|api[_-]?key|key|sig|signature|code|q)=)[^&#\s]*/gi;
 
 /** `text` with URL passwords and query-string secrets replaced by `[Redacted]`. Cheap when there are none. */
 export function redactSecretsIn(text: string): string {
