@@ -20,7 +20,7 @@ export class ListCommand extends CommandRunner {
         `${t.id.padEnd(40)} ${t.strategy.padEnd(9)} ${(t.tier ?? '-').padEnd(12)} ${t.status.padEnd(12)} ${bytes(t.sizeBytes).padStart(10)}  ${t.version ?? '-'}`,
       );
     }
-    console.log(`${rows.length} tenants`);
+    console.log(`${rows.length} tenant${rows.length === 1 ? '' : 's'}`);
   }
 }
 

@@ -54,6 +54,6 @@ export function usageTable(report: UsageReport): string[] {
       ].join(' '),
     );
   }
-  lines.push(`${report.tenants.length} tenants, total ${money(total)}`);
+  lines.push(`${report.tenants.length} tenant${report.tenants.length === 1 ? '' : 's'}, total ${money(total)}`);
   return lines;
 }
