@@ -93,6 +93,11 @@ export class NoisyNeighbours implements OnModuleInit, OnModuleDestroy {
     return this.noisy.has(tenantId);
   }
 
+  /** Forgets `tenantId` (a deleted tenant): not held noisy, and not reported quiet again either. */
+  forget(tenantId: string): void {
+    this.noisy.delete(tenantId);
+  }
+
   /** The tenants the detection holds as noisy now. */
   current(): TenantRecord[] {
     return [...this.noisy.values()].map((n) => n.tenant);
