@@ -169,7 +169,7 @@ export class NoisyNeighbours implements OnModuleInit, OnModuleDestroy {
       databaseMs: round(l.databaseMs),
       ratio: round(ratio),
       since: this.noisy.get(l.tenant.id)?.since ?? null,
-      throttled: this.admission.isThrottled(l.tenant.id),
+      throttled: this.admission.isThrottled(l.tenant),
     };
   }
 
