@@ -3,7 +3,9 @@
 // and through the admin API; the costs follow the prices of the tenants file (a tier's own
 // override); a flooding tenant is reported noisy, logged, counted in the metrics and held to its
 // tier's rate (429) while the others are served; bad input is 400, no token 401, a tenant's token
-// 403, an unknown tenant 404; `tenancy usage` prints the same figures; TENANCY_USAGE=off records nothing.
+// 403, an unknown tenant 404; `tenancy usage` prints the same figures; TENANCY_USAGE=off records nothing;
+// a tenant deleted and provisioned again starts from zero (on this instance and another); a `to` in
+// the future is capped at now.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
@@ -49,6 +51,8 @@ const TENANTS: TenantDefinition[] = [
   { id: 'q-schema', name: 'Q Schema', tier: 'pro' },
   { id: 'q-db', name: 'Q Db', tier: 'enterprise' },
   { id: 'loud', name: 'Loud', tier: 'loud' },
+  // Floods too, in a tier without throttleWhenNoisy.
+  { id: 'brash', name: 'Brash', tier: 'free' },
 ];
 
 function sign(claims: JWTPayload): Promise<string> {
@@ -95,6 +99,21 @@ describe('usage ledger, cost and noisy neighbours', () => {
     return res;
   };
   const get = (path: string) => request(t.http).get(path).set('Authorization', `Bearer ${admin}`);
+  /** Sends `tenantId` `batches` × 10 GETs, 10 at a time; how many were served (200). */
+  const flood = async (tenantId: string, batches: number) => {
+    let served = 0;
+    for (let batch = 0; batch < batches; batch++) {
+      const answers = await Promise.all(Array.from({ length: 10 }, () => request(t.http).get('/users').set(as(tenantId))));
+      served += answers.filter((r) => r.status === 200).length;
+    }
+    return served;
+  };
+  /** The log line that said `tenantId` turned noisy. */
+  const noisyLine = (tenantId: string) =>
+    logs
+      .flatMap((l) => l.split('\n').filter(Boolean))
+      .map((l) => JSON.parse(l))
+      .find((l) => l.tenant === tenantId && /noisy neighbour/.test(l.msg));
 
   beforeAll(async () => {
     t = await startTestApp({
@@ -244,12 +263,7 @@ describe('usage ledger, cost and noisy neighbours', () => {
     noisy.onModuleDestroy();
     for (const id of QUIET) for (let n = 0; n < 3; n++) assert.equal((await request(t.http).get('/users').set(as(id))).status, 200);
     // Not noisy yet: its tier's rate does not apply, 250 requests in a few seconds are all served.
-    let served = 0;
-    for (let batch = 0; batch < 25; batch++) {
-      const answers = await Promise.all(Array.from({ length: 10 }, () => request(t.http).get('/users').set(as('loud'))));
-      served += answers.filter((r) => r.status === 200).length;
-    }
-    assert.equal(served, 250);
+    assert.equal(await flood('loud', 25), 250);
     noisy.check();
     const report = await get('/admin/tenants/noisy?seconds=300');
     assert.equal(report.status, 200, report.text);
@@ -266,16 +280,13 @@ describe('usage ledger, cost and noisy neighbours', () => {
     assert.equal(loud.throttled, true);
     assert.ok(!Number.isNaN(new Date(loud.since).getTime()));
     // The log line names the tenant.
-    const line = logs
-      .flatMap((l) => l.split('\n').filter(Boolean))
-      .map((l) => JSON.parse(l))
-      .find((l) => l.tenant === 'loud' && /noisy neighbour/.test(l.msg));
+    const line = noisyLine('loud');
     assert.ok(line, 'a log line for the noisy tenant');
     assert.equal(line.model, 'shared');
     assert.equal(line.tier, 'loud');
     // Held to 5 a second: a burst gets 429s with Retry-After; the other tenants are served meanwhile.
-    const flood = await Promise.all(Array.from({ length: 30 }, () => request(t.http).get('/users').set(as('loud'))));
-    const refused = flood.filter((r) => r.status === 429);
+    const burst = await Promise.all(Array.from({ length: 30 }, () => request(t.http).get('/users').set(as('loud'))));
+    const refused = burst.filter((r) => r.status === 429);
     assert.ok(refused.length >= 20, `${refused.length} of 30 refused`);
     assert.ok(Number(refused[0].headers['retry-after']) >= 1);
     for (const id of QUIET) assert.equal((await request(t.http).get('/users').set(as(id))).status, 200, id);
@@ -297,8 +308,34 @@ describe('usage ledger, cost and noisy neighbours', () => {
     assert.match(metrics.text, /^tenancy_noisy_neighbour_events_total\{model="shared",tier="loud",throttled="true"\} 1$/m);
   });
 
+  it('a flooding tenant of a tier without throttleWhenNoisy is reported noisy but not throttled, in the API and the log, and is not limited', async () => {
+    const noisy = t.app.get(NoisyNeighbours);
+    noisy.onModuleDestroy();
+    assert.equal(await flood('brash', 30), 300);
+    noisy.check();
+    assert.equal(noisy.isNoisy('brash'), true);
+    const report = await get('/admin/tenants/noisy?seconds=300');
+    assert.equal(report.status, 200, report.text);
+    const brash = report.body.tenants.find((x: { tenantId: string }) => x.tenantId === 'brash');
+    assert.ok(brash, report.text);
+    assert.ok(brash.ratio > 10, `ratio ${brash.ratio}`);
+    assert.equal(brash.throttled, false);
+    const line = noisyLine('brash');
+    assert.ok(line, 'a log line for the noisy tenant');
+    assert.equal(line.throttled, false);
+    // Still served in full while noisy: nothing holds it to a rate.
+    const more = await Promise.all(Array.from({ length: 30 }, () => request(t.http).get('/users').set(as('brash'))));
+    assert.deepEqual(
+      more.map((r) => r.status),
+      more.map(() => 200),
+    );
+  });
+
   it('answers 400 to bad input, 404 to an unknown tenant, and its routes are not taken by /admin/tenants/:id', async () => {
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
     for (const path of [
+      `/admin/usage?from=${tomorrow}`,
+      `/admin/tenants/u-db/usage?from=${tomorrow}`,
       '/admin/usage?period=year',
       '/admin/usage?from=yesterday',
       '/admin/usage?from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z',
@@ -324,6 +361,31 @@ describe('usage ledger, cost and noisy neighbours', () => {
     const activity = await get('/admin/tenants/activity');
     assert.equal(activity.status, 200, activity.text);
     assert.equal(activity.body.seconds, 60);
+  });
+
+  it('caps a `to` in the future at now: usage and storage are billed only up to now', async () => {
+    const from = new Date(Date.now() - 86_400_000);
+    const future = new Date(Date.now() + 396 * 86_400_000).toISOString();
+    const before = Date.now();
+    const res = await get(`/admin/usage?from=${from.toISOString()}&to=${future}`);
+    const after = Date.now();
+    assert.equal(res.status, 200, res.text);
+    const to = new Date(res.body.to).getTime();
+    assert.ok(to >= before && to <= after, `to ${res.body.to} is now`);
+    assert.equal(res.body.from, from.toISOString());
+    const hours = (to - from.getTime()) / 3_600_000;
+    const row = res.body.tenants.find((x: { tenantId: string }) => x.tenantId === 'u-db');
+    assert.ok(row.storageBytes > 0);
+    const storage = (row.storageBytes / BYTES_PER_GB) * PRICES.storagePerGbMonth * (hours / HOURS_PER_MONTH);
+    assert.ok(Math.abs(row.cost.storage - storage) < 2e-6, `storage ${row.cost.storage} vs ${storage} over ${hours} h`);
+    // More than 400 days asked, fewer once capped: answered.
+    const long = await get(`/admin/usage?from=${from.toISOString()}&to=${new Date(Date.now() + 500 * 86_400_000).toISOString()}`);
+    assert.equal(long.status, 200, long.text);
+    const series = await get(`/admin/tenants/u-db/usage?from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${future}`);
+    assert.equal(series.status, 200, series.text);
+    assert.equal(series.body.step, 'minute');
+    assert.ok(new Date(series.body.to).getTime() <= Date.now());
+    assert.ok(series.body.points.length >= 60 && series.body.points.length <= 61, `${series.body.points.length} points`);
   });
 
   it('answers 401 without a token and 403 to a tenant user, on every usage route', async () => {
@@ -423,5 +485,51 @@ describe('usage ledger, cost and noisy neighbours', () => {
     assert.equal(await rowsOf('q-shared'), 0);
     const report = await get('/admin/usage');
     assert.ok(!report.body.tenants.some((x: { tenantId: string }) => x.tenantId === 'q-shared'));
+  });
+
+  it('a tenant deleted and provisioned again under its id starts from zero: the old counts not yet written are dropped, here and on another instance', async () => {
+    const asAdmin = (r: request.Test) => r.set('Authorization', `Bearer ${admin}`);
+    const provision = async () => {
+      const made = await asAdmin(request(t.http).post('/admin/tenants')).send({ id: 'gadget', name: 'Gadget', tier: 'free' });
+      assert.equal(made.status, 201, made.text);
+    };
+    await provision();
+    const other = await startTestApp({ join: t });
+    try {
+      // Old counts, unwritten (the next flush is 10 s away), on this instance and on the other.
+      for (const [app, n] of [
+        [t, 3],
+        [other, 2],
+      ] as const) {
+        for (let i = 0; i < n; i++) {
+          const res = await request(app.http)
+            .post('/users')
+            .set(as('gadget'))
+            .send({ email: `g${i}@${app === t ? 'here' : 'there'}.test`, name: `G ${i}` });
+          assert.equal(res.status, 201, res.text);
+        }
+      }
+      assert.ok(t.app.get(UsageLedger).pendingRows > 0);
+      assert.ok(other.app.get(UsageLedger).pendingRows > 0);
+      const gone = await asAdmin(request(t.http).delete('/admin/tenants/gadget?force=true'));
+      assert.equal(gone.status, 204, gone.text);
+      await provision();
+      // The other instance has heard of both changes once it serves the new tenant.
+      let served = 0;
+      for (let i = 0; i < 50 && served === 0; i++) {
+        if ((await request(other.http).get('/users').set(as('gadget'))).status === 200) served++;
+        else await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.equal(served, 1);
+      assert.equal((await request(t.http).get('/users').set(as('gadget'))).status, 200);
+    } finally {
+      // Its stop writes what it holds: the new tenant's one request, none of the old.
+      await other.close();
+    }
+    const usage = await get('/admin/tenants/gadget/usage');
+    assert.equal(usage.status, 200, usage.text);
+    assert.deepEqual({ requests: usage.body.totals.requests, rowsWritten: usage.body.totals.rowsWritten }, { requests: 2, rowsWritten: 0 });
+    const noisy = await get('/admin/tenants/noisy?seconds=300');
+    assert.ok(!noisy.body.tenants.some((x: { tenantId: string }) => x.tenantId === 'gadget'));
   });
 });

@@ -15,7 +15,7 @@ export class RangeQueryDto {
   @IsISO8601({ strict: true }, ISO)
   from?: string;
 
-  @ApiPropertyOptional({ format: 'date-time', description: 'end of the range, exclusive (default now)' })
+  @ApiPropertyOptional({ format: 'date-time', description: 'end of the range, exclusive (default now; a later one is capped at now)' })
   @IsOptional()
   @IsISO8601({ strict: true }, ISO)
   to?: string;

@@ -279,6 +279,7 @@ export class TenancyModule implements NestModule, OnModuleInit {
     features: FeatureEntities,
     private readonly resolver: TenantResolver,
     private readonly recentLoad: RecentLoad,
+    private readonly noisy: NoisyNeighbours,
     @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
     // Before any DataSource is initialized (onModuleInit), like the entities of forFeature.
@@ -296,7 +297,8 @@ export class TenancyModule implements NestModule, OnModuleInit {
   private readonly places = new Map<string, string>();
 
   /**
-   * A deleted tenant's durable (per-tenant) instances and rate bucket are dropped with it; a moved
+   * A deleted tenant's durable (per-tenant) instances, rate bucket, recent load and noisy state are
+   * dropped with it (its usage counts not yet written: `UsageLedger.forget`); a moved
    * tenant's durable instances (its CURRENT_STRATEGY among them) are dropped, so they are rebuilt
    * for its new place. `id` undefined: the whole catalog was re-read.
    */
@@ -304,11 +306,12 @@ export class TenancyModule implements NestModule, OnModuleInit {
     const ids = id === undefined ? new Set([...this.places.keys(), ...this.catalog.list().map((t) => t.id)]) : [id];
     for (const tenantId of ids) {
       const record = this.catalog.get(tenantId);
-      if (!record) {
+      if (!record || record.status === 'deleting') {
         this.places.delete(tenantId);
         tenantContextIdStrategy.forget(tenantId);
         this.admission.forget(tenantId);
         this.recentLoad.forget(tenantId);
+        this.noisy.forget(tenantId);
         continue;
       }
       const place = `${record.strategy}@${record.server}`;

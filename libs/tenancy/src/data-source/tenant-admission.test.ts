@@ -147,15 +147,18 @@ describe('TenantAdmission', () => {
     const other = { id: 'other', tier: 'loud' };
     for (let i = 0; i < 10; i++) (await enter(a, loud))();
     assert.equal(a.throttle(loud, true), true, 'its tier throttles when noisy');
-    assert.equal(a.isThrottled('loud'), true);
+    assert.equal(a.isThrottled(loud), true);
     (await enter(a, loud))();
     (await enter(a, loud))();
     await assert.rejects(enter(a, loud), TenantRateLimitedError);
     assert.throws(() => a.check(loud), TenantRateLimitedError);
     for (let i = 0; i < 10; i++) (await enter(a, other))();
-    assert.equal(a.throttle({ id: 'quiet', tier: 'plain' }, true), false, 'a tier without throttleWhenNoisy');
+    const quiet = { id: 'quiet', tier: 'plain' };
+    assert.equal(a.throttle(quiet, true), false, 'a tier without throttleWhenNoisy');
+    assert.equal(a.isThrottled(quiet), false, 'not held: its tier does not throttle when noisy');
+    for (let i = 0; i < 20; i++) (await enter(a, quiet))();
     a.throttle(loud, false);
-    assert.equal(a.isThrottled('loud'), false);
+    assert.equal(a.isThrottled(loud), false);
     // Let go: served at once, its cached refusal dropped.
     for (let i = 0; i < 10; i++) (await enter(a, loud))();
   });

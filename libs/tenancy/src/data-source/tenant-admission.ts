@@ -187,17 +187,22 @@ export class TenantAdmission implements BeforeApplicationShutdown {
    * their rate anyway. Returns whether the tenant's tier applies the rate only when noisy.
    */
   throttle(tenant: Tenant, on: boolean): boolean {
-    if (on) this.throttled.add(tenant.id);
-    else {
+    const { onlyWhenNoisy } = this.limitsOf(tenant.tier);
+    // Only a tier that applies its rate when noisy holds its tenants: the others are not changed.
+    if (on && onlyWhenNoisy) this.throttled.add(tenant.id);
+    else if (!on) {
       this.throttled.delete(tenant.id);
-      if (this.limitsOf(tenant.tier).onlyWhenNoisy) this.blockedUntil.delete(tenant.id);
+      if (onlyWhenNoisy) this.blockedUntil.delete(tenant.id);
     }
-    return this.limitsOf(tenant.tier).onlyWhenNoisy;
+    return onlyWhenNoisy;
   }
 
-  /** Whether `tenantId` is held to its rate for being noisy now. */
-  isThrottled(tenantId: string): boolean {
-    return this.throttled.has(tenantId);
+  /**
+   * Whether `tenant` is held to its tier's rate for being noisy now: held by `throttle` and its
+   * tier (now) has `throttleWhenNoisy`. False for a noisy tenant of any other tier.
+   */
+  isThrottled(tenant: Tenant): boolean {
+    return this.throttled.has(tenant.id) && this.limitsOf(tenant.tier).onlyWhenNoisy;
   }
 
   /** The rate `tenant` is counted against now, if any. */

@@ -2,9 +2,11 @@
 // minimums, the throttle applied and lifted, the listeners told; and the recent load's windows and p99.
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
+import { ThrottlerStorageService } from '@nestjs/throttler';
 import { resolveTenancyOptions, type TierDefinition } from '../config/tenancy-options';
 import type { TenantRecord } from '../core/tenant-record';
 import { TenantActivity } from '../context/tenant-activity';
+import { TenantAdmission } from '../data-source/tenant-admission';
 import { medianOf, NoisyNeighbours, type NoisyChange } from './noisy-neighbours';
 import { RecentLoad } from './recent-load';
 
@@ -21,7 +23,7 @@ function setup() {
   const held = new Map<string, boolean>();
   const admission = {
     throttle: (t: TenantRecord, on: boolean) => (held.set(t.id, on), t.tier === 'loud'),
-    isThrottled: (id: string) => held.get(id) === true,
+    isThrottled: (t: TenantRecord) => held.get(t.id) === true && t.tier === 'loud',
   };
   const records = new Map<string, TenantRecord>();
   const catalog = { get: (id: string) => records.get(id) };
@@ -60,6 +62,35 @@ describe('NoisyNeighbours', () => {
     assert.equal(held.get('flood'), false);
     assert.equal(noisy.isNoisy('flood'), false);
     assert.deepEqual(changes.at(-1)?.noisy, false);
+  });
+
+  it('a noisy tenant of a tier without throttleWhenNoisy is reported and logged as not throttled, and is not limited', async () => {
+    const options = resolveTenancyOptions({ databaseUrl: 'postgres://u@h/db', catalog: { tiers: TIERS, tenants: [] }, migrations: [] });
+    const load = new RecentLoad(options, new TenantActivity());
+    const admission = new TenantAdmission(options, new ThrottlerStorageService());
+    const records = new Map<string, TenantRecord>();
+    const noisy = new NoisyNeighbours(options, load, admission, { get: (id: string) => records.get(id) } as never);
+    const changes: NoisyChange[] = [];
+    noisy.subscribe((c) => changes.push(c));
+    for (const t of [tenant('a'), tenant('b'), tenant('c'), tenant('free-flood'), tenant('loud-flood', 'loud')]) {
+      records.set(t.id, t);
+      const n = t.id.endsWith('flood') ? 400 : 10;
+      for (let i = 0; i < n; i++) load.record({ tenant: t, kind: 'request', status: 200, failed: false, millis: 4, databaseMillis: 1 });
+    }
+    const checked = noisy.check();
+    assert.deepEqual(checked.tenants.map((t) => t.tenantId).sort(), ['free-flood', 'loud-flood']);
+    const throttled = (r: { tenants: { tenantId: string; throttled: boolean }[] }) =>
+      Object.fromEntries(r.tenants.map((t) => [t.tenantId, t.throttled]));
+    assert.deepEqual(throttled(noisy.report(60)), { 'free-flood': false, 'loud-flood': true });
+    assert.deepEqual(Object.fromEntries(changes.map((c) => [c.tenant.id, c.throttled])), { 'free-flood': false, 'loud-flood': true });
+    // Not limited: its tier has no rate to hold it to, noisy or not.
+    for (let i = 0; i < 50; i++) {
+      const leave = await admission.enter(records.get('free-flood')!);
+      leave();
+    }
+    // The tier that throttles when noisy is held to its rate (1 per second, a burst of 1).
+    (await admission.enter(records.get('loud-flood')!))();
+    await assert.rejects(async () => (await admission.enter(records.get('loud-flood')!))());
   });
 
   it('by database time too; never below the minimums; nobody is noisy alone or among two', () => {

@@ -93,6 +93,11 @@ export class NoisyNeighbours implements OnModuleInit, OnModuleDestroy {
     return this.noisy.has(tenantId);
   }
 
+  /** Forgets `tenantId` (a deleted tenant): not held noisy, and not reported quiet again either. */
+  forget(tenantId: string): void {
+    this.noisy.delete(tenantId);
+  }
+
   /** The tenants the detection holds as noisy now. */
   current(): TenantRecord[] {
     return [...this.noisy.values()].map((n) => n.tenant);
@@ -164,7 +169,7 @@ export class NoisyNeighbours implements OnModuleInit, OnModuleDestroy {
       databaseMs: round(l.databaseMs),
       ratio: round(ratio),
       since: this.noisy.get(l.tenant.id)?.since ?? null,
-      throttled: this.admission.isThrottled(l.tenant.id),
+      throttled: this.admission.isThrottled(l.tenant),
     };
   }
 

@@ -3,6 +3,8 @@
 // units end during a flush; and the cost estimate's arithmetic.
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
+import { EventEmitter } from 'node:events';
+import { TenantLifecycleHooks } from '../catalog/tenant-lifecycle-hooks';
 import { resolveTenancyOptions } from '../config/tenancy-options';
 import type { TenantRecord } from '../core/tenant-record';
 import { TenantActivity } from '../context/tenant-activity';
@@ -11,11 +13,12 @@ import { UsageLedger } from './usage-ledger';
 
 const tenant = (id: string) => ({ id, name: id, tier: 'free', strategy: 'shared', server: 'default', status: 'active' }) as TenantRecord;
 
-/** A control DataSource that records each statement's parameters, failing while `down`. */
+/** A control DataSource that records each statement's parameters, failing while `down`, waiting for `gate` if set. */
 function fakeOwner() {
-  const state = { down: false, statements: [] as unknown[][] };
+  const state = { down: false, statements: [] as unknown[][], gate: undefined as Promise<void> | undefined };
   const ds = {
     query: async (_sql: string, params: unknown[]) => {
+      if (state.gate) await state.gate;
       if (state.down) throw new Error('connect ECONNREFUSED');
       state.statements.push(params);
       return [];
@@ -28,9 +31,13 @@ function ledger() {
   const options = resolveTenancyOptions({ databaseUrl: 'postgres://u@h/db', catalog: { tiers: {}, tenants: [] }, migrations: [] });
   const activity = new TenantActivity();
   const { state, owner } = fakeOwner();
-  const l = new UsageLedger(options, activity, owner as never, { controlSchema: 'tenancy' } as never, {} as never);
+  // The catalog as the ledger sees it: its records and its change events.
+  const records = new Map<string, TenantRecord>(['a', 'b', 'c'].map((id) => [id, tenant(id)]));
+  const catalog = { events: new EventEmitter(), get: (id: string) => records.get(id) };
+  const hooks = new TenantLifecycleHooks();
+  const l = new UsageLedger(options, activity, owner as never, { controlSchema: 'tenancy' } as never, {} as never, catalog as never, hooks);
   l.onModuleInit();
-  return { l, activity, state };
+  return { l, activity, state, records, catalog, hooks };
 }
 
 const end = (activity: TenantActivity, id: string, extra: { failed?: boolean; databaseMillis?: number; rowsWritten?: number } = {}) =>
@@ -107,6 +114,92 @@ describe('UsageLedger', () => {
       assert.equal(state.statements.length, 2);
       assert.deepEqual(written(state.statements), { a: [2, 0, 4, 2] });
     } finally {
+      l.stop();
+    }
+  });
+});
+
+describe('UsageLedger forgets a deleted tenant', () => {
+  it('through the lifecycle hooks: its counts not yet written go, the others stay; a move or suspension keeps them', async () => {
+    const { l, activity, state, hooks } = ledger();
+    try {
+      for (let i = 0; i < 3; i++) end(activity, 'a');
+      end(activity, 'b');
+      end(activity, 'c');
+      await hooks.emit({ tenantId: 'b', kind: 'moved' });
+      await hooks.emit({ tenantId: 'c', kind: 'suspended' });
+      await hooks.emit({ tenantId: 'a', kind: 'deleted' });
+      await l.flush();
+      assert.deepEqual(written(state.statements), { b: [1, 0, 2, 1], c: [1, 0, 2, 1] });
+    } finally {
+      l.onModuleDestroy();
+      l.stop();
+    }
+  });
+
+  it('through the catalog events (another instance deleted it): gone, deleting, or missing after a full re-read', async () => {
+    const { l, activity, state, records, catalog } = ledger();
+    try {
+      for (const id of ['a', 'b', 'c']) end(activity, id);
+      records.delete('a');
+      catalog.events.emit('change', 'a');
+      records.set('b', { ...tenant('b'), status: 'deleting' });
+      catalog.events.emit('change', 'b');
+      assert.equal(l.pendingRows, 1);
+      records.delete('c');
+      catalog.events.emit('change', '*');
+      assert.equal(l.pendingRows, 0);
+      // Provisioned again under the same id: it starts from zero.
+      records.set('a', tenant('a'));
+      catalog.events.emit('change', 'a');
+      end(activity, 'a', { rowsWritten: 4 });
+      await l.flush();
+      assert.deepEqual(written(state.statements), { a: [1, 0, 2, 4] });
+    } finally {
+      l.onModuleDestroy();
+      l.stop();
+    }
+  });
+
+  it('provisioned again before this instance heard of the delete (another creation time): the old counts go, the new stay', async () => {
+    const { l, activity, state, records, catalog } = ledger();
+    try {
+      const first = { ...tenant('a'), createdAt: new Date('2026-11-30T10:00:00Z') };
+      const again = { ...tenant('a'), createdAt: new Date('2026-11-30T12:00:00Z') };
+      records.set('a', first);
+      activity.record({ tenant: first, kind: 'request', status: 200, failed: false, millis: 1, databaseMillis: 1, rowsWritten: 5 });
+      end(activity, 'b');
+      catalog.events.emit('change', 'a');
+      assert.equal(l.pendingRows, 2, 'the same tenant: kept');
+      records.set('a', again);
+      catalog.events.emit('change', 'a');
+      activity.record({ tenant: again, kind: 'request', status: 200, failed: false, millis: 1, databaseMillis: 1, rowsWritten: 0 });
+      await l.flush();
+      assert.deepEqual(written(state.statements), { a: [1, 0, 1, 0], b: [1, 0, 2, 1] });
+    } finally {
+      l.onModuleDestroy();
+      l.stop();
+    }
+  });
+
+  it('deleted while a flush that then fails is writing: its counts are not kept for the next one', async () => {
+    const { l, activity, state, hooks } = ledger();
+    try {
+      for (let i = 0; i < 3; i++) end(activity, 'a');
+      end(activity, 'b');
+      let open!: () => void;
+      state.gate = new Promise((resolve) => (open = resolve));
+      state.down = true;
+      const flushing = l.flush();
+      await hooks.emit({ tenantId: 'a', kind: 'deleted' });
+      open();
+      await flushing;
+      state.gate = undefined;
+      state.down = false;
+      await l.flush();
+      assert.deepEqual(written(state.statements), { b: [1, 0, 2, 1] });
+    } finally {
+      l.onModuleDestroy();
       l.stop();
     }
   });

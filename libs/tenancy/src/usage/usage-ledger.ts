@@ -1,10 +1,13 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { TenantCatalog } from '../catalog/tenant-catalog';
+import { type TenantLifecycleEvent, TenantLifecycleHooks, type TenantLifecycleListener } from '../catalog/tenant-lifecycle-hooks';
 import { TenantNaming } from '../catalog/tenant-naming';
 import { clientQueryTimeout, ResolvedTenancyOptions, TENANCY_OPTIONS } from '../config/tenancy-options';
 import { OwnerConnections } from '../connections/owner-connections';
 import { quoteIdent } from '../core/sql';
 import { errorMessage } from '../core/error-message';
 import { TenantActivity, type TenantActivitySample } from '../context/tenant-activity';
+import type { TenantRecord } from '../core/tenant-record';
 import { TenantAdmission } from '../data-source/tenant-admission';
 
 /** What the ledger counts, per tenant and minute (and summed over any period). */
@@ -26,8 +29,14 @@ export interface UsagePoint extends UsageTotals {
 
 interface Pending extends UsageTotals {
   tenantId: string;
+  /** When the tenant the counts belong to was created (ms), to tell it from one provisioned again under its id. */
+  createdAt: number | undefined;
   minute: number;
 }
+
+/** When `tenant` was created, in ms since the epoch (undefined when not known). */
+const createdAtOf = (tenant: Pick<TenantRecord, 'createdAt'>): number | undefined =>
+  tenant.createdAt === undefined || tenant.createdAt === null ? undefined : new Date(tenant.createdAt).getTime();
 
 const MINUTE_MILLIS = 60_000;
 /** A failed flush is reported at most once in this long, in milliseconds. */
@@ -48,16 +57,25 @@ const zero = (): UsageTotals => ({ requests: 0, errors: 0, databaseMs: 0, rowsWr
  *
  * Figures are eventually consistent: a report sees another instance's counts after its next flush
  * (this instance's own are flushed before a report, see `flush`). A deleted tenant's rows go with
- * it (`TenantCatalog.remove`), and counts of a tenant no longer in the catalog are not written.
+ * it (`TenantCatalog.remove`), and so do the counts this process still holds of it (`forget`): in
+ * the instance that deletes it through the lifecycle hooks (`TenantLifecycleHooks`, before it
+ * leaves the catalog), in the others when the catalog says it is gone or `deleting`
+ * (`TenantCatalog.events`). A tenant provisioned again under the same id starts from zero, and
+ * counts of a tenant no longer in the catalog are not written.
  */
 @Injectable()
-export class UsageLedger implements OnModuleInit, BeforeApplicationShutdown {
+export class UsageLedger implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown, TenantLifecycleListener {
+  readonly name = 'usage ledger';
   private readonly logger = new Logger('UsageLedger');
   private pending = new Map<string, Pending>();
   private flushing?: Promise<void>;
   private timer?: NodeJS.Timeout;
   private unsubscribe?: () => void;
   private warnedAt = -Infinity;
+  /** Tenants forgotten while a flush was writing: its batch does not come back for them if it fails. */
+  private forgottenInFlush = new Set<string>();
+  private unregister?: () => void;
+  private readonly onCatalogChange = (id: string) => this.catalogChanged(id);
 
   constructor(
     @Inject(TENANCY_OPTIONS) private readonly options: ResolvedTenancyOptions,
@@ -65,13 +83,57 @@ export class UsageLedger implements OnModuleInit, BeforeApplicationShutdown {
     private readonly owner: OwnerConnections,
     private readonly naming: TenantNaming,
     private readonly admission: TenantAdmission,
+    private readonly catalog: TenantCatalog,
+    private readonly hooks: TenantLifecycleHooks,
   ) {}
 
   onModuleInit(): void {
     if (!this.options.usage.record) return;
     this.unsubscribe = this.activity.subscribe((s) => this.record(s));
+    this.unregister = this.hooks.register(this);
+    this.catalog.events.on('change', this.onCatalogChange);
     this.timer = setInterval(() => void this.flush(), this.options.usage.flushMillis);
     this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    this.unregister?.();
+    this.unregister = undefined;
+    this.catalog.events.off('change', this.onCatalogChange);
+  }
+
+  /** The lifecycle's call (see `TenantLifecycleHooks`): a deleted tenant's counts not yet written go. */
+  onTenantEvent(event: TenantLifecycleEvent): void {
+    if (event.kind === 'deleted') this.forget(event.tenantId);
+  }
+
+  /**
+   * Drops the counts of `tenantId` not yet written (a deleted tenant), so that they are not added
+   * to a tenant provisioned again under its id. Counts a flush is writing at that moment are
+   * written (the statement writes only tenants in the catalog) but never kept for a retry.
+   */
+  forget(tenantId: string): void {
+    for (const [key, p] of this.pending) if (p.tenantId === tenantId) this.pending.delete(key);
+    if (this.flushing) this.forgottenInFlush.add(tenantId);
+  }
+
+  /**
+   * A catalog change (`*`: the whole catalog re-read): counts of a tenant gone, being deleted, or
+   * provisioned again since they were recorded (another creation time) are forgotten.
+   */
+  private catalogChanged(id: string): void {
+    const ids = id === '*' ? new Set([...this.pending.values()].map((p) => p.tenantId)) : [id];
+    for (const tenantId of ids) {
+      const record = this.catalog.get(tenantId);
+      if (!record || record.status === 'deleting') {
+        this.forget(tenantId);
+        continue;
+      }
+      const born = createdAtOf(record);
+      for (const [key, p] of this.pending) {
+        if (p.tenantId === tenantId && p.createdAt !== undefined && born !== undefined && p.createdAt !== born) this.pending.delete(key);
+      }
+    }
   }
 
   /** Adds one ended unit of work to its tenant's current minute (in memory until the next flush). */
@@ -79,7 +141,7 @@ export class UsageLedger implements OnModuleInit, BeforeApplicationShutdown {
     const minute = Math.floor(Date.now() / MINUTE_MILLIS) * MINUTE_MILLIS;
     const key = `${sample.tenant.id} ${minute}`;
     let p = this.pending.get(key);
-    if (!p) this.pending.set(key, (p = { tenantId: sample.tenant.id, minute, ...zero() }));
+    if (!p) this.pending.set(key, (p = { tenantId: sample.tenant.id, createdAt: createdAtOf(sample.tenant), minute, ...zero() }));
     p.requests++;
     if (sample.failed) p.errors++;
     p.databaseMs += sample.databaseMillis;
@@ -105,6 +167,7 @@ export class UsageLedger implements OnModuleInit, BeforeApplicationShutdown {
       .catch((err: unknown) => {
         // Back into the next batch, added to whatever arrived meanwhile.
         for (const [key, p] of batch) {
+          if (this.forgottenInFlush.has(p.tenantId)) continue;
           const now = this.pending.get(key);
           if (!now) this.pending.set(key, p);
           else {
@@ -119,7 +182,10 @@ export class UsageLedger implements OnModuleInit, BeforeApplicationShutdown {
           this.logger.warn(`Usage could not be written to the control database (${errorMessage(err)}): kept for the next try.`);
         }
       })
-      .finally(() => (this.flushing = undefined));
+      .finally(() => {
+        this.flushing = undefined;
+        this.forgottenInFlush.clear();
+      });
     await this.flushing;
   }
 
