@@ -463,6 +463,54 @@ describe('admin API: the tenant lifecycle over HTTP', () => {
         assert.deepEqual(await footprint(neighbour), neighbourBefore, 'the neighbour is untouched');
       });
 
+      it(`refuses to delete a ${model} tenant written after its export (an insert, then an update) until it is exported again`, async () => {
+        const id = `w-${model}`;
+        await provision(id, model);
+        const made = await populate(id, 2, 1);
+        const served = async () => (await request(t.http).get('/users').set(as(id))).body.items as { id: string; name: string }[];
+        const refused = async (what: string) => {
+          const res = await api().delete(`/admin/tenants/${id}`);
+          assertError(res, 409);
+          assert.match(res.body.message, /was written after its last export at .+: export it again, or delete with force/, what);
+          assert.deepEqual(await catalogRow(id), [{ id, strategy: model, status: 'active' }], `${what}: back to active`);
+        };
+
+        await exportOf(id);
+        const late = await createUser(id, `late@${id}.test`, 'Written after the export');
+        await refused('an insert since the export');
+        const users = await served();
+        assert.deepEqual(users.map((u) => u.id).sort(), [...made.users, late.id].sort(), 'every row is still served');
+
+        const { lines } = await exportOf(id);
+        assert.ok(
+          lines.some((l) => l.table === 'users' && l.row.id === late.id),
+          'the new export holds the late row',
+        );
+        const patched = await request(t.http).patch(`/users/${made.users[0]}`).set(as(id)).send({ name: 'Renamed after the export' });
+        assert.equal(patched.status, 200, patched.text);
+        await refused('an update of an exported row');
+        assert.equal((await served()).find((u) => u.id === made.users[0])?.name, 'Renamed after the export');
+
+        const again = await exportOf(id);
+        assert.equal(again.lines.find((l) => l.table === 'users' && l.row.id === made.users[0])?.row.name, 'Renamed after the export');
+        const res = await api().delete(`/admin/tenants/${id}`);
+        assert.equal(res.status, 204, res.text);
+        assertNothingLeft(await footprint(id), id);
+        assert.deepEqual(await catalogRow(id), []);
+      });
+
+      it(`deletes a ${model} tenant written after its export with ?force=true`, async () => {
+        const id = `wf-${model}`;
+        await provision(id, model);
+        await populate(id, 2, 1);
+        await exportOf(id);
+        await createUser(id, `late@${id}.test`);
+        const res = await api().delete(`/admin/tenants/${id}?force=true`);
+        assert.equal(res.status, 204, res.text);
+        assertNothingLeft(await footprint(id), id);
+        assert.deepEqual(await catalogRow(id), []);
+      });
+
       it(`deletes a never-exported ${model} tenant with ?force=true`, async () => {
         const id = `f-${model}`;
         await provision(id, model);

@@ -26,6 +26,15 @@ export class TenantDto {
   @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'when it was last exported in full' })
   exportedAt!: Date | null;
 
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: '7415:7421:7417',
+    description:
+      "the last export's snapshot (pg_snapshot, xmin:xmax:xip) on the tenant's server: a row written by a transaction it does not see makes a delete without force refuse",
+  })
+  exportedSnapshot!: string | null;
+
   @ApiProperty({ type: String, format: 'date-time' })
   createdAt!: Date;
 

@@ -53,7 +53,7 @@ export class MoveTenantDto {
 }
 
 export class DeleteTenantQueryDto {
-  @ApiPropertyOptional({ description: 'delete even if the tenant was never exported' })
+  @ApiPropertyOptional({ description: 'delete even if the tenant was never exported, or written after its last export' })
   @IsOptional()
   @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
   @IsBoolean()

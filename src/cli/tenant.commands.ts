@@ -117,7 +117,7 @@ export class ExportCommand extends CommandRunner {
 @Command({
   name: 'delete',
   arguments: '<id>',
-  description: 'drop every row of the tenant and remove it from the catalog (export first, or --force)',
+  description: 'drop every row of the tenant and remove it from the catalog (export first and write nothing since, or --force)',
 })
 export class DeleteCommand extends CommandRunner {
   constructor(private readonly lifecycle: TenantLifecycle) {
@@ -129,7 +129,7 @@ export class DeleteCommand extends CommandRunner {
     console.log(`${id} deleted`);
   }
 
-  @Option({ flags: '-f, --force', description: 'delete even if the tenant was never exported' })
+  @Option({ flags: '-f, --force', description: 'delete even if the tenant was never exported, or written after its last export' })
   parseForce(): boolean {
     return true;
   }

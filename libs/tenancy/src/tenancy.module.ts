@@ -65,6 +65,7 @@ import { TenancyBootstrap } from './lifecycle/tenancy-bootstrap';
 import { TenantMigrator } from './migrations/tenant-migrator';
 import { MigrationLedger } from './migrations/migration-ledger';
 import { TenantExporter } from './lifecycle/tenant-exporter';
+import { ExportFreshness } from './lifecycle/export-freshness';
 import { TenantInspector } from './lifecycle/tenant-inspector';
 import { TenantLifecycle } from './lifecycle/tenant-lifecycle';
 import { TenantMigrations } from './lifecycle/tenant-migrations';
@@ -132,6 +133,7 @@ const PROVIDERS: Provider[] = [
   TenantLifecycle,
   TenantInspector,
   TenantExporter,
+  ExportFreshness,
   MoveJournal,
   SeedRecords,
   MoveRecovery,

@@ -201,6 +201,25 @@ export class CreateTenantKeys1732752000008 implements MigrationInterface {
   }
 }
 
+/**
+ * The snapshot an export read from: `exported_snapshot` is the `pg_current_snapshot()` of the
+ * export's transaction on the tenant's server (PostgreSQL 13+, "Transaction ID and Snapshot
+ * Information Functions"), so a delete without force can tell whether a row of the tenant was
+ * written since. NULL for an export made before this column existed (treated as stale), under
+ * Citus, and after a move.
+ */
+export class AddExportSnapshot1732752000009 implements MigrationInterface {
+  name = 'AddExportSnapshot1732752000009';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE tenants ADD COLUMN exported_snapshot pg_snapshot`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE tenants DROP COLUMN exported_snapshot`);
+  }
+}
+
 export const CONTROL_MIGRATIONS = [
   CreateTenantCatalog1732752000000,
   CreateMigrationLedger1732752000002,
@@ -209,4 +228,5 @@ export const CONTROL_MIGRATIONS = [
   CreateSeedRecords1732752000005,
   CreateUsageLedger1732752000006,
   CreateTenantKeys1732752000008,
+  AddExportSnapshot1732752000009,
 ];

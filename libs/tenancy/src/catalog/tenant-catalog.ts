@@ -10,7 +10,7 @@ import { quoteIdent } from '../core/sql';
 import { TenantRecord, TenantStatus } from '../core/tenant-record';
 import { errorMessage } from '../core/error-message';
 
-const COLUMNS = `id, name, tier, strategy, server, status, exported_at AS "exportedAt", created_at AS "createdAt", updated_at AS "updatedAt"`;
+const COLUMNS = `id, name, tier, strategy, server, status, exported_at AS "exportedAt", exported_snapshot::text AS "exportedSnapshot", created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 export interface NewTenant {
   id: string;
@@ -163,9 +163,17 @@ export class TenantCatalog implements BeforeApplicationShutdown, OnApplicationSh
     return this.refresh(id);
   }
 
-  async markExported(id: string): Promise<void> {
+  /**
+   * Records a full export of the tenant: now, and `snapshot` (the export transaction's
+   * `pg_current_snapshot()` on the tenant's server, as text `xmin:xmax:xip,...`; null when it
+   * cannot be compared later).
+   */
+  async markExported(id: string, snapshot: string | null): Promise<void> {
     const ds = await this.owner.controlDataSource();
-    await ds.query(`UPDATE ${this.table} SET exported_at = now(), updated_at = now() WHERE id = $1`, [id]);
+    await ds.query(`UPDATE ${this.table} SET exported_at = now(), exported_snapshot = $2::pg_snapshot, updated_at = now() WHERE id = $1`, [
+      id,
+      snapshot,
+    ]);
     await this.refresh(id);
   }
 
@@ -207,7 +215,7 @@ export class TenantCatalog implements BeforeApplicationShutdown, OnApplicationSh
     const ds = await this.owner.controlDataSource();
     await ds.transaction(async (m) => {
       await m.query(
-        `UPDATE ${this.table} SET strategy = $2, server = $3, tier = COALESCE($4, tier), status = 'active', updated_at = now() WHERE id = $1`,
+        `UPDATE ${this.table} SET strategy = $2, server = $3, tier = COALESCE($4, tier), status = 'active', exported_snapshot = NULL, updated_at = now() WHERE id = $1`,
         [id, place.strategy, place.server, place.tier ?? null],
       );
       await also?.(m);

@@ -13,6 +13,12 @@ export interface TenantRecord {
   status: TenantStatus;
   /** When the tenant was last exported in full (deletion asks for an export first). */
   exportedAt: Date | null;
+  /**
+   * The last export's snapshot on the tenant's server (`pg_snapshot` as text, `xmin:xmax:xip,...`):
+   * a row written by a transaction it does not see is missing from the export. Null when there was
+   * no export, the export predates this field or ran under Citus, or the tenant moved since.
+   */
+  exportedSnapshot: string | null;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -22,6 +22,8 @@ import type { TenantDataKeys } from '../encryption/tenant-data-keys';
  * Encrypted columns (`@EncryptedColumn`) are exported decrypted: the export is the tenant's
  * plaintext (UndecryptableValueError when a value does not decrypt with its keys); their blind
  * indexes, derived from them under this deployment's key, are left out.
+ * A finished export is recorded in the catalog with its snapshot (`TenantRecord.exportedSnapshot`),
+ * which a delete without force checks the tenant's rows against (ExportFreshness).
  */
 @Injectable()
 export class TenantExporter {
@@ -39,11 +41,20 @@ export class TenantExporter {
     const { dataSource, close } = await this.owner.open(location.server, location.database);
     const runner = dataSource.createQueryRunner();
     let ok = false;
+    let exportSnapshot: string | null = null;
     try {
       const client = (await runner.connect()) as PoolClient;
       await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`);
-      await client.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenant.id]);
-      if (this.citus.enabled && tenant.strategy !== 'database') for (const sql of citusPreamble(tenant.id)) await client.query(sql);
+      // The first statement takes the transaction's snapshot; it is recorded with the export (see
+      // ExportFreshness). Under Citus the rows live on workers with xids of their own: none is kept.
+      const [{ snapshot }] = (
+        await client.query<{ snapshot: string }>(`SELECT set_config('app.tenant_id', $1, true), pg_current_snapshot()::text AS snapshot`, [
+          tenant.id,
+        ])
+      ).rows;
+      const distributed = this.citus.enabled && tenant.strategy !== 'database';
+      exportSnapshot = distributed ? null : snapshot;
+      if (distributed) for (const sql of citusPreamble(tenant.id)) await client.query(sql);
       const tables = await tenantTables(runner.manager, location.schema);
       yield `${JSON.stringify({ type: 'tenant', tenant: { id: tenant.id, name: tenant.name, tier: tenant.tier, strategy: tenant.strategy }, tables: tables.map((t) => t.name), exportedAt: new Date().toISOString() })}\n`;
       for (const table of tables) {
@@ -67,7 +78,7 @@ export class TenantExporter {
       if (!ok) await runner.query('ROLLBACK').catch(() => undefined);
       await runner.release();
       await close();
-      if (ok) await this.catalog.markExported(tenant.id);
+      if (ok) await this.catalog.markExported(tenant.id, exportSnapshot);
     }
   }
 }

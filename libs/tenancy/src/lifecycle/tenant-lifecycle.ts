@@ -10,6 +10,7 @@ import { IsolationStrategies } from '../strategies/isolation-strategies';
 import { MigrationLedger } from '../migrations/migration-ledger';
 import { moveLockKey } from './move-lock';
 import { TenantKeyring } from '../encryption/tenant-keyring';
+import { ExportFreshness } from './export-freshness';
 
 /** Suspend, resume and delete: the state changes of a tenant after it is provisioned. */
 @Injectable()
@@ -25,6 +26,7 @@ export class TenantLifecycle {
     private readonly seedRecords: SeedRecords,
     private readonly hooks: TenantLifecycleHooks,
     private readonly keyring: TenantKeyring,
+    private readonly freshness: ExportFreshness,
   ) {}
 
   require(id: string): TenantRecord {
@@ -56,14 +58,20 @@ export class TenantLifecycle {
 
   /**
    * Deletes every row of the tenant wherever it lives (drops its schema or database, or deletes its
-   * rows from the shared tables) and then removes it from the catalog. Asks for an export first
-   * unless `force`. Marked `deleting` first, so it is no longer served, and safe to run again.
+   * rows from the shared tables) and then removes it from the catalog. Marked `deleting` first, so
+   * it is no longer served, and safe to run again. Unless `force`, asks for an export that holds
+   * every row: once no new unit of work starts (the tenant is `deleting`), when a row of the tenant
+   * was inserted or updated by a transaction the last export's snapshot did not see (ExportFreshness;
+   * an export that predates the kit keeping its snapshot, was made under Citus, or was followed by a
+   * move counts as stale), the tenant goes back to its status and nothing is deleted.
    * A deleted tenant stays deleted even if the tenants file lists it (provisioning it explicitly
    * brings it back, empty). Its data keys are destroyed first (crypto-shredding): from then on its
    * encrypted values cannot be decrypted, not even from a backup taken before. Once the rows are gone and before
    * the tenant leaves the catalog, the lifecycle listeners forget it (the tenant cache is emptied):
    * when one fails, the delete stops there with TenantLifecycleHookError, the tenant stays `deleting`
-   * (not served), and running the delete again finishes it.
+   * (not served), and running the delete again finishes it (without the export check).
+   * @throws TenantStateError (409) when the tenant is being moved, was never exported, or was
+   * written after its last export (and not `force`).
    */
   async remove(id: string, options: { force?: boolean } = {}): Promise<void> {
     const tenant = this.require(id);
@@ -76,6 +84,7 @@ export class TenantLifecycle {
       moveLockKey(id),
       async () => {
         await this.catalog.setStatus(id, 'deleting');
+        if (!options.force && tenant.status !== 'deleting') await this.refuseStaleExport(tenant);
         await this.keyring.destroy(id);
         await this.strategies.for(tenant.strategy).drop(tenant);
         // A move that did not finish (its mover killed, or its verification failed) may have left
@@ -98,5 +107,21 @@ export class TenantLifecycle {
       },
     );
     this.logger.log(`tenant ${id} deleted (${tenant.strategy})`);
+  }
+
+  /** Puts the tenant back to its status and throws when its last export may miss a row. */
+  private async refuseStaleExport(tenant: TenantRecord): Promise<void> {
+    let stale: boolean;
+    try {
+      stale = await this.freshness.writtenSinceExport(tenant);
+    } catch (err) {
+      await this.catalog.setStatus(tenant.id, tenant.status);
+      throw err;
+    }
+    if (!stale) return;
+    await this.catalog.setStatus(tenant.id, tenant.status);
+    throw new TenantStateError(
+      `Tenant '${tenant.id}' was written after its last export at ${tenant.exportedAt?.toISOString() ?? 'none'}: export it again, or delete with force.`,
+    );
   }
 }
