@@ -32,36 +32,9 @@ import {
 import { TenantNaming } from '../libs/tenancy/src/catalog/tenant-naming';
 import { Project } from '../src/projects/project.entity';
 import { User } from '../src/users/user.entity';
-import { LOG_PREFIX, markLog, startStatementLogServer, type StatementLogServer } from './support/statement-log';
+import { markLog, parseLog, startStatementLogServer, type LogRecord, type StatementLogServer } from './support/statement-log';
 import { startTestApp, TestApp } from './support/test-app';
 import { withOwnerClient } from './support/test-database';
-
-const PREFIX = LOG_PREFIX;
-
-interface LogRecord {
-  user: string;
-  database: string;
-  session: string;
-  vxid: string;
-  level: string;
-  text: string;
-}
-
-/** The server's log as records: a line with the prefix starts one, others continue it. */
-function parseLog(log: string): LogRecord[] {
-  const records: LogRecord[] = [];
-  for (const line of log.split('\n')) {
-    if (line.startsWith(PREFIX)) {
-      const [user, database, session, vxid, ...rest] = line.slice(PREFIX.length).split('|');
-      const body = rest.join('|');
-      const m = /^(\w+):\s+(.*)$/.exec(body);
-      records.push({ user, database, session, vxid, level: m?.[1] ?? '', text: m?.[2] ?? body });
-    } else if (records.length) {
-      records.at(-1)!.text += `\n${line}`;
-    }
-  }
-  return records;
-}
 
 interface Statement extends LogRecord {
   sql: string;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Client } from 'pg';
 import { TenantNaming } from '../libs/tenancy/src/catalog/tenant-naming';
 import type { EmbeddedPostgres } from '../src/database/embedded-postgres';
-import { LOG_PREFIX, markLog, startStatementLogServer, type StatementLogServer } from './support/statement-log';
+import { markLog, parseLog, startStatementLogServer, type LogRecord, type StatementLogServer } from './support/statement-log';
 import { listen, type RawResponse } from './support/raw-http';
 import { startTestApp, TestApp } from './support/test-app';
 
@@ -22,39 +22,7 @@ const TENANTS = [
   { id: 'db-one', strategy: 'database' },
   { id: 'db-two', strategy: 'database' },
 ] as const;
-const PREFIX = LOG_PREFIX;
 const TAG = /tag:([a-z0-9-]+):(\d*)/g;
-
-interface LogRecord {
-  user: string;
-  session: string;
-  vxid: string;
-  level: string;
-  text: string;
-  params: string;
-}
-
-/** Splits the server's stderr into records: a line with the prefix starts one, others continue it. */
-function parseLog(log: string): LogRecord[] {
-  const records: LogRecord[] = [];
-  for (const line of log.split('\n')) {
-    if (line.startsWith(PREFIX)) {
-      const [user, , session, vxid, ...rest] = line.slice(PREFIX.length).split('|');
-      const body = rest.join('|');
-      const m = /^(\w+):\s+(.*)$/.exec(body);
-      const level = m?.[1] ?? '';
-      const text = m?.[2] ?? body;
-      if (level === 'DETAIL' && records.length && records.at(-1)!.session === session) {
-        records.at(-1)!.params += text;
-        continue;
-      }
-      records.push({ user, session, vxid, level, text, params: '' });
-    } else if (records.length) {
-      records.at(-1)!.text += `\n${line}`;
-    }
-  }
-  return records;
-}
 
 interface Transaction {
   tenant: string;

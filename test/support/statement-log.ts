@@ -50,3 +50,41 @@ export async function markLog(url: string, what: string): Promise<string> {
   await c.end();
   return marker;
 }
+
+/** One record of the server's log (see `startStatementLogServer` for the line prefix). */
+export interface LogRecord {
+  user: string;
+  database: string;
+  session: string;
+  vxid: string;
+  /** LOG, ERROR, WARNING, ... */
+  level: string;
+  text: string;
+  /** The `DETAIL` lines that followed it in the same session (an extended-protocol statement's parameters). */
+  params: string;
+}
+
+/**
+ * The server's log as records: a line with `LOG_PREFIX` starts one, others continue it; a DETAIL
+ * line of the same session is added to the record before it as `params`.
+ */
+export function parseLog(log: string): LogRecord[] {
+  const records: LogRecord[] = [];
+  for (const line of log.split('\n')) {
+    if (line.startsWith(LOG_PREFIX)) {
+      const [user, database, session, vxid, ...rest] = line.slice(LOG_PREFIX.length).split('|');
+      const body = rest.join('|');
+      const m = /^(\w+):\s+(.*)$/.exec(body);
+      const level = m?.[1] ?? '';
+      const text = m?.[2] ?? body;
+      if (level === 'DETAIL' && records.length && records.at(-1)!.session === session) {
+        records.at(-1)!.params += text;
+        continue;
+      }
+      records.push({ user, database, session, vxid, level, text, params: '' });
+    } else if (records.length) {
+      records.at(-1)!.text += `\n${line}`;
+    }
+  }
+  return records;
+}

@@ -96,6 +96,9 @@ const TENANCY_REGISTRATION = Symbol('nest-tenancy:registration');
 /** One strategy instance per process: durable providers aggregate by tenant through it. */
 export const tenantContextIdStrategy = new TenantContextIdStrategy();
 
+/** Usage and cost per tenant, noisy neighbours, and the tenants' data keys: provided and exported alike. */
+const USAGE_AND_ENCRYPTION = [UsageLedger, TenantStorage, RecentLoad, NoisyNeighbours, UsageReports, TenantKeyring, TenantReencryption];
+
 const PROVIDERS: Provider[] = [
   TenantNaming,
   OwnerConnections,
@@ -142,13 +145,7 @@ const PROVIDERS: Provider[] = [
   TenantActivity,
   PoolGauges,
   LifecycleProgressReader,
-  UsageLedger,
-  TenantStorage,
-  RecentLoad,
-  NoisyNeighbours,
-  UsageReports,
-  TenantKeyring,
-  TenantReencryption,
+  ...USAGE_AND_ENCRYPTION,
   currentTenantProvider,
   TenantCacheableRoutes,
   TenantLifecycleHooks,
@@ -184,13 +181,7 @@ const EXPORTS = [
   TenantCache,
   TenantResponseCache,
   TenantLifecycleHooks,
-  UsageLedger,
-  TenantStorage,
-  RecentLoad,
-  NoisyNeighbours,
-  UsageReports,
-  TenantKeyring,
-  TenantReencryption,
+  ...USAGE_AND_ENCRYPTION,
   CURRENT_TENANT,
   CURRENT_STRATEGY,
   CURRENT_TENANT_DATA_SOURCE,

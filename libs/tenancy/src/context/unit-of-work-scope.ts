@@ -94,12 +94,17 @@ export class UnitOfWorkScope {
    * own answer is sent (see `TenantResponseCache`); also after a failed COMMIT, whose outcome may be
    * unknown. The invalidation never throws.
    */
-  async commit(unit: UnitOfWork): Promise<void> {
-    try {
-      await unit.commit();
-    } finally {
-      if (this.responses?.enabled && unit.mayWrite && unit.began && unit.tenant) await this.responses.dataChanged(unit.tenant.id);
-    }
+  commit(unit: UnitOfWork): Promise<void> {
+    const responses = this.responses;
+    // The response cache off (its default): the commit alone, no extra promise per request.
+    if (!responses?.enabled) return unit.commit();
+    const changed = async (): Promise<void> => {
+      if (unit.mayWrite && unit.began && unit.tenant) await responses.dataChanged(unit.tenant.id);
+    };
+    return unit.commit().then(changed, async (err: unknown) => {
+      await changed();
+      throw err;
+    });
   }
 
   /** Rolls the unit back; a no-op once it ended. Never throws. */
